@@ -1,0 +1,158 @@
+"""The shell, driven by keys: areas by number and by `:`, help, palette, keymap, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import DataTable
+
+from screens.concepts import ConceptsScreen
+from screens.explorer import ExplorerScreen
+from screens.models import ModelsScreen
+from screens.review import ReviewScreen
+from screens.uploads import UploadsScreen
+from screens.workflows import WorkflowsScreen
+from tui.app import ClarifaiTUI
+from tui.config import load_config, parse_config
+from tui.widgets.area import Breadcrumb
+from tui.widgets.bindings import all_keys
+from tui.widgets.help import HelpScreen
+
+SCREENS = {
+    "1": UploadsScreen,
+    "2": ConceptsScreen,
+    "3": ModelsScreen,
+    "4": WorkflowsScreen,
+    "5": ExplorerScreen,
+    "6": ReviewScreen,
+}
+
+
+def make_app(tmp_path: Path, text: str = "", **kwargs: object) -> ClarifaiTUI:
+    path = tmp_path / "config.toml"
+    config = parse_config(text, path) if text else load_config(path)
+    return ClarifaiTUI(config, config.profile(), connect=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_number_keys_open_every_area(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, UploadsScreen)
+        for key, screen in SCREENS.items():
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, screen), key
+
+
+@pytest.mark.parametrize(
+    ("command", "screen"),
+    [
+        ("explorer", ExplorerScreen),
+        ("models", ModelsScreen),
+        ("review", ReviewScreen),
+        ("concepts", ConceptsScreen),
+        ("workflows", WorkflowsScreen),
+        ("graph", WorkflowsScreen),
+        ("uploads", UploadsScreen),
+    ],
+)
+async def test_colon_commands_open_areas(tmp_path: Path, command: str, screen: type) -> None:
+    app = make_app(tmp_path, start_area="review" if screen is not ReviewScreen else "uploads")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon")
+        await pilot.press(*command, "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, screen)
+
+
+async def test_colon_q_quits(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon", "q", "enter")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not app.is_running
+
+
+async def test_unknown_command_is_explained(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon", *"frob", "enter")
+        await pilot.pause()
+        assert any("unknown command :frob" in n.message for n in app._notifications)
+        assert isinstance(app.screen, UploadsScreen)
+
+
+async def test_escape_closes_the_command_line(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon", "x", "escape")
+        await pilot.pause()
+        line = app.screen.query_one("#command-line")
+        assert not line.has_class("-open")
+        await pilot.press("5")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+
+
+async def test_help_lists_every_binding_with_its_id(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        assert ids == {k.id for k in all_keys()}
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, UploadsScreen)
+
+
+async def test_palette_opens_and_switches_area(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Go to Explorer")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+
+
+async def test_keymap_remaps_by_binding_id(tmp_path: Path) -> None:
+    app = make_app(tmp_path, "[keymap]\n'area.explorer' = 'e'\n")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+
+
+async def test_start_area_and_breadcrumb(tmp_path: Path) -> None:
+    app = make_app(tmp_path, start_area="models", app_id="park")
+    async with app.run_test(size=(80, 24)):
+        assert isinstance(app.screen, ModelsScreen)
+        text = str(app.screen.query_one(Breadcrumb).render())
+        assert "local (embedded)" in text
+        assert "app: park" in text
+        assert "Models" in text
+
+
+async def test_failed_worker_becomes_a_notification(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    async def fails() -> None:
+        raise ValueError("the server said no")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.run_worker(fails(), exit_on_error=False)
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if app._notifications:
+                break
+        assert app.is_running
+        assert any("the server said no" in n.message for n in app._notifications)

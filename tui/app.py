@@ -1,0 +1,209 @@
+"""The application shell: six areas on number keys and `:` commands, the command palette,
+the `?` help, the breadcrumb, remappable keys, and one place where failures become
+notifications instead of a dead app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.config import Config, ConfigError, Profile, save_config
+from tui.widgets.area import AreaScreen
+from tui.widgets.bindings import AREA_TITLES, GLOBAL_KEYS
+from tui.widgets.help import HelpScreen
+from tui.widgets.session import Session
+
+if TYPE_CHECKING:
+    from tui.connect import Connection
+
+log = logging.getLogger(__name__)
+
+AREA_ALIASES = {
+    "upload": "uploads",
+    "concept": "concepts",
+    "labels": "concepts",
+    "label": "concepts",
+    "model": "models",
+    "workflow": "workflows",
+    "graph": "workflows",
+    "explore": "explorer",
+    "inputs": "explorer",
+    "reviews": "review",
+}
+
+
+def _area_screen(area: str) -> Screen[None]:
+    """Build an area's screen; screens are imported only when first opened."""
+    import importlib
+
+    module = importlib.import_module(f"screens.{area}")
+    cls = getattr(module, f"{area.capitalize()}Screen")
+    screen: Screen[None] = cls()
+    return screen
+
+
+class ClarifaiTUI(App[int]):
+    TITLE = "clarifai-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar = [
+        Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in GLOBAL_KEYS
+    ]
+    MODES: ClassVar = {area: partial(_area_screen, area) for area in AREA_TITLES}
+
+    def __init__(
+        self,
+        config: Config,
+        profile: Profile,
+        *,
+        app_id: str | None = None,
+        start_area: str | None = None,
+        connect: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.profile = profile
+        self.start_area = start_area or config.ui.start_area
+        self.session = Session(
+            profile_name=profile.name,
+            backend_label="embedded" if profile.is_local else profile.resolved_base_url(),
+            user_id=profile.user_id,
+            app_id=app_id or profile.app_id,
+        )
+        self._connect_on_mount = connect
+        self.connection: Connection | None = None
+        self._remember_app = bool(app_id) and app_id != profile.app_id
+
+    # ---------------------------------------------------------------- start and stop
+    async def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(dict(self.config.keymap))
+        if self.config.ui.theme in self.available_themes:
+            self.theme = self.config.ui.theme
+        else:
+            self.notify(
+                f"theme {self.config.ui.theme!r} is unknown; using {self.theme!r}. "
+                "ctrl+p -> Theme lists them.",
+                severity="warning",
+            )
+        await self.switch_mode(self.start_area)
+        if self._connect_on_mount:
+            self.run_worker(self._connect(), name="connect", exit_on_error=False, group="connect")
+
+    async def _connect(self) -> None:
+        from tui.connect import connect
+
+        try:
+            self.connection = await connect(self.profile)
+        except Exception as exc:
+            self.session.error = str(exc)
+            self._session_changed()
+            raise
+        self.session.client = self.connection.client
+        self.session.user_id = self.connection.user_id
+        self.session.error = ""
+        if self._remember_app:
+            self.remember_app(self.session.app_id)
+        self._session_changed()
+
+    async def on_unmount(self) -> None:
+        if self.connection is not None:
+            await self.connection.aclose()
+            self.connection = None
+
+    # ---------------------------------------------------------------- the Host protocol
+    def report_error(self, error: BaseException, *, context: str = "") -> None:
+        """The one place failures turn into notifications (never a traceback, never a crash)."""
+        message = getattr(error, "user_message", None) or str(error) or type(error).__name__
+        title = getattr(error, "name", None) or type(error).__name__
+        log.warning("%s failed: %s", context or "task", message)
+        self.notify(str(message), title=str(title), severity="error", timeout=10)
+
+    def set_current_app(self, app_id: str) -> None:
+        self.session.app_id = app_id
+        self.remember_app(app_id)
+        self._session_changed()
+
+    def remember_app(self, app_id: str) -> None:
+        """Keep the chosen app in the config so the next start opens it."""
+        if not app_id or self.profile.app_id == app_id:
+            return
+        self.profile = replace(self.profile, app_id=app_id)
+        self.config = self.config.with_profile(self.profile)
+        try:
+            save_config(self.config)
+        except (OSError, ConfigError) as exc:
+            self.notify(f"could not save the config: {exc}", severity="warning")
+
+    def _session_changed(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, AreaScreen) and screen.is_mounted:
+                screen.on_session_changed()
+
+    # ---------------------------------------------------------------- actions
+    async def action_area(self, area: str) -> None:
+        if area not in AREA_TITLES:
+            self.notify(f"no area named {area!r}", severity="error")
+            return
+        if self.current_mode != area:
+            await self.switch_mode(area)
+
+    def action_command_line(self) -> None:
+        screen = self.screen
+        if isinstance(screen, AreaScreen):
+            screen.open_command_line()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(dict(self.config.keymap)))
+
+    def action_pick_app(self) -> None:
+        from tui.widgets.app_picker import AppPicker
+
+        self.push_screen(AppPicker(), self._picked_app)
+
+    def _picked_app(self, app_id: str | None) -> None:
+        if app_id:
+            self.set_current_app(app_id)
+
+    async def action_run_command(self, text: str) -> None:
+        """Run a `:` command: an area name, `app ID`, `apps`, `help`, `palette`, `q`."""
+        words = text.strip().lstrip(":").split()
+        if not words:
+            return
+        verb, args = words[0].lower(), words[1:]
+        area = AREA_ALIASES.get(verb, verb)
+        if area in AREA_TITLES:
+            await self.action_area(area)
+        elif verb in ("q", "q!", "quit", "exit", "wq"):
+            self.exit(0)
+        elif verb in ("help", "h", "keys"):
+            self.action_help()
+        elif verb in ("palette", "p"):
+            self.action_command_palette()
+        elif verb in ("app", "apps"):
+            if args:
+                self.set_current_app(args[0])
+            else:
+                self.action_pick_app()
+        else:
+            known = ", ".join([*AREA_TITLES, "app ID", "help", "palette", "q"])
+            self.notify(f"unknown command :{verb} (try {known})", severity="warning")
+
+    # ---------------------------------------------------------------- palette
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for number, (area, title) in enumerate(AREA_TITLES.items(), start=1):
+            yield SystemCommand(
+                f"Go to {title}",
+                f"Open the {title} area (key {number}, :{area})",
+                lambda area=area: self.run_action(f"area({area!r})"),
+            )
+        yield SystemCommand("Apps", "Pick or create an app (ctrl+o, :app)", self.action_pick_app)
+        yield SystemCommand("Help", "Every key binding and its id (?)", self.action_help)

@@ -1,0 +1,125 @@
+"""ctrl+o: pick or create an app (id, name, input count, default workflow)."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker, WorkerState
+
+from tui.widgets.session import Host
+
+APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+
+
+def suggest_id(name: str) -> str:
+    """`"Park Walkers 2"` -> `"park-walkers-2"`: a valid app id from a name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:48] or "app"
+
+
+class AppPicker(ModalScreen[str | None]):
+    DEFAULT_CSS = """
+    AppPicker { align: center middle; }
+    AppPicker > Vertical { width: 76; height: 20; border: round $accent; background: $surface; }
+    AppPicker DataTable { height: 1fr; }
+    AppPicker #new-app { height: 3; }
+    AppPicker #new-app Input { width: 1fr; }
+    AppPicker #picker-status { height: 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Close", id="apps.close"),
+        Binding("n", "new", "New app", id="apps.new"),
+        Binding("r", "reload", "Reload", id="apps.reload"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]Apps[/b]  enter: open · n: new · r: reload · esc: close")
+            yield DataTable(id="apps", cursor_type="row")
+            with Horizontal(id="new-app"):
+                yield Input(placeholder="new app name (enter creates it)", id="new-name")
+            yield Static("", id="picker-status")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("id", "name", "inputs", "default workflow")
+        self.query_one("#new-app").display = False
+        self.load()
+
+    @property
+    def host(self) -> Host:
+        return cast(Host, self.app)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#picker-status", Static).update(text)
+
+    @work(exclusive=True, exit_on_error=False, group="apps")
+    async def load(self) -> None:
+        session = self.host.session
+        if session.client is None:
+            self._status(session.error or "connecting…")
+            return
+        self._status("loading apps…")
+        apps = await session.client.list_apps()
+        table = self.query_one(DataTable)
+        table.clear()
+        for app in apps:
+            count = ""
+            try:
+                counts = await session.client.with_app(app.id).get_input_count()
+                count = str(counts.processed + counts.to_process + counts.processing)
+            except Exception:
+                count = "?"
+            current = " ◀" if app.id == session.app_id else ""
+            table.add_row(
+                app.id + current, app.name, count, app.default_workflow_id or "—", key=app.id
+            )
+        self._status(f"{len(apps)} apps" if apps else "no apps yet: press n to create one")
+        table.focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self._status(f"failed: {event.worker.error}")
+            self.host.report_error(event.worker.error, context="apps")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.dismiss(str(event.row_key.value))
+
+    def action_new(self) -> None:
+        self.query_one("#new-app").display = True
+        self.query_one("#new-name", Input).focus()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = event.value.strip()
+        if not name:
+            self._status("type a name for the new app")
+            return
+        self.create(name)
+
+    @work(exclusive=True, exit_on_error=False, group="apps")
+    async def create(self, name: str) -> None:
+        client = self.host.session.client
+        if client is None:
+            self._status("not connected")
+            return
+        app_id = suggest_id(name)
+        if not APP_ID_RE.match(app_id):
+            self._status(f"cannot make a valid id from {name!r}")
+            return
+        await client.create_app(app_id, name=name)
+        self.dismiss(app_id)

@@ -1,0 +1,119 @@
+"""The frame every area shares: breadcrumb on top, the area's body, the `:` command line and
+the footer; worker failures are forwarded to the shell's central error handler."""
+
+from __future__ import annotations
+
+from typing import ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from tui.widgets.bindings import AREA_KEYS, AREA_TITLES
+from tui.widgets.session import Host, Session
+
+
+def bindings_for(area: str) -> list[BindingType]:
+    """Textual bindings for an area's declared keys (ids make them remappable)."""
+    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in AREA_KEYS[area]]
+
+
+class Breadcrumb(Static):
+    """`clarifai-tui › profile (backend) › app › Area` along the top."""
+
+    DEFAULT_CSS = """
+    Breadcrumb { dock: top; height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, area: str) -> None:
+        super().__init__(id="breadcrumb")
+        self.area = area
+
+    def on_mount(self) -> None:
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        session = cast(Host, self.app).session
+        backend = session.backend_label
+        if session.error:
+            backend += ", disconnected"
+        app = session.app_id or "no app (ctrl+o)"
+        self.update(
+            f"[b]clarifai-tui[/b] › {session.profile_name} ({backend}) › app: {app} › "
+            f"[b]{AREA_TITLES.get(self.area, self.area)}[/b]"
+        )
+
+
+class CommandLine(Input):
+    """The `:` line at the bottom: area names, `app ID`, `help`, `q`."""
+
+    DEFAULT_CSS = """
+    CommandLine { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    CommandLine.-open { display: block; }
+    """
+    BINDINGS: ClassVar = [Binding("escape", "close", "Close", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__(placeholder=":explorer  :models  :app ID  :help  :q", id="command-line")
+        self.disabled = True  # closed: not focusable, keys go to the area
+
+    def open(self) -> None:
+        self.value = ""
+        self.disabled = False
+        self.add_class("-open")
+        self.focus()
+
+    def action_close(self) -> None:
+        self.remove_class("-open")
+        self.value = ""
+        self.disabled = True
+        self.screen.focus_next()
+
+
+class AreaScreen(Screen[None]):
+    """Base class of the six areas."""
+
+    AREA: ClassVar[str] = ""
+
+    @property
+    def host(self) -> Host:
+        return cast(Host, self.app)
+
+    @property
+    def session(self) -> Session:
+        return self.host.session
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumb(self.AREA)
+        with Vertical(id="area-body"):
+            yield from self.compose_body()
+        yield CommandLine()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_session_changed(self) -> None:
+        """Called by the shell when the connection or the current app changes."""
+        self.query_one(Breadcrumb).refresh_text()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.host.report_error(event.worker.error, context=event.worker.name)
+
+    def open_command_line(self) -> None:
+        self.query_one(CommandLine).open()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if isinstance(event.input, CommandLine):
+            event.stop()
+            text = event.value
+            event.input.action_close()
+            await self.app.run_action(f"run_command({text!r})")
+
+    def placeholder(self, what: str) -> Widget:
+        return Static(what, classes="placeholder")

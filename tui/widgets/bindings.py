@@ -1,0 +1,87 @@
+"""Every key binding of the application, by id: the single source for the app's BINDINGS,
+the `?` help screen, `[keymap]` validation and the README keyboard reference.
+
+Pure data: no Textual import, so the config loader can validate `[keymap]` cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    id: str
+    key: str
+    action: str
+    description: str
+    scope: str  # "global" or an area id
+    show: bool = True
+
+
+AREA_TITLES: Final = {
+    "uploads": "Uploads",
+    "concepts": "Concepts",
+    "models": "Models",
+    "workflows": "Workflows",
+    "explorer": "Explorer",
+    "review": "Review",
+}
+
+GLOBAL_KEYS: Final[tuple[KeySpec, ...]] = (
+    *(
+        KeySpec(f"area.{area}", str(number), f"area('{area}')", title, "global", show=False)
+        for number, (area, title) in enumerate(AREA_TITLES.items(), start=1)
+    ),
+    KeySpec("app.command_line", "colon", "command_line", "Command", "global"),
+    KeySpec("app.palette", "ctrl+p", "command_palette", "Palette", "global"),
+    KeySpec("app.help", "question_mark", "help", "Help", "global"),
+    KeySpec("app.apps", "ctrl+o", "pick_app", "Apps", "global"),
+    KeySpec("app.quit", "ctrl+q", "quit", "Quit", "global"),
+)
+
+# Each area's own keys, declared here (not in the screen modules) so that the config loader
+# can validate [keymap] without importing any screen. A screen builds its BINDINGS with
+# `bindings_for(area)`.
+AREA_KEYS: Final[dict[str, tuple[KeySpec, ...]]] = {area: () for area in AREA_TITLES}
+
+
+def all_keys() -> tuple[KeySpec, ...]:
+    return GLOBAL_KEYS + tuple(k for keys in AREA_KEYS.values() for k in keys)
+
+
+def known_binding_ids() -> frozenset[str]:
+    """Every id `[keymap]` may name: global keys plus the keys of every area."""
+    return frozenset(k.id for k in all_keys())
+
+
+_KEY_NAMES: Final = {
+    "colon": ":",
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "esc",
+    "space": "space",
+    "backspace": "backspace",
+    "enter": "enter",
+    "full_stop": ".",
+    "comma": ",",
+    "minus": "-",
+    "plus": "+",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
+
+
+def display_keys(keys: str) -> str:
+    """`"ctrl+q,question_mark"` -> `"^q ?"`: how keys read in help and the README."""
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        *mods, name = key.split("+")
+        name = _KEY_NAMES.get(name, name)
+        if "ctrl" in mods:
+            mods.remove("ctrl")
+            name = f"^{name}"
+        shown.append("+".join([*mods, name]))
+    return " ".join(shown)
