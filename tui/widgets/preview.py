@@ -1,0 +1,301 @@
+"""Half-block image preview: works over SSH, in an 80x24 terminal, with no graphics protocol.
+
+Each terminal cell shows two pixels stacked: the character "▀" with the upper pixel as its
+foreground colour and the lower pixel as its background colour (truecolor). A cell is about
+twice as tall as it is wide, so those two pixels are about square.
+
+Pillow is imported lazily (inside the functions that need it), so importing this module, and
+painting the first screen, costs nothing; decoding runs in a thread worker, off the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from rich.color import Color
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:
+    from PIL import Image
+    from rich.console import RenderableType
+
+UPPER_HALF: Final = "▀"
+LOWER_HALF: Final = "▄"
+BACKGROUND: Final = (128, 128, 128)
+"""Neutral grey that transparent pixels are composited on."""
+PIXEL_ART_MAX: Final = 64
+"""Images at most this many pixels on their long side are upscaled with NEAREST."""
+KEEP_MAX: Final = 512
+"""Decoded images are kept at most this large (long side) for re-rendering on resize."""
+
+Pixel = tuple[int, int, int]
+
+
+def fit_size(src: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The largest size with `src`'s aspect ratio that fits inside `box` (at least 1x1).
+
+    Small images (pixel art, such as the 8x8 digits) scale by a whole factor, so that every
+    source pixel becomes the same number of cells.
+    """
+    src_w, src_h = max(1, src[0]), max(1, src[1])
+    box_w, box_h = max(1, box[0]), max(1, box[1])
+    scale = min(box_w / src_w, box_h / src_h)
+    if scale >= 2 and max(src_w, src_h) <= PIXEL_ART_MAX:
+        scale = float(int(scale))
+    return max(1, min(box_w, round(src_w * scale))), max(1, min(box_h, round(src_h * scale)))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """First frame, upright, in RGB; transparency composited on a neutral grey."""
+    from PIL import Image, ImageOps
+
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    with contextlib.suppress(Exception):  # a broken EXIF block must not stop the preview
+        image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = image.convert("F")
+        extrema = image.getextrema()
+        low, high = (0.0, 255.0)
+        if isinstance(extrema[0], int | float) and isinstance(extrema[1], int | float):
+            low, high = float(extrema[0]), float(extrema[1])
+        span = (high - low) or 1.0
+        image = image.point(lambda v: (v - low) * 255.0 / span).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _style(top: Pixel | None, bottom: Pixel | None, cache: dict[object, Style]) -> Style:
+    key = (top, bottom)
+    style = cache.get(key)
+    if style is None:
+        style = Style(
+            color=Color.from_rgb(*top) if top else None,
+            bgcolor=Color.from_rgb(*bottom) if bottom else None,
+        )
+        cache[key] = style
+    return style
+
+
+def half_block_lines(image: Image.Image, width: int, height: int) -> list[Text]:
+    """Render `image` as `height` lines of `width` cells, two pixels per cell.
+
+    The image is fitted inside `width` x `2*height` pixels keeping its aspect ratio and centred;
+    cells outside it are blank. RGBA, palette, greyscale, 16-bit, CMYK and animated images
+    (first frame) are handled; tiny images are upscaled with NEAREST so that pixel art stays
+    sharp, others are resampled with LANCZOS (down) or BICUBIC (up).
+    """
+    from PIL import Image as PILImage
+
+    if width <= 0 or height <= 0:
+        return []
+    rgb = to_rgb(image)
+    fit_w, fit_h = fit_size(rgb.size, (width, 2 * height))
+    if (fit_w, fit_h) != rgb.size:
+        if max(rgb.size) <= PIXEL_ART_MAX and fit_w >= rgb.width:
+            resample = PILImage.Resampling.NEAREST
+        elif fit_w < rgb.width:
+            resample = PILImage.Resampling.LANCZOS
+        else:
+            resample = PILImage.Resampling.BICUBIC
+        rgb = rgb.resize((fit_w, fit_h), resample)
+    raw = rgb.tobytes()
+    left = (width - fit_w) // 2
+    top = (2 * height - fit_h) // 2
+
+    def pixel(x: int, y: int) -> Pixel | None:
+        px, py = x - left, y - top
+        if 0 <= px < fit_w and 0 <= py < fit_h:
+            offset = 3 * (py * fit_w + px)
+            return raw[offset], raw[offset + 1], raw[offset + 2]
+        return None
+
+    cache: dict[object, Style] = {}
+    lines: list[Text] = []
+    for row in range(height):
+        text = Text(no_wrap=True, overflow="crop", end="")
+        for x in range(width):
+            upper, lower = pixel(x, 2 * row), pixel(x, 2 * row + 1)
+            if upper is None and lower is None:
+                text.append(" ")
+            elif upper is None:
+                text.append(LOWER_HALF, _style(lower, None, cache))
+            else:
+                text.append(UPPER_HALF, _style(upper, lower, cache))
+        lines.append(text)
+    return lines
+
+
+def decode_image(data: bytes) -> tuple[Image.Image | None, str | None]:
+    """Decode `data` into a small RGB image, or return a one-line reason it cannot be shown."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        return None, "cannot preview: empty file"
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        head = data[:8].hex(" ")
+        return None, f"cannot preview: not an image ({len(data)} bytes, starts {head})"
+    except Image.DecompressionBombError as exc:
+        return None, f"cannot preview: image too large ({exc})"
+    except Exception as exc:
+        if "truncat" in str(exc).lower() or isinstance(exc, EOFError | SyntaxError):
+            return None, f"cannot preview: truncated or corrupt image ({exc})"
+        return None, f"cannot preview: not an image ({exc})"
+    kind = image.format or "image"
+    try:
+        image.load()
+        if max(image.size) > KEEP_MAX:
+            image.thumbnail((KEEP_MAX, KEEP_MAX))
+        return to_rgb(image), None
+    except Image.DecompressionBombError as exc:
+        return None, f"cannot preview: image too large ({exc})"
+    except Exception as exc:
+        return None, f"cannot preview: truncated or corrupt {kind} ({exc})"
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    token: int
+    size: Size
+    image: Image.Image | None
+    message: str | None
+    lines: list[Text]
+
+
+class ImagePreview(Widget):
+    """A pane that shows an image with half-block characters, sized to the pane.
+
+    `set_image(bytes)` decodes in a thread worker; the pane re-renders when it is resized.
+    A file that is not an image, or is truncated, shows a one-line message instead.
+    """
+
+    DEFAULT_CSS = """
+    ImagePreview { width: 1fr; height: 1fr; min-height: 2; }
+    ImagePreview > .image-preview--message { color: $text-muted; }
+    ImagePreview > .image-preview--label { color: $text-muted; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {"image-preview--message", "image-preview--label"}
+
+    def __init__(
+        self,
+        data: bytes | None = None,
+        *,
+        label: str = "",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._data: bytes | None = data
+        self._label = label
+        self._image: Image.Image | None = None
+        self._decoded = False
+        self._message: str | None = None if data is not None else "no image"
+        self._lines: list[Text] = []
+        self._token = 0
+
+    @property
+    def message(self) -> str | None:
+        """The message shown instead of an image ("no image", "cannot preview: ..."), if any."""
+        return self._message
+
+    @property
+    def label(self) -> str:
+        """The caption under the image."""
+        return self._label
+
+    @property
+    def lines(self) -> list[Text]:
+        """The half-block lines currently shown (empty when a message is shown)."""
+        return list(self._lines)
+
+    def set_image(self, data: bytes | None, *, label: str = "") -> None:
+        """Show `data` (encoded image bytes, any format Pillow reads), or "no image" for None."""
+        self._data = data
+        self._label = label
+        self._image = None
+        self._decoded = data is None
+        self._lines = []
+        self._message = "no image" if data is None else None
+        self._token += 1
+        self._start()
+        self.refresh()
+
+    def _image_size(self) -> Size:
+        width, height = self.content_size
+        return Size(width, max(0, height - (1 if self._label else 0)))
+
+    def _start(self) -> None:
+        size = self._image_size()
+        if not self.is_mounted or size.width <= 0 or size.height <= 0:
+            return
+        if self._data is None:
+            return
+        self._token += 1
+        token, data, image, decoded = self._token, self._data, self._image, self._decoded
+
+        def work() -> _Rendered:
+            img, message = (image, None) if decoded else decode_image(data)
+            lines = half_block_lines(img, size.width, size.height) if img is not None else []
+            return _Rendered(token, size, img, message, lines)
+
+        self.run_worker(
+            work, thread=True, exclusive=True, group="image-preview", exit_on_error=False
+        )
+
+    def on_mount(self) -> None:
+        self._start()
+
+    def on_resize(self) -> None:
+        self._start()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Take the result of a decode/render worker, if it is still the latest one."""
+        worker = event.worker
+        if worker.group != "image-preview":
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, _Rendered):
+            result = worker.result
+            if result.token != self._token:
+                return
+            self._image, self._decoded = result.image, True
+            self._message, self._lines = result.message, result.lines
+            self.refresh()
+        elif event.state == WorkerState.ERROR:
+            self._message = f"cannot preview: {worker.error}"
+            self._lines = []
+            self.refresh()
+
+    def render(self) -> RenderableType:
+        width = self.content_size.width
+        rows: list[Text] = []
+        if self._message is not None:
+            style = self.get_component_rich_style("image-preview--message")
+            rows.append(Text(self._message, style=style, no_wrap=True, overflow="ellipsis"))
+        else:
+            rows.extend(self._lines)
+        if self._label:
+            filler = max(0, self._image_size().height - len(rows))
+            rows.extend(Text("") for _ in range(filler))
+            style = self.get_component_rich_style("image-preview--label")
+            label = Text(self._label, style=style, no_wrap=True, overflow="ellipsis")
+            label.align("center", width)
+            rows.append(label)
+        return Group(*rows)
