@@ -13,13 +13,14 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from tui.widgets.bindings import AREA_KEYS, AREA_TITLES
+from tui.widgets.bindings import AREA_TITLES, area_keys
 from tui.widgets.session import Host, Session
 
 
 def bindings_for(area: str) -> list[BindingType]:
     """Textual bindings for an area's declared keys (ids make them remappable)."""
-    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in AREA_KEYS[area]]
+    specs = area_keys()[area]
+    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in specs]
 
 
 class Breadcrumb(Static):

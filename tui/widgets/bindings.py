@@ -41,14 +41,44 @@ GLOBAL_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("app.quit", "ctrl+q", "quit", "Quit", "global"),
 )
 
-# Each area's own keys, declared here (not in the screen modules) so that the config loader
-# can validate [keymap] without importing any screen. A screen builds its BINDINGS with
-# `bindings_for(area)`.
-AREA_KEYS: Final[dict[str, tuple[KeySpec, ...]]] = {area: () for area in AREA_TITLES}
+
+
+def _area_keys() -> dict[str, tuple[KeySpec, ...]]:
+    """Each area's own keys, declared in `tui/widgets/keys/<area>.py` as `KEYS` (pure data,
+    not in the screen modules) so the config loader can validate [keymap] without importing
+    Textual. A screen builds its BINDINGS with `tui.widgets.area.bindings_for(area)`."""
+    import importlib
+    import pkgutil
+
+    from tui.widgets import keys as package
+
+    keys: dict[str, tuple[KeySpec, ...]] = {area: () for area in AREA_TITLES}
+    # Every module in the package is a scope: the six areas, plus dialogs and sub-screens
+    # (e.g. `labelling.py`) that have remappable keys of their own.
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"tui.widgets.keys.{info.name}")
+        keys[info.name] = tuple(module.KEYS)
+    return keys
+
+
+def scope_title(scope: str) -> str:
+    """How a scope reads in help: `everywhere`, an area's title, or the dialog's name."""
+    if scope == "global":
+        return "everywhere"
+    return AREA_TITLES.get(scope) or scope.replace("_", " ").capitalize()
 
 
 def all_keys() -> tuple[KeySpec, ...]:
-    return GLOBAL_KEYS + tuple(k for keys in AREA_KEYS.values() for k in keys)
+    return GLOBAL_KEYS + tuple(k for keys in area_keys().values() for k in keys)
+
+
+_AREA_KEYS: dict[str, tuple[KeySpec, ...]] = {}
+
+
+def area_keys() -> dict[str, tuple[KeySpec, ...]]:
+    if not _AREA_KEYS:
+        _AREA_KEYS.update(_area_keys())
+    return _AREA_KEYS
 
 
 def known_binding_ids() -> frozenset[str]:

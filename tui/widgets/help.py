@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tui.widgets.bindings import AREA_TITLES, all_keys, display_keys
+from tui.widgets.bindings import all_keys, display_keys, scope_title
 
 
 class HelpScreen(ModalScreen[None]):
@@ -40,9 +40,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_columns("key", "does", "where", "id")
         for spec in all_keys():
             keys = self.keymap.get(spec.id, spec.key)
-            where = (
-                "everywhere" if spec.scope == "global" else AREA_TITLES.get(spec.scope, spec.scope)
-            )
+            where = scope_title(spec.scope)
             table.add_row(display_keys(keys), spec.description, where, spec.id)
         table.focus()
 

@@ -1,0 +1,1 @@
+"""Per-area key declarations: one module per area, each with a KEYS tuple."""
