@@ -1,0 +1,478 @@
+"""Domain objects of the Clarifai API, as the application sees them.
+
+Frozen dataclasses only: no JSON field names here (those live in `api.wire`), no I/O.
+Status codes are plain ints on the objects; the IntEnums below name the ones the
+application branches on (`InputStatus.PENDING`, `AnnotationStatus.SUCCESS`...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Generic, Literal, TypeVar, overload
+
+T = TypeVar("T")
+
+# ---------------------------------------------------------------------------------------
+# Status codes
+
+
+class Code(IntEnum):
+    """Response-level codes the adapter branches on."""
+
+    SUCCESS = 10000
+    MIXED_STATUS = 10010
+    FAILURE = 10020
+    TRY_AGAIN = 10030
+    CONN_TOKEN_INVALID = 11001
+    CONN_THROTTLED = 11005
+    CONN_INSUFFICIENT_SCOPES = 11007
+    CONN_KEY_INVALID = 11008
+    CONN_DOES_NOT_EXIST = 11101
+    CONN_INVALID_REQUEST = 11102
+    MODEL_DOES_NOT_EXIST = 21200
+    WORKFLOW_DOES_NOT_EXIST = 22102
+    WORKFLOW_INVALID_GRAPH = 22107
+    INTERNAL_SERVER_ISSUE = 98004
+
+
+class InputStatus(IntEnum):
+    SUCCESS = 30000  # INPUT_SUCCESS (older name INPUT_DOWNLOAD_SUCCESS): processed
+    PENDING = 30001
+    FAILED = 30002
+    IN_PROGRESS = 30003
+    DUPLICATE = 30100
+    UNSUPPORTED_FORMAT = 30101
+    DOES_NOT_EXIST = 30102
+    INVALID_ARGUMENT = 30104
+    OVER_LIMIT = 30105
+    INVALID_URL = 30106
+
+
+#: Input statuses that mean "the server is still working on it".
+INPUT_PROCESSING_CODES = frozenset({InputStatus.PENDING, InputStatus.IN_PROGRESS})
+
+
+class AnnotationStatus(IntEnum):
+    SUCCESS = 24150
+    PENDING = 24151
+    FAILED = 24152
+    AWAITING_REVIEW = 24157
+    REVIEW_DENIED = 24158
+
+
+class ModelVersionStatus(IntEnum):
+    TRAINED = 21100
+    TRAINING = 21101
+    UNTRAINED = 21102
+    QUEUED_FOR_TRAINING = 21103
+    TRAINING_FAILED = 21106
+    TRAINING_NO_DATA = 21110
+    TRAINING_NO_POSITIVES = 21111
+
+
+#: Version statuses after which the version will not change by itself.
+MODEL_VERSION_SETTLED_CODES = frozenset(
+    {
+        ModelVersionStatus.TRAINED,
+        ModelVersionStatus.UNTRAINED,
+        ModelVersionStatus.TRAINING_FAILED,
+        ModelVersionStatus.TRAINING_NO_DATA,
+        ModelVersionStatus.TRAINING_NO_POSITIVES,
+    }
+)
+
+
+class ValueComparator(IntEnum):
+    """`params.concept_threshold_type` of a concept-thresholder."""
+
+    CONCEPT_THRESHOLD_NOT_SET = 0
+    GREATER_THAN = 1
+    GREATER_THAN_OR_EQUAL = 2
+    LESS_THAN = 3
+    LESS_THAN_OR_EQUAL = 4
+    EQUAL = 5
+
+
+# ---------------------------------------------------------------------------------------
+# Ids
+
+_ID_HEX = 32
+
+
+def content_input_id(data: bytes) -> str:
+    """A stable input id for image bytes: the first 32 hex digits of their SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:_ID_HEX]
+
+
+def url_input_id(url: str) -> str:
+    """A stable input id for a URL input (hash of the URL text as given, stripped)."""
+    return hashlib.sha256(b"url:" + url.strip().encode("utf-8")).hexdigest()[:_ID_HEX]
+
+
+def new_annotation_id() -> str:
+    """A fresh client-chosen annotation id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def derived_id(*parts: str) -> str:
+    """A stable id from any parts (for callers that want cross-run idempotent writes)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:_ID_HEX]
+
+
+# ---------------------------------------------------------------------------------------
+# Objects
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    name: str = ""
+    value: float = 1.0
+
+
+@dataclass(frozen=True)
+class App:
+    id: str
+    name: str = ""
+    default_workflow_id: str = ""
+    created_at: datetime | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Input:
+    id: str
+    status_code: int = 0
+    status_description: str = ""
+    url: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    concepts: tuple[Concept, ...] = ()
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    status_details: str = ""
+
+    @property
+    def processing(self) -> bool:
+        return self.status_code in INPUT_PROCESSING_CODES
+
+    @property
+    def failed(self) -> bool:
+        return self.status_code == InputStatus.FAILED
+
+
+@dataclass(frozen=True)
+class NewInput:
+    """An input to upload: exactly one of `data` (image bytes) or `url`.
+
+    `id` defaults to one derived from the content (`content_input_id` / `url_input_id`),
+    so posting the same image twice is answered "already present" instead of a copy.
+    """
+
+    data: bytes | None = None
+    url: str | None = None
+    id: str | None = None
+    concepts: tuple[Concept, ...] = ()
+    metadata: Mapping[str, Any] | None = None
+    allow_duplicate_url: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("NewInput needs exactly one of data= or url=")
+
+    @property
+    def input_id(self) -> str:
+        if self.id:
+            return self.id
+        if self.data is not None:
+            return content_input_id(self.data)
+        assert self.url is not None
+        return url_input_id(self.url)
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """An input to predict on or dry-run a workflow with: an existing id, bytes or a URL."""
+
+    input_id: str | None = None
+    data: bytes | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        given = sum(x is not None for x in (self.input_id, self.data, self.url))
+        if given != 1:
+            raise ValueError("InputRef needs exactly one of input_id=, data= or url=")
+
+    @classmethod
+    def existing(cls, input_id: str) -> InputRef:
+        return cls(input_id=input_id)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> InputRef:
+        return cls(data=data)
+
+    @classmethod
+    def from_url(cls, url: str) -> InputRef:
+        return cls(url=url)
+
+
+@dataclass(frozen=True)
+class InputUpdate:
+    """A PatchInputs item: new concepts and/or metadata for an existing input."""
+
+    id: str
+    concepts: tuple[Concept, ...] | None = None
+    metadata: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    processed: int = 0
+    to_process: int = 0
+    errors: int = 0
+    processing: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.to_process + self.errors + self.processing
+
+    @property
+    def settled(self) -> bool:
+        return self.to_process == 0 and self.processing == 0
+
+
+@dataclass(frozen=True)
+class Annotation:
+    id: str
+    input_id: str
+    concepts: tuple[Concept, ...] = ()
+    user_id: str = ""
+    model_version_id: str = ""
+    status_code: int = 0
+    status_description: str = ""
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    annotation_info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewAnnotation:
+    """An annotation to post. The id is chosen here, so a retried batch cannot duplicate it."""
+
+    input_id: str
+    concepts: tuple[Concept, ...]
+    status_code: int = AnnotationStatus.SUCCESS
+    id: str = field(default_factory=new_annotation_id)
+    user_id: str | None = None
+    annotation_info: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AnnotationUpdate:
+    """A PatchAnnotations item: only the fields given are sent."""
+
+    id: str
+    input_id: str
+    concepts: tuple[Concept, ...] | None = None
+    status_code: int | None = None
+    annotation_info: Mapping[str, Any] | None = None
+
+
+Outcome = Literal["created", "duplicate", "failed"]
+
+
+@dataclass(frozen=True)
+class BatchItemResult(Generic[T]):
+    """One item of a batch write. `outcome` is decided from the item's own status."""
+
+    id: str
+    outcome: Outcome
+    status_code: int
+    status_name: str = ""
+    description: str = ""
+    details: str = ""
+    item: T | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+    @property
+    def reason(self) -> str:
+        """A one-line reason for a failure ("" when it did not fail)."""
+        if self.outcome != "failed":
+            return ""
+        text = self.description or self.status_name or f"status {self.status_code}"
+        if self.details and self.details != self.description:
+            text = f"{text}: {self.details}"
+        return f"{text} ({self.status_name or self.status_code})"
+
+
+InputResult = BatchItemResult[Input]
+AnnotationResult = BatchItemResult[Annotation]
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    id: str
+    status_code: int = 0
+    status_description: str = ""
+    status_details: str = ""
+    total_input_count: int = 0
+    active_concept_count: int = 0
+    train_params: Mapping[str, Any] = field(default_factory=dict)
+    concepts: tuple[Concept, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.status_code in MODEL_VERSION_SETTLED_CODES
+
+    @property
+    def trained(self) -> bool:
+        return self.status_code == ModelVersionStatus.TRAINED
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str = ""
+    model_type_id: str = ""
+    concepts: tuple[Concept, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    version: ModelVersion | None = None
+    description: str = ""
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    concepts_mutually_exclusive: bool = False
+
+
+@dataclass(frozen=True)
+class ModelTypeField:
+    path: str
+    field_type: str = ""
+    description: str = ""
+    default_value: Any = None
+    required: bool = False
+    placeholder: str = ""
+    enum_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelType:
+    id: str
+    title: str = ""
+    description: str = ""
+    input_fields: tuple[str, ...] = ()
+    output_fields: tuple[str, ...] = ()
+    trainable: bool = False
+    creatable: bool = False
+    fields: tuple[ModelTypeField, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowNode:
+    id: str
+    model_id: str
+    model_version_id: str = ""
+    node_inputs: tuple[str, ...] = ()
+    suppress_output: bool = False
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: str
+    nodes: tuple[WorkflowNode, ...] = ()
+    description: str = ""
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One input's output from PostModelOutputs."""
+
+    input_id: str
+    status_code: int
+    status_description: str = ""
+    concepts: tuple[Concept, ...] = ()
+    embedding_dims: tuple[int, ...] = ()
+    embeddings: tuple[tuple[float, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeOutput:
+    """One workflow node's output for one input (node id from the workflow, by position)."""
+
+    node_id: str
+    model_id: str
+    model_version_id: str
+    status_code: int
+    status_description: str = ""
+    concepts: tuple[Concept, ...] = ()
+    embedding_dims: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowResult:
+    input_id: str
+    status_code: int
+    status_description: str = ""
+    outputs: tuple[NodeOutput, ...] = ()
+
+    def output(self, node_id: str) -> NodeOutput | None:
+        return next((o for o in self.outputs if o.node_id == node_id), None)
+
+
+class Page(Sequence[T]):
+    """One page of a listing: a read-only sequence plus where it sits."""
+
+    __slots__ = ("_items", "page", "per_page")
+
+    def __init__(self, items: Sequence[T], *, page: int, per_page: int) -> None:
+        self._items: tuple[T, ...] = tuple(items)
+        self.page = page
+        self.per_page = per_page
+
+    @property
+    def items(self) -> tuple[T, ...]:
+        return self._items
+
+    @property
+    def has_more(self) -> bool:
+        """True when a next page may exist (this one is full)."""
+        return len(self._items) >= self.per_page > 0
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Page):
+            return (self._items, self.page, self.per_page) == (
+                other._items,
+                other.page,
+                other.per_page,
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Page(page={self.page}, per_page={self.per_page}, items={list(self._items)!r})"

@@ -1,0 +1,99 @@
+"""The adapter and upload engine against the embedded backend (ASGI, in-process).
+
+Skipped until api/local/backend.py exists.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.client import ClarifaiClient
+from api.models import AnnotationStatus, Concept, NewAnnotation
+from api.retry import RetryPolicy
+from api.upload import Uploader, UploadOptions, collect_sources
+from tests.client.conftest import Sleeps
+
+backend_module = pytest.importorskip("api.local.backend")
+
+
+def png(i: int) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (12, 12), ((i * 53) % 256, (i * 17) % 256, 99))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+async def local(tmp_path: Path) -> AsyncIterator[tuple[ClarifaiClient, object]]:
+    backend = backend_module.LocalBackend(tmp_path / "data")
+    await backend.start()
+    client = ClarifaiClient(
+        base_url="http://embedded",
+        api_key=backend.api_key,
+        user_id="me",
+        transport=httpx.ASGITransport(app=backend.app),
+        retry=RetryPolicy(sleep=Sleeps()),
+    )
+    try:
+        await client.create_app("t", name="Test")
+        yield client.with_app("t"), backend
+    finally:
+        await client.aclose()
+        await backend.stop()
+
+
+async def test_upload_folder_with_broken_file_then_again(
+    local: tuple[ClarifaiClient, object], tmp_path: Path
+) -> None:
+    client, _backend = local
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.png").write_bytes(png(i))
+    (folder / "broken.png").write_bytes(b"definitely not a png")
+    options = UploadOptions(batch_size=4, poll_interval=0.05, processing_timeout=60)
+    first = await Uploader(client, state_dir=tmp_path / "s", options=options).run(
+        collect_sources([folder])
+    )
+    assert len(first.uploaded) == 6
+    assert [r.label.rsplit("/", 1)[-1] for r in first.failed] == ["broken.png"]
+    assert first.failed[0].reason
+    again = await Uploader(client, state_dir=tmp_path / "fresh", options=options).run(
+        collect_sources([folder])
+    )
+    assert len(again.already_present) == 6 and len(again.failed) == 1
+    ids = [i.id async for i in client.iter_inputs()]
+    assert len(set(ids)) == len(ids) and len(ids) >= 6
+    image = await client.fetch_image(await client.get_input(first.uploaded[0].input_id))
+    assert image.startswith(b"\x89PNG")
+
+
+async def test_concepts_annotations_and_status_filter(
+    local: tuple[ClarifaiClient, object], tmp_path: Path
+) -> None:
+    client, _backend = local
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png(1))
+    summary = await Uploader(
+        client, state_dir=tmp_path / "s", options=UploadOptions(poll_interval=0.05)
+    ).run(collect_sources([folder]))
+    input_id = summary.uploaded[0].input_id
+    await client.create_concepts([Concept("cat", "Cat"), Concept("dog", "Dog")])
+    assert {c.id async for c in client.iter_concepts()} >= {"cat", "dog"}
+    [result] = await client.post_annotations(
+        [NewAnnotation(input_id, (Concept("cat"),), status_code=AnnotationStatus.PENDING)]
+    )
+    assert result.outcome == "created"
+    pending = await client.list_annotations(statuses=[AnnotationStatus.PENDING])
+    assert [a.id for a in pending] == [result.id]
+    [accepted] = await client.set_annotation_status(list(pending), AnnotationStatus.SUCCESS)
+    assert accepted.status_code == AnnotationStatus.SUCCESS
+    assert not await client.list_annotations(statuses=[AnnotationStatus.PENDING])

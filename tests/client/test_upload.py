@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from api.client import ClarifaiClient
+from api.errors import ApiError
+from api.retry import RetryPolicy
+from api.upload import (
+    ItemEvent,
+    ItemState,
+    ProgressEvent,
+    UploadController,
+    Uploader,
+    UploadEvent,
+    UploadOptions,
+    UploadSource,
+    collect_sources,
+)
+from tests.client.conftest import BASE, Sleeps
+from tests.client.fake_clarifai import PNG, FakeClarifai
+
+
+def make_files(folder: Path, good: int, broken: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(good):
+        p = folder / f"img{i:03d}.png"
+        p.write_bytes(PNG + f"image {i}".encode())
+        paths.append(p)
+    for i in range(broken):
+        p = folder / f"broken{i}.jpg"
+        p.write_bytes(b"not an image " + bytes([i]))
+        paths.append(p)
+    return paths
+
+
+def make_client(fake: FakeClarifai, key: str = "test-key") -> ClarifaiClient:
+    return ClarifaiClient(
+        base_url=BASE,
+        api_key=key,
+        user_id="me",
+        app_id="app1",
+        transport=fake.transport(),
+        retry=RetryPolicy(sleep=Sleeps(), jitter=False),
+    )
+
+
+def uploader(
+    client: ClarifaiClient, state: Path, events: list[UploadEvent] | None = None, **options: object
+) -> Uploader:
+    merged: dict[str, object] = {"batch_size": 8, "concurrency": 2, "poll_interval": 0.0}
+    merged.update(options)
+    opts = UploadOptions(**merged)  # type: ignore[arg-type]
+    return Uploader(
+        client,
+        state_dir=state,
+        options=opts,
+        on_event=events.append if events is not None else None,
+        sleep=Sleeps(),
+    )
+
+
+def test_collect_sources_walks_and_skips(tmp_path: Path) -> None:
+    make_files(tmp_path / "a", 2)
+    (tmp_path / "a" / ".hidden.png").write_bytes(PNG)
+    (tmp_path / "a" / "notes.txt").write_text("x")
+    make_files(tmp_path / "a" / "sub", 1)
+    make_files(tmp_path / "a" / ".secret", 1)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# comment\nhttps://x.test/1.jpg\n\nftp://nope\nhttps://x.test/1.jpg\n")
+    flat = collect_sources([tmp_path / "a"], url_files=[urls])
+    assert [s.label.rsplit("/", 1)[-1] for s in flat if s.kind == "file"] == [
+        "img000.png",
+        "img001.png",
+    ]
+    assert [s.url for s in flat if s.kind == "url"] == ["https://x.test/1.jpg"]
+    assert [s.error for s in flat if s.kind == "error"] == ["not an http(s) URL"]
+    deep = collect_sources([tmp_path / "a"], recursive=True)
+    assert len(deep) == 3
+    missing = collect_sources([tmp_path / "nope.png"])
+    assert missing[0].kind == "error" and "no such file" in missing[0].error
+
+
+async def test_happy_path_batches_and_follows_processing(tmp_path: Path) -> None:
+    fake = FakeClarifai(process_after=2)
+    make_files(tmp_path / "imgs", 20, broken=2)
+    events: list[UploadEvent] = []
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "state", events).run(
+            collect_sources([tmp_path / "imgs"])
+        )
+    assert fake.post_calls == 3  # ceil(22 / 8)
+    assert len(summary.uploaded) == 20
+    assert {r.label.rsplit("/", 1)[-1] for r in summary.failed} == {"broken0.jpg", "broken1.jpg"}
+    assert all("cannot identify image file" in r.reason for r in summary.failed)
+    assert not summary.ok
+    states = {e.state for e in events if isinstance(e, ItemEvent)}
+    assert {ItemState.UPLOADING, ItemState.ACKNOWLEDGED, ItemState.DONE, ItemState.FAILED} <= states
+    last = [e for e in events if isinstance(e, ProgressEvent)][-1]
+    assert (last.total, last.uploaded, last.failed, last.queued) == (22, 20, 2, 0)
+
+
+async def test_second_run_reports_already_present_without_posting(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    make_files(tmp_path / "imgs", 10)
+    async with make_client(fake) as client:
+        first = await uploader(client, tmp_path / "state").run(collect_sources([tmp_path / "imgs"]))
+        posts = fake.post_calls
+        second = await uploader(client, tmp_path / "state").run(
+            collect_sources([tmp_path / "imgs"])
+        )
+        # a fresh journal (another machine): the server answers duplicates
+        third = await uploader(client, tmp_path / "other").run(collect_sources([tmp_path / "imgs"]))
+    assert len(first.uploaded) == 10
+    assert len(second.already_present) == 10 and fake.post_calls > posts - 1
+    assert fake.post_calls == posts + 2  # only the fresh journal posted (10 items / 8)
+    assert len(third.already_present) == 10 and not third.failed
+    assert all(n == 1 for n in fake.created.values())
+
+
+async def test_same_content_twice_is_sent_once(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    folder = tmp_path / "imgs"
+    make_files(folder, 1)
+    (folder / "copy.png").write_bytes((folder / "img000.png").read_bytes())
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "s").run(collect_sources([folder]))
+    assert len(summary.uploaded) == 1 and len(summary.already_present) == 1
+    assert "same content as" in summary.already_present[0].reason
+    assert len(fake.created) == 1
+
+
+@pytest.mark.parametrize("cancel_at", [1, 7, 19, 33, 50, 64])
+async def test_killed_at_any_moment_then_resumed(tmp_path: Path, cancel_at: int) -> None:
+    fake = FakeClarifai(process_after=2)
+    make_files(tmp_path / "imgs", 30, broken=2)
+    sources = collect_sources([tmp_path / "imgs"])
+    async with make_client(fake) as client:
+        seen = 0
+        task: asyncio.Task[object] | None = None
+
+        def kill(event: UploadEvent) -> None:
+            nonlocal seen
+            if isinstance(event, ItemEvent):
+                seen += 1
+                if seen == cancel_at and task is not None:
+                    task.cancel()
+
+        up = Uploader(
+            client,
+            state_dir=tmp_path / "state",
+            options=UploadOptions(batch_size=8, concurrency=2, poll_interval=0.0),
+            on_event=kill,
+            sleep=Sleeps(),
+        )
+        task = asyncio.create_task(up.run(sources))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        summary = await uploader(client, tmp_path / "state").run(sources)
+    assert len(summary.uploaded) == 30, summary
+    assert not summary.already_present
+    assert len(summary.failed) == 2 and not summary.pending
+    assert all(n == 1 for n in fake.created.values())
+    assert len(fake.inputs) == 32
+
+
+async def test_killed_while_a_batch_is_in_flight(tmp_path: Path) -> None:
+    """The server stored the batch but the answer never arrived: no duplicates, all ours."""
+    fake = FakeClarifai(block_post=2)
+    make_files(tmp_path / "imgs", 20)
+    sources = collect_sources([tmp_path / "imgs"])
+    async with make_client(fake) as client:
+        up = uploader(client, tmp_path / "state", concurrency=1)
+        task = asyncio.create_task(up.run(sources))
+        await fake.blocked.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        fake.block_post = None
+        summary = await uploader(client, tmp_path / "state").run(sources)
+    assert len(summary.uploaded) == 20 and not summary.already_present and summary.ok
+    assert all(n == 1 for n in fake.created.values())
+
+
+async def test_unreadable_and_bad_sources_are_reported(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    folder = tmp_path / "imgs"
+    make_files(folder, 2)
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    locked = folder / "locked.png"
+    locked.write_bytes(PNG)
+    sources = collect_sources([folder, tmp_path / "missing.png"])
+    if os.geteuid() != 0:
+        locked.chmod(0)
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "s").run(sources)
+    reasons = {r.label.rsplit("/", 1)[-1]: r.reason for r in summary.failed}
+    assert reasons["empty.png"] == "empty file"
+    assert "no such file" in reasons["missing.png"]
+    if os.geteuid() != 0:
+        assert reasons["locked.png"].startswith("cannot read")
+
+
+async def test_pause_resume_and_cancel(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    make_files(tmp_path / "imgs", 24)
+    controller = UploadController()
+    events: list[UploadEvent] = []
+    async with make_client(fake) as client:
+        up = Uploader(
+            client,
+            state_dir=tmp_path / "s",
+            options=UploadOptions(batch_size=8, concurrency=1, poll_interval=0.0),
+            controller=controller,
+            on_event=events.append,
+            sleep=Sleeps(),
+        )
+        controller.pause()
+        task = asyncio.create_task(up.run(collect_sources([tmp_path / "imgs"])))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert fake.post_calls == 0 and controller.paused
+        assert any(isinstance(e, ProgressEvent) and e.paused for e in events)
+        controller.resume()
+        controller.cancel()
+        summary = await task
+    assert summary.cancelled and len(summary.pending) == 24 - len(summary.uploaded)
+    # a later run finishes the job
+    async with make_client(fake) as client:
+        rest = await uploader(client, tmp_path / "s").run(collect_sources([tmp_path / "imgs"]))
+    assert rest.ok and len(rest.uploaded) + len(rest.already_present) == 24
+
+
+async def test_concepts_created_and_sent_with_value_1(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    fake.concepts["cat"] = "cat"
+    make_files(tmp_path / "imgs", 2)
+    async with make_client(fake) as client:
+        await uploader(client, tmp_path / "s", concepts=("cat", "dog")).run(
+            collect_sources([tmp_path / "imgs"])
+        )
+    assert set(fake.concepts) == {"cat", "dog"}
+    stored = next(iter(fake.inputs.values()))
+    assert stored.concepts == [{"id": "cat", "value": 1.0}, {"id": "dog", "value": 1.0}]
+
+
+async def test_auth_failure_stops_the_run_and_resumes_later(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    make_files(tmp_path / "imgs", 3)
+    sources = collect_sources([tmp_path / "imgs"])
+    async with make_client(fake, key="wrong") as client:
+        with pytest.raises(ApiError) as info:
+            await uploader(client, tmp_path / "s").run(sources)
+    assert info.value.code == 11008 and "CLARIFAI_PAT" in str(info.value)
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "s").run(sources)
+    assert len(summary.uploaded) == 3
+
+
+async def test_urls_get_url_ids_and_no_wait_mode(tmp_path: Path) -> None:
+    fake = FakeClarifai()
+    sources = [
+        UploadSource.for_url("https://x.test/a.jpg"),
+        UploadSource.for_url("https://x.test/b.jpg"),
+    ]
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "s", follow_processing=False).run(sources)
+    assert len(summary.uploaded) == 2 and fake.list_calls == 0
+    assert {s.url for s in fake.inputs.values()} == {"https://x.test/a.jpg", "https://x.test/b.jpg"}
