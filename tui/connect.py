@@ -39,6 +39,7 @@ class Connection:
 async def connect(profile: Profile, *, owner: str = "tui") -> Connection:
     """Open the profile's backend and client. Raises ConnectError with a hint on failure."""
     import httpx
+
     from api.client import ClarifaiClient
 
     app_id = profile.app_id or None

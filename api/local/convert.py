@@ -1,0 +1,120 @@
+"""Stored rows -> Clarifai v2 JSON (snake_case, as ``json_format.MessageToDict`` would accept)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from api.local.jsonio import timestamp
+from api.local.rows import AnnotationRow, AppRow, ConceptRow, ConceptValue, InputCounts, InputRow
+from api.local.status import status_json
+
+
+def app_json(app: AppRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": app.id,
+        "name": app.name,
+        "user_id": app.user_id,
+        "created_at": timestamp(app.created_at),
+        "modified_at": timestamp(app.modified_at),
+    }
+    if app.description:
+        out["description"] = app.description
+    if app.default_workflow_id:
+        out["default_workflow_id"] = app.default_workflow_id
+    return out
+
+
+def concept_value_json(concept: ConceptValue) -> dict[str, Any]:
+    return {"id": concept.id, "name": concept.name or concept.id, "value": concept.value}
+
+
+def concept_json(concept: ConceptRow, app_id: str, user_id: str) -> dict[str, Any]:
+    return {
+        "id": concept.id,
+        "name": concept.name,
+        "value": 1.0,
+        "created_at": timestamp(concept.created_at),
+        "app_id": app_id,
+        "user_id": user_id,
+    }
+
+
+class Links:
+    """Builds URLs that point back at this server (image bytes, thumbnails)."""
+
+    def __init__(self, base_url: str, user_id: str, app_id: str) -> None:
+        user, app = quote(user_id, safe=""), quote(app_id, safe="")
+        self.app_base = f"{base_url.rstrip('/')}/v2/users/{user}/apps/{app}"
+
+    def blob(self, input_id: str) -> str:
+        return f"{self.app_base}/inputs/{quote(input_id, safe='')}/blob"
+
+    def hosted(self, input_id: str) -> dict[str, Any]:
+        return {
+            "prefix": f"{self.app_base}/hosted",
+            "suffix": quote(input_id, safe=""),
+            "sizes": ["orig", "thumb"],
+        }
+
+
+def input_json(row: InputRow, links: Links) -> dict[str, Any]:
+    image: dict[str, Any] = {}
+    if row.source_url:
+        image["url"] = row.source_url
+    elif row.blob_sha:
+        image["url"] = links.blob(row.id)
+    if row.blob_sha:
+        image["hosted"] = links.hosted(row.id)
+    if row.width:
+        image["image_info"] = {
+            "width": row.width,
+            "height": row.height,
+            "format": row.format,
+            "color_mode": row.color_mode,
+        }
+    data: dict[str, Any] = {"image": image}
+    if row.concepts:
+        data["concepts"] = [concept_value_json(c) for c in row.concepts]
+    if row.metadata:
+        data["metadata"] = row.metadata
+    return {
+        "id": row.id,
+        "data": data,
+        "status": status_json(row.status_code, row.status_description),
+        "created_at": timestamp(row.created_at),
+        "modified_at": timestamp(row.modified_at),
+    }
+
+
+def annotation_json(row: AnnotationRow) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if row.concepts:
+        data["concepts"] = [concept_value_json(c) for c in row.concepts]
+    if row.metadata:
+        data["metadata"] = row.metadata
+    out: dict[str, Any] = {
+        "id": row.id,
+        "input_id": row.input_id,
+        "data": data,
+        "user_id": row.user_id,
+        "status": status_json(row.status_code, row.status_description),
+        "created_at": timestamp(row.created_at),
+        "modified_at": timestamp(row.modified_at),
+        "input_level": row.input_level,
+        "trusted": not row.model_version_id,
+    }
+    if row.model_version_id:
+        out["model_version_id"] = row.model_version_id
+    if row.annotation_info:
+        out["annotation_info"] = row.annotation_info
+    return out
+
+
+def counts_json(counts: InputCounts) -> dict[str, Any]:
+    return {
+        "processed": counts.processed,
+        "to_process": counts.to_process,
+        "errors": counts.errors,
+        "processing": counts.processing,
+    }

@@ -1,0 +1,181 @@
+"""The HTTP layer shared by every route module: auth, the Call context, status envelopes.
+
+A route module exports ``ROUTES: list[RouteSpec]``; ``api.local.app`` mounts them all under
+``/v2/users/{user_id}``. Handlers return a payload dict (the ``status`` envelope is added) or a
+Starlette Response, and raise :class:`ApiFailure` to answer an error. Any other exception becomes
+a 98004 JSON status, never a bare 500 page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.local.convert import Links
+from api.local.jsonio import Obj, Query, parse_body
+from api.local.rows import AppRow
+from api.local.status import (
+    CONN_DOES_NOT_EXIST,
+    CONN_INVALID_REQUEST,
+    CONN_KEY_INVALID,
+    INTERNAL_SERVER_ISSUE,
+    SUCCESS,
+    ApiFailure,
+    invalid,
+    not_found,
+    status_json,
+)
+
+if TYPE_CHECKING:
+    from api.local.backend import LocalBackend
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Handler = Callable[["Call"], Awaitable["Response | dict[str, Any]"]]
+
+#: Request bodies larger than this are refused (128 images of 20 MB as base64, plus slack).
+MAX_BODY_BYTES = 4 * 1024 * 1024 * 1024
+_OFF_LOOP_JSON_BYTES = 256 * 1024
+_ID = re.compile(r"^[^\s/\\?#%\x00-\x1f\x7f]{1,255}$")
+MAX_BATCH = 128
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One Clarifai call: ``path`` is relative to ``/v2/users/{user_id}``."""
+
+    method: str
+    path: str
+    name: str
+    handler: Handler
+
+
+def json_ok(payload: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    body = payload if "status" in payload else {"status": status_json(SUCCESS), **payload}
+    return JSONResponse(body, status_code=status_code)
+
+
+def failure_response(failure: ApiFailure) -> JSONResponse:
+    return JSONResponse(failure.to_json(), status_code=failure.http_status)
+
+
+def check_auth(request: Request, api_key: str) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.strip().partition(" ")
+    if not header:
+        raise ApiFailure(
+            CONN_KEY_INVALID,
+            "API key not found: send the header 'Authorization: Key <key>' "
+            "(the key is in CLARIFAI_PAT or the data dir's api_key file)",
+        )
+    if scheme.lower() != "key" or not hmac.compare_digest(key.strip().encode(), api_key.encode()):
+        raise ApiFailure(CONN_KEY_INVALID, "API key invalid: the key does not match this server's")
+
+
+def valid_id(value: str, field: str) -> str:
+    if not _ID.match(value) or value in (".", ".."):
+        raise invalid(
+            field,
+            f"invalid id {value!r}: use 1-255 characters without spaces, slashes, '?', '#' or '%'",
+        )
+    return value
+
+
+class Call:
+    """One request, with the backend and helpers to parse it and reach the store off-loop."""
+
+    def __init__(self, request: Request, backend: LocalBackend) -> None:
+        self.request = request
+        self.backend = backend
+        self.store = backend.store
+        self.query = Query(request.query_params)
+        user = str(request.path_params.get("user_id", ""))
+        if user not in ("me", backend.user_id):
+            raise not_found(
+                "user", user, f"This server has one user: use 'me' or '{backend.user_id}'."
+            )
+        self.user_id = backend.user_id
+        self._app: AppRow | None = None
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    async def body(self) -> Obj:
+        declared = self.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise invalid("body", f"{declared} bytes is more than the {MAX_BODY_BYTES} byte limit")
+        raw = await self.request.body()
+        if len(raw) > _OFF_LOOP_JSON_BYTES:
+            return await asyncio.to_thread(parse_body, raw)
+        return parse_body(raw)
+
+    async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking store call in a thread."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def app(self) -> AppRow:
+        if self._app is None:
+            app_id = self.path("app_id")
+            found = await self.db(self.store.get_app, self.user_id, app_id)
+            if found is None:
+                raise not_found("app", app_id, "Create it with PostApps (POST /v2/users/me/apps).")
+            self._app = found
+        return self._app
+
+    def links(self, app: AppRow) -> Links:
+        return Links(str(self.request.base_url), self.user_id, app.id)
+
+
+def batch(items: list[Any], field: str) -> None:
+    if not items:
+        raise invalid(field, "at least one item is required")
+    if len(items) > MAX_BATCH:
+        raise ApiFailure(
+            CONN_INVALID_REQUEST,
+            f"{field}: {len(items)} items in one request; at most {MAX_BATCH} are allowed, "
+            "split the batch",
+        )
+
+
+def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        backend: LocalBackend = request.app.state.backend
+        try:
+            check_auth(request, backend.api_key)
+            result = await spec.handler(Call(request, backend))
+        except ApiFailure as failure:
+            return failure_response(failure)
+        except Exception as exc:
+            log.exception("%s failed", spec.name)
+            return failure_response(
+                ApiFailure(
+                    INTERNAL_SERVER_ISSUE,
+                    f"internal error in {spec.name}: {type(exc).__name__}",
+                    details=str(exc)[:500],
+                )
+            )
+        if isinstance(result, Response):
+            return result
+        return json_ok(result)
+
+    endpoint.__name__ = spec.name
+    return endpoint
+
+
+def route_not_found(method: str, path: str) -> ApiFailure:
+    return ApiFailure(
+        CONN_DOES_NOT_EXIST,
+        f"no such route: {method} {path} (the embedded backend serves the Clarifai v2 REST paths "
+        "under /v2/users/{user_id}/apps/...)",
+    )

@@ -1,0 +1,378 @@
+"""The durable input-processing queue.
+
+PostInputs commits each input with status 30001 and a row in ``ingest_jobs`` in one transaction,
+then wakes this worker. The worker claims jobs in id order, downloads URL inputs (async I/O),
+decodes and checks each image in a thread pool (bounded by the CPU count), runs the registered
+*processors* on it in that thread, and commits outcomes in batches: 30000, or 30002 with a
+specific description. Jobs live in SQLite, so work pending at shutdown or after a crash resumes
+at the next start.
+
+Extension points (issue 6 plugs in here):
+
+- ``IngestWorker.processors``: ``(InputRef, PIL.Image.Image) -> None``, called in the worker
+  thread on the decoded RGB image *before* the input is marked 30000 (for example: compute and
+  store an embedding). Raising fails the input with 30002 and the error as the reason.
+- ``IngestWorker.post_success_hooks``: ``(ProcessedInput) -> None``, called in a worker thread
+  *after* the input is committed as 30000 (for example: run the app's default workflow). A hook
+  that raises never fails the input: the error is recorded as the input's workflow status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from api.local.fetch import Resolver, download, resolve
+from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
+from api.local.rows import Job, JobResult
+from api.local.status import FAILURE
+from api.local.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    app_pk: int
+    app_id: str
+    input_pk: int
+    input_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedInput:
+    ref: InputRef
+    #: The decoded RGB image (only kept when post-success hooks are registered).
+    image: Image.Image
+
+
+Processor = Callable[[InputRef, Image.Image], None]
+PostSuccessHook = Callable[[ProcessedInput], None]
+
+
+class IngestWorker:
+    """Runs the ingest queue on the current event loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        limits: IngestLimits | None = None,
+        allow_private_urls: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = resolve,
+        concurrency: int | None = None,
+    ) -> None:
+        self.store = store
+        self.limits = limits or IngestLimits()
+        self.allow_private_urls = allow_private_urls
+        self.processors: list[Processor] = []
+        self.post_success_hooks: list[PostSuccessHook] = []
+        self._transport = transport
+        self._resolver = resolver
+        self.concurrency = max(1, concurrency or os.cpu_count() or 1)
+        #: Jobs claimed at once: enough to overlap downloads with CPU work.
+        self._max_active = max(256, self.concurrency * 64)
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._results: asyncio.Queue[tuple[JobResult, ProcessedInput | None]] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._slot = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._cursor = 0
+        #: job id -> app pk, for every job claimed and not yet committed.
+        self._active: dict[int, int] = {}
+        self._hooks_running = 0
+        self._stopping = False
+        self.processed = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._cursor = 0
+        self._active = {}
+        self._hooks_running = 0
+        self._results = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._slot = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="clarifai-ingest")
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(self.limits.url_timeout),
+            follow_redirects=False,
+            headers={"User-Agent": "clarifai-tui-local/1"},
+        )
+        self._wake.set()
+        self._tasks = [
+            asyncio.create_task(self._feed(), name="ingest-feed"),
+            asyncio.create_task(self._commit(), name="ingest-commit"),
+        ]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming work; give in-flight jobs ``grace`` seconds to finish and commit.
+
+        Jobs not finished by then stay queued in the database and resume at the next start.
+        """
+        self._stopping = True
+        feed = self._tasks[0] if self._tasks else None
+        if feed is not None:
+            feed.cancel()
+            await asyncio.gather(feed, return_exceptions=True)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while (self._active or self._hooks_running) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for task in [*self._tasks, *self._running]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._running, return_exceptions=True)
+        self._tasks = []
+        self._running.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def wake(self) -> None:
+        """New jobs were committed: claim them."""
+        self._idle.clear()
+        self._wake.set()
+
+    @property
+    def active(self) -> int:
+        """Jobs claimed and not yet committed."""
+        return len(self._active)
+
+    def active_in_app(self, app_pk: int) -> int:
+        return sum(1 for pk in self._active.values() if pk == app_pk)
+
+    async def wait_idle(self, timeout: float = 30) -> None:
+        """Until no job is queued or running (raises TimeoutError after ``timeout`` s)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self._idle.wait()
+                if not self._active and self._hooks_running == 0:
+                    if await asyncio.to_thread(self.store.job_count) == 0:
+                        return
+                    self.wake()
+                await asyncio.sleep(0.01)
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    async def _feed(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while not self._stopping:
+                free = self._max_active - len(self._active)
+                if free <= 0:
+                    self._slot.clear()
+                    await self._slot.wait()
+                    continue
+                jobs = await asyncio.to_thread(self.store.pending_jobs, self._cursor, free)
+                if not jobs:
+                    break
+                stored: list[Job] = []
+                for job in jobs:
+                    self._cursor = max(self._cursor, job.job_id)
+                    self._active[job.job_id] = job.app_pk
+                    if job.blob_sha:
+                        stored.append(job)
+                    else:
+                        self._spawn(self._run(job))
+                # Jobs with bytes on disk go to the pool in chunks: far less per-job overhead.
+                size = max(1, min(32, -(-len(stored) // self.concurrency)))
+                for start in range(0, len(stored), size):
+                    self._spawn(self._run_chunk(stored[start : start + size]))
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._active and self._hooks_running == 0 and not self._wake.is_set():
+            self._idle.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run_chunk(self, jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        outcomes = await loop.run_in_executor(self._pool, self._process_many, jobs)
+        for outcome in outcomes:
+            self._results.put_nowait(outcome)
+
+    def _process_many(self, jobs: list[Job]) -> list[tuple[JobResult, ProcessedInput | None]]:
+        out: list[tuple[JobResult, ProcessedInput | None]] = []
+        for job in jobs:
+            ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
+            try:
+                result, image = self._process(job, ref, None)
+                out.append((result, ProcessedInput(ref, image) if image is not None else None))
+            except ImageRejected as exc:
+                out.append(
+                    (
+                        JobResult(job.job_id, job.input_pk, ok=False, description=exc.description),
+                        None,
+                    )
+                )
+            except Exception as exc:
+                log.exception("ingest of input %s failed unexpectedly", job.input_id)
+                out.append(
+                    (
+                        JobResult(
+                            job.job_id,
+                            job.input_pk,
+                            ok=False,
+                            description=(
+                                f"internal error while processing: {type(exc).__name__}: {exc}"
+                            ),
+                        ),
+                        None,
+                    )
+                )
+        return out
+
+    async def _run(self, job: Job) -> None:
+        ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
+        processed: ProcessedInput | None = None
+        try:
+            downloaded: bytes | None = None
+            if job.source_url and not job.blob_sha:
+                assert self._client is not None
+                downloaded = await download(
+                    self._client,
+                    job.source_url,
+                    self.limits,
+                    allow_private=self.allow_private_urls,
+                    resolver=self._resolver,
+                )
+            loop = asyncio.get_running_loop()
+            result, image = await loop.run_in_executor(
+                self._pool, self._process, job, ref, downloaded
+            )
+            if image is not None:
+                processed = ProcessedInput(ref, image)
+        except ImageRejected as exc:
+            result = JobResult(job.job_id, job.input_pk, ok=False, description=exc.description)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("ingest of input %s failed unexpectedly", job.input_id)
+            result = JobResult(
+                job.job_id,
+                job.input_pk,
+                ok=False,
+                description=f"internal error while processing: {type(exc).__name__}: {exc}",
+            )
+        self._results.put_nowait((result, processed))
+
+    def _process(
+        self, job: Job, ref: InputRef, downloaded: bytes | None
+    ) -> tuple[JobResult, Image.Image | None]:
+        """Worker-thread part: read, decode, thumbnail, processors, write blobs."""
+        if downloaded is not None:
+            data = downloaded
+        elif job.blob_sha:
+            try:
+                data = self.store.read_blob(job.blob_sha)
+            except FileNotFoundError:
+                raise ImageRejected(
+                    f"the stored image bytes are missing ({self.store.blob_path(job.blob_sha)}); "
+                    "upload the input again"
+                ) from None
+        else:
+            raise ImageRejected("the input has neither image bytes nor a URL")
+        decoded = decode(data, self.limits)
+        rgb: Image.Image | None = None
+        if self.processors or self.post_success_hooks:
+            rgb = to_rgb(decoded.image)
+            for processor in self.processors:
+                name = getattr(processor, "__name__", type(processor).__name__)
+                try:
+                    processor(ref, rgb)
+                except ImageRejected:
+                    raise
+                except Exception as exc:
+                    raise ImageRejected(f"processing step {name} failed: {exc}") from exc
+        blob_sha = job.blob_sha
+        if downloaded is not None:
+            blob_sha = self.store.put_blob(downloaded)
+        thumb_sha = blob_sha
+        if decoded.thumbnail is not None:
+            thumb_sha = self.store.put_blob(decoded.thumbnail)
+        result = JobResult(
+            job.job_id,
+            job.input_pk,
+            ok=True,
+            description="Download complete",
+            blob_sha=blob_sha if downloaded is not None else None,
+            blob=downloaded,
+            thumb_sha=thumb_sha,
+            thumb=decoded.thumbnail,
+            width=decoded.width,
+            height=decoded.height,
+            format=decoded.format,
+            color_mode=decoded.color_mode,
+        )
+        return result, (rgb if self.post_success_hooks else None)
+
+    async def _commit(self) -> None:
+        while True:
+            batch = [await self._results.get()]
+            while len(batch) < 512:
+                try:
+                    batch.append(self._results.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await asyncio.to_thread(self.store.finish_jobs, [r for r, _ in batch])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Not committed: the jobs stay queued and are retried at the next start.
+                log.exception("could not record %d ingest results", len(batch))
+            for result, _ in batch:
+                self._active.pop(result.job_id, None)
+            self.processed += len(batch)
+            self._slot.set()
+            for result, processed in batch:
+                if result.ok and processed is not None:
+                    self._hooks_running += 1
+                    self._spawn(self._run_hooks(processed))
+            self._check_idle()
+
+    async def _run_hooks(self, processed: ProcessedInput) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._pool, self._hooks_sync, processed)
+        except Exception:
+            log.exception("post-success hooks failed for input %s", processed.ref.input_id)
+        finally:
+            self._hooks_running -= 1
+            self._check_idle()
+
+    def _hooks_sync(self, processed: ProcessedInput) -> None:
+        for hook in self.post_success_hooks:
+            name = getattr(hook, "__name__", type(hook).__name__)
+            try:
+                hook(processed)
+            except Exception as exc:
+                log.warning("hook %s failed on input %s: %s", name, processed.ref.input_id, exc)
+                self.store.set_workflow_status(
+                    processed.ref.input_pk, FAILURE, f"{name} failed: {exc}"
+                )

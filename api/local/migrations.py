@@ -1,0 +1,155 @@
+"""Versioned schema migrations for the embedded backend's SQLite database.
+
+Each migration runs once, in its own transaction, and records its version in ``schema_version``.
+Append new migrations (models, model versions, workflows, embeddings: issue 6) at the end of
+``MIGRATIONS`` with the next version number; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...] = ()
+    #: Optional Python step run after ``statements``, inside the same transaction.
+    apply: Callable[[sqlite3.Connection], None] | None = field(default=None, compare=False)
+
+
+_V1 = (
+    """CREATE TABLE apps (
+        pk INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        default_workflow_id TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (user_id, id)
+    )""",
+    """CREATE TABLE inputs (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        source_url TEXT NOT NULL DEFAULT '',
+        blob_sha TEXT,
+        thumb_sha TEXT,
+        width INTEGER NOT NULL DEFAULT 0,
+        height INTEGER NOT NULL DEFAULT 0,
+        format TEXT NOT NULL DEFAULT '',
+        color_mode TEXT NOT NULL DEFAULT '',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL DEFAULT '',
+        workflow_status_code INTEGER,
+        workflow_status_description TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    # Paging newest-first: ORDER BY pk DESC walks this index (an index also holds the rowid).
+    "CREATE INDEX inputs_by_app ON inputs (app_pk, pk)",
+    "CREATE INDEX inputs_by_status ON inputs (app_pk, status_code, pk)",
+    "CREATE INDEX inputs_by_blob ON inputs (blob_sha)",
+    "CREATE INDEX inputs_by_thumb ON inputs (thumb_sha)",
+    """CREATE TABLE concepts (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    """CREATE TABLE annotations (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        input_pk INTEGER NOT NULL REFERENCES inputs (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        user_id TEXT NOT NULL DEFAULT '',
+        model_version_id TEXT NOT NULL DEFAULT '',
+        workflow_version_id TEXT NOT NULL DEFAULT '',
+        metadata TEXT,
+        annotation_info TEXT,
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL DEFAULT '',
+        input_level INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    "CREATE INDEX annotations_by_input ON annotations (input_pk, input_level)",
+    "CREATE INDEX annotations_by_app ON annotations (app_pk, pk)",
+    "CREATE INDEX annotations_by_status ON annotations (app_pk, status_code, pk)",
+    "CREATE INDEX annotations_by_user ON annotations (app_pk, user_id, model_version_id)",
+    "CREATE INDEX annotations_by_model ON annotations (app_pk, model_version_id)",
+    """CREATE TABLE annotation_concepts (
+        annotation_pk INTEGER NOT NULL REFERENCES annotations (pk) ON DELETE CASCADE,
+        concept_id TEXT NOT NULL,
+        value REAL NOT NULL,
+        UNIQUE (annotation_pk, concept_id)
+    )""",
+    "CREATE INDEX annotation_concepts_by_concept ON annotation_concepts (concept_id)",
+    """CREATE TABLE ingest_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        input_pk INTEGER NOT NULL UNIQUE REFERENCES inputs (pk) ON DELETE CASCADE,
+        enqueued_at REAL NOT NULL
+    )""",
+)
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
+]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
+    """Apply every migration newer than the database; returns the resulting version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    steps = sorted(migrations if migrations is not None else MIGRATIONS, key=lambda m: m.version)
+    versions = [m.version for m in steps]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions in {versions}")
+    version = current_version(conn)
+    known = versions[-1] if versions else 0
+    if version > known:
+        raise RuntimeError(
+            f"the database schema is version {version} but this clarifai-tui knows only up to "
+            f"{known}: it was written by a newer clarifai-tui; upgrade clarifai-tui"
+        )
+    for step in steps:
+        if step.version <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in step.statements:
+                conn.execute(statement)
+            if step.apply is not None:
+                step.apply(conn)
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (step.version, step.name, time.time()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        version = step.version
+    return version

@@ -1,0 +1,21 @@
+"""Route modules of the embedded backend, one per resource.
+
+Each exports ``ROUTES: list[RouteSpec]``. To add a resource (models, workflows: issue 6), write a
+module here and append it to ``ROUTE_MODULES`` below; order matters only for paths that overlap
+(a literal segment such as ``/inputs/status`` must come before ``/inputs/{input_id}``).
+"""
+
+from __future__ import annotations
+
+from api.local.http import RouteSpec
+from api.local.routes.annotations import ROUTES as ANNOTATIONS
+from api.local.routes.apps import ROUTES as APPS
+from api.local.routes.concepts import ROUTES as CONCEPTS
+from api.local.routes.inputs import ROUTES as INPUTS
+
+#: Route lists, mounted in this order.
+ROUTE_MODULES: list[list[RouteSpec]] = [APPS, INPUTS, CONCEPTS, ANNOTATIONS]
+
+
+def all_routes() -> list[RouteSpec]:
+    return [spec for routes in ROUTE_MODULES for spec in routes]

@@ -1,0 +1,227 @@
+"""PostInputs, ListInputs, GetInput, PatchInputs, DeleteInputs, GetInputCount, image bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.responses import Response
+
+from api.local.convert import counts_json, input_json
+from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.imaging import ImageRejected, check_size
+from api.local.jsonio import Obj, paging
+from api.local.routes import parse
+from api.local.rows import InputPatch, NewInput
+from api.local.status import (
+    INPUT_FAILED,
+    INPUT_PENDING,
+    MIXED_STATUS,
+    SUCCESS,
+    invalid,
+    not_found,
+    status_json,
+)
+from api.local.store import new_id
+
+_DATA_FIELDS = {"image", "concepts", "metadata"}
+_IMAGE_FIELDS = {"url", "base64", "allow_duplicate_url"}
+
+
+def _new_input(call: Call, item: Obj) -> NewInput:
+    ident = item.get_str("id") or new_id()
+    valid_id(ident, item.field("id"))
+    data = item.get_obj("data")
+    parse.only_fields(data, _DATA_FIELDS, "input data")
+    image = data.get_obj("image")
+    parse.only_fields(image, _IMAGE_FIELDS, "data.image")
+    url = image.get_str("url").strip()
+    blob = image.get_bytes("base64")
+    if url and blob is not None:
+        raise invalid(image.field("url"), "send either url or base64, not both")
+    if not url and blob is None:
+        raise invalid(image.field("base64"), "an image is required: set data.image.url or base64")
+    metadata = data.get_struct("metadata") or {}
+    new = NewInput(
+        id=ident, source_url=url, blob=blob, metadata=metadata, concepts=parse.concepts(data)
+    )
+    if blob is not None:
+        try:
+            check_size(len(blob), call.backend.ingest.limits)
+        except ImageRejected as exc:
+            new.blob = None
+            new.status_code = INPUT_FAILED
+            new.status_description = exc.description
+    return new
+
+
+async def post_inputs(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    body = await call.body()
+    items = body.get_objs("inputs")
+    batch(items, body.field("inputs"))
+    new = [_new_input(call, item) for item in items]
+    with_bytes = [n for n in new if n.blob is not None]
+    if with_bytes:
+        shas = await call.db(call.store.put_blobs, [n.blob for n in with_bytes if n.blob])
+        for item, sha in zip(with_bytes, shas, strict=True):
+            item.blob_sha = sha
+    results = await call.db(call.store.add_inputs, app.pk, call.user_id, new)
+    if any(r.row is not None and r.row.status_code == INPUT_PENDING for r in results):
+        call.backend.ingest.wake()
+    links = call.links(app)
+    out: list[dict[str, Any]] = []
+    for result in results:
+        if result.row is not None:
+            out.append(input_json(result.row, links))
+        else:
+            out.append(
+                {
+                    "id": result.id,
+                    "status": status_json(result.error_code, result.error_description),
+                }
+            )
+    failed = any(r.row is None for r in results)
+    code = MIXED_STATUS if failed else SUCCESS
+    detail = "; ".join(r.error_description for r in results if r.row is None)
+    return {"status": status_json(code, "", detail[:1000]), "inputs": out}
+
+
+async def list_inputs(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    limit, offset = paging(call.query)
+    codes = call.query.get_codes("status.code")
+    ids = call.query.get_list("ids")
+    rows = await call.db(call.store.list_inputs, app.pk, limit, offset, status_codes=codes, ids=ids)
+    links = call.links(app)
+    return {"inputs": [input_json(r, links) for r in rows]}
+
+
+async def get_input(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    input_id = call.path("input_id")
+    row = await call.db(call.store.get_input, app.pk, input_id)
+    if row is None:
+        raise not_found("input", input_id)
+    return {"input": input_json(row, call.links(app))}
+
+
+async def input_count(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    counts = await call.db(call.store.count_inputs, app.pk)
+    in_flight = min(call.backend.ingest.active_in_app(app.pk), counts.to_process)
+    counts.to_process -= in_flight
+    counts.processing += in_flight
+    return {"counts": counts_json(counts)}
+
+
+async def patch_inputs(call: Call) -> dict[str, Any]:
+    """``merge`` (default) deep-merges metadata and upserts concepts; ``overwrite`` replaces
+    what is given; ``remove`` drops the given metadata keys and concept ids."""
+    app = await call.app()
+    body = await call.body()
+    items = body.get_objs("inputs")
+    batch(items, body.field("inputs"))
+    action = body.get_action(default="merge")
+    patches: list[InputPatch] = []
+    for item in items:
+        ident = item.get_str("id")
+        if not ident:
+            raise invalid(item.field("id"), "required (the input to patch)")
+        data = item.get_obj("data")
+        parse.only_fields(data, {"metadata", "concepts"}, "PatchInputs data")
+        patches.append(
+            InputPatch(
+                id=ident,
+                metadata=data.get_struct("metadata"),
+                concepts=parse.concepts(data) if data.raw("concepts") is not None else None,
+            )
+        )
+    rows = await call.db(call.store.patch_inputs, app.pk, call.user_id, patches, action)
+    links = call.links(app)
+    return {"inputs": [input_json(r, links) for r in rows]}
+
+
+async def delete_inputs(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    body = await call.body()
+    ids = body.get_strs("ids") or call.query.get_list("ids")
+    batch(ids, body.field("ids"))
+    await call.db(call.store.delete_inputs, app.pk, ids)
+    return {}
+
+
+async def delete_input(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    await call.db(call.store.delete_inputs, app.pk, [call.path("input_id")])
+    return {}
+
+
+_MEDIA = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+}
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"GIF8"):
+        return "image/gif"
+    if head.startswith(b"BM"):
+        return "image/bmp"
+    return "application/octet-stream"
+
+
+async def _image_bytes(call: Call, input_id: str, size: str) -> Response:
+    if size not in ("orig", "thumb"):
+        raise invalid("size", f"expected orig or thumb, got {size!r}")
+    app = await call.app()
+    row = await call.db(call.store.get_input, app.pk, input_id)
+    if row is None:
+        raise not_found("input", input_id)
+    sha = row.thumb_sha if size == "thumb" and row.thumb_sha else row.blob_sha
+    if not sha:
+        raise not_found(
+            "image bytes of input",
+            input_id,
+            "A URL input has bytes only once it is downloaded (status 30000).",
+        )
+    try:
+        data = await asyncio.to_thread(call.store.read_blob, sha)
+    except FileNotFoundError:
+        raise not_found("image bytes of input", input_id) from None
+    return Response(
+        data,
+        media_type=_sniff(data[:16]) or _MEDIA.get(row.format, "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+    )
+
+
+async def get_blob(call: Call) -> Response:
+    return await _image_bytes(call, call.path("input_id"), "orig")
+
+
+async def get_hosted(call: Call) -> Response:
+    return await _image_bytes(call, call.path("input_id"), call.path("size"))
+
+
+ROUTES = [
+    RouteSpec("POST", "/apps/{app_id}/inputs", "PostInputs", post_inputs),
+    RouteSpec("GET", "/apps/{app_id}/inputs", "ListInputs", list_inputs),
+    RouteSpec("PATCH", "/apps/{app_id}/inputs", "PatchInputs", patch_inputs),
+    RouteSpec("DELETE", "/apps/{app_id}/inputs", "DeleteInputs", delete_inputs),
+    RouteSpec("GET", "/apps/{app_id}/inputs/status", "GetInputCount", input_count),
+    RouteSpec("GET", "/apps/{app_id}/inputs/{input_id}", "GetInput", get_input),
+    RouteSpec("DELETE", "/apps/{app_id}/inputs/{input_id}", "DeleteInput", delete_input),
+    RouteSpec("GET", "/apps/{app_id}/inputs/{input_id}/blob", "GetInputBlob", get_blob),
+    RouteSpec("GET", "/apps/{app_id}/hosted/{size}/{input_id}", "GetHostedImage", get_hosted),
+]

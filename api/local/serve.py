@@ -1,0 +1,155 @@
+"""``clarifai-tui serve``: the embedded backend under uvicorn, for several clients at once.
+
+Prints exactly one line once the socket is bound (tests read it to learn an ephemeral port)::
+
+    clarifai-tui serve: listening on http://127.0.0.1:8585 (data: /path/to/data)
+
+and, only when the key was generated just now, one more line with the key. Keys and
+Authorization headers are never logged (uvicorn's access log is off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Generator
+from pathlib import Path
+
+import uvicorn
+
+from api.local.backend import DataDirLocked, LocalBackend
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("clarifai-tui")) / "local"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="clarifai-tui serve",
+        description="Serve the embedded Clarifai-compatible backend over HTTP.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8585, help="port (default 8585; 0 picks a free one)")
+    p.add_argument("--data-dir", type=Path, default=None, help="data directory")
+    p.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="let URL inputs point at private, loopback and link-local addresses",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (anyone who can reach it needs the key)",
+    )
+    return p
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server that announces the bound address and exits 0 on SIGINT/SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, announce: str) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(self._announce, flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    host: str = args.host
+    if not _is_loopback(host) and not args.allow_remote:
+        print(
+            f"clarifai-tui serve: refusing to bind {host}, which is not a loopback address: "
+            "anyone who can reach it could try keys. Pass --allow-remote to do it anyway.",
+            file=sys.stderr,
+        )
+        return 2
+    data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
+    try:
+        sock = _bind(host, args.port)
+    except OSError as exc:
+        print(f"clarifai-tui serve: cannot bind {host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    try:
+        backend = LocalBackend(
+            data_dir, allow_private_urls=args.allow_private_urls, owner="serve"
+        )
+        backend.acquire_lock(url)
+    except DataDirLocked as exc:
+        sock.close()
+        print(f"clarifai-tui serve: {exc}", file=sys.stderr)
+        return 1
+    if backend.key_generated:
+        print(
+            f"clarifai-tui serve: generated API key {backend.api_key} "
+            f"(saved 0600 in {data_dir / 'api_key'}; send it as 'Authorization: Key <key>')",
+            flush=True,
+        )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        backend.app,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = _Server(config, f"clarifai-tui serve: listening on {url} (data: {data_dir})")
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+        backend.release_lock()
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

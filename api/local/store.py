@@ -1,0 +1,1028 @@
+"""SQLite (WAL) storage plus content-addressed blob files for the embedded backend.
+
+Durability: the database runs in WAL mode with ``synchronous=FULL``, so a committed transaction
+survives ``kill -9`` (and power loss). Blob files are written to a temp file, fsynced and renamed
+into ``blobs/ab/<sha256>`` *before* the row that refers to them commits.
+
+Threads: every method is synchronous and may be called from any thread. Each thread gets its own
+connection; writers are serialised by one lock (``BEGIN IMMEDIATE`` under it), readers never
+block thanks to WAL. Async callers run these methods with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from api.local.migrations import migrate
+from api.local.rows import (
+    AddedInput,
+    AnnotationFilter,
+    AnnotationPatch,
+    AnnotationRow,
+    AppPatch,
+    AppRow,
+    ConceptRow,
+    ConceptValue,
+    InputCounts,
+    InputPatch,
+    InputRow,
+    Job,
+    JobResult,
+    NewAnnotation,
+    NewInput,
+)
+from api.local.status import (
+    ANNOTATION_SUCCESS,
+    CONCEPTS_INVALID_REQUEST,
+    CONN_INVALID_REQUEST,
+    INPUT_DUPLICATE,
+    INPUT_FAILED,
+    INPUT_IN_PROGRESS,
+    INPUT_PENDING,
+    INPUT_SUCCESS,
+    ApiFailure,
+    not_found,
+)
+
+_INPUT_COLUMNS = (
+    "pk, app_pk, id, source_url, blob_sha, thumb_sha, width, height, format, color_mode, "
+    "metadata, status_code, status_description, workflow_status_code, "
+    "workflow_status_description, created_at, modified_at"
+)
+_APP_COLUMNS = "pk, id, user_id, name, description, default_workflow_id, created_at, modified_at"
+_ANNOTATION_COLUMNS = (
+    "a.pk, a.app_pk, a.input_pk, i.id, a.id, a.user_id, a.model_version_id, "
+    "a.workflow_version_id, a.metadata, a.annotation_info, a.status_code, a.status_description, "
+    "a.input_level, a.created_at, a.modified_at"
+)
+#: SQLite's default limit on host parameters is 32766; stay well below it per IN (...) list.
+_CHUNK = 500
+
+
+def new_id() -> str:
+    """A Clarifai-style generated id: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def merge_struct(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: objects merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in patch.items():
+        old = out.get(key)
+        out[key] = (
+            merge_struct(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def remove_struct(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Remove the keys named in ``patch``; a nested object removes keys one level down."""
+    out = dict(base)
+    for key, value in patch.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and value:
+            out[key] = remove_struct(old, value)
+        else:
+            out.pop(key, None)
+    return out
+
+
+def merge_concepts(
+    base: list[ConceptValue], patch: list[ConceptValue], action: str
+) -> list[ConceptValue]:
+    if action == "overwrite":
+        return list(patch)
+    if action == "remove":
+        gone = {c.id for c in patch}
+        return [c for c in base if c.id not in gone]
+    by_id = {c.id: c for c in base}
+    for concept in patch:
+        by_id[concept.id] = concept
+    return list(by_id.values())
+
+
+class Store:
+    """The embedded backend's database and blob directory (see the module docstring)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.db_path = self.data_dir / "clarifai-tui.sqlite3"
+        self.blob_dir = self.data_dir / "blobs"
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._open = False
+        self.schema_version = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the data dir and database if needed and apply pending migrations."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blob_dir.mkdir(exist_ok=True)
+        self._open = True
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        with self._write_lock:
+            self.schema_version = migrate(conn)
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close every connection (from any thread)."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        self._open = False
+        for index, conn in enumerate(conns):
+            try:
+                if index == 0:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            conn.close()
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if not self._open:
+            raise RuntimeError("the store is closed; call LocalBackend.start() first")
+        conn = sqlite3.connect(
+            self.db_path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self._local.conn = conn
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: serialised, committed on exit, rolled back on error."""
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read snapshot (several SELECTs see the same data)."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    # -- blobs ---------------------------------------------------------------------------------
+
+    def blob_path(self, sha: str) -> Path:
+        return self.blob_dir / sha[:2] / sha
+
+    def put_blobs(self, blobs: Iterable[bytes]) -> list[str]:
+        """Write content-addressed blobs durably (temp file, fsync, rename, fsync dir)."""
+        shas: list[str] = []
+        dirs: set[Path] = set()
+        for data in blobs:
+            sha = hashlib.sha256(data).hexdigest()
+            shas.append(sha)
+            path = self.blob_path(sha)
+            if path.exists():
+                continue
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            dirs.add(path.parent)
+        for directory in dirs:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return shas
+
+    def put_blob(self, data: bytes) -> str:
+        return self.put_blobs([data])[0]
+
+    def read_blob(self, sha: str) -> bytes:
+        return self.blob_path(sha).read_bytes()
+
+    def _ensure_blob(self, sha: str | None, data: bytes | None) -> None:
+        """Rewrite a blob that a concurrent delete collected (called under the write lock)."""
+        if sha and data is not None and not self.blob_path(sha).exists():
+            self.put_blobs([data])
+
+    def _collect_blobs(self, conn: sqlite3.Connection, shas: set[str]) -> None:
+        """Delete blob files no input refers to any more (called under the write lock)."""
+        for sha in shas:
+            used = conn.execute(
+                "SELECT 1 FROM inputs WHERE blob_sha = ? OR thumb_sha = ? LIMIT 1", (sha, sha)
+            ).fetchone()
+            if used is None:
+                with suppress(FileNotFoundError):
+                    self.blob_path(sha).unlink()
+
+    # -- apps ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _app(row: Sequence[Any]) -> AppRow:
+        return AppRow(*row)
+
+    def create_apps(self, user_id: str, apps: Sequence[AppPatch]) -> list[AppRow]:
+        now = time.time()
+        with self.write() as conn:
+            for app in apps:
+                exists = conn.execute(
+                    "SELECT 1 FROM apps WHERE user_id = ? AND id = ?", (user_id, app.id)
+                ).fetchone()
+                if exists:
+                    raise ApiFailure(
+                        CONN_INVALID_REQUEST,
+                        f"app '{app.id}' already exists; pick another id or use PatchApps",
+                    )
+                conn.execute(
+                    "INSERT INTO apps (user_id, id, name, description, default_workflow_id, "
+                    "created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        user_id,
+                        app.id,
+                        app.name or app.id,
+                        app.description or "",
+                        app.default_workflow_id or "",
+                        now,
+                        now,
+                    ),
+                )
+            ids = [a.id for a in apps]
+            rows = conn.execute(
+                f"SELECT {_APP_COLUMNS} FROM apps WHERE user_id = ? AND id IN ({_marks(len(ids))})",
+                (user_id, *ids),
+            ).fetchall()
+        by_id = {r.id: r for r in map(self._app, rows)}
+        return [by_id[i] for i in ids]
+
+    def get_app(self, user_id: str, app_id: str) -> AppRow | None:
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_APP_COLUMNS} FROM apps WHERE user_id = ? AND id = ?", (user_id, app_id)
+            )
+            .fetchone()
+        )
+        return None if row is None else self._app(row)
+
+    def list_apps(self, user_id: str, limit: int, offset: int) -> list[AppRow]:
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {_APP_COLUMNS} FROM apps WHERE user_id = ? "
+                "ORDER BY pk DESC LIMIT ? OFFSET ?",
+                (user_id, limit, offset),
+            )
+            .fetchall()
+        )
+        return [self._app(r) for r in rows]
+
+    def patch_apps(self, user_id: str, patches: Sequence[AppPatch], action: str) -> list[AppRow]:
+        now = time.time()
+        out: list[AppRow] = []
+        with self.write() as conn:
+            for patch in patches:
+                row = conn.execute(
+                    f"SELECT {_APP_COLUMNS} FROM apps WHERE user_id = ? AND id = ?",
+                    (user_id, patch.id),
+                ).fetchone()
+                if row is None:
+                    raise not_found("app", patch.id, "Create it with PostApps first.")
+                app = self._app(row)
+                if action == "remove":
+                    if patch.default_workflow_id is not None:
+                        app.default_workflow_id = ""
+                    if patch.description is not None:
+                        app.description = ""
+                else:
+                    if patch.name:
+                        app.name = patch.name
+                    if patch.description is not None:
+                        app.description = patch.description
+                    if patch.default_workflow_id is not None:
+                        app.default_workflow_id = patch.default_workflow_id
+                app.modified_at = now
+                conn.execute(
+                    "UPDATE apps SET name = ?, description = ?, default_workflow_id = ?, "
+                    "modified_at = ? WHERE pk = ?",
+                    (app.name, app.description, app.default_workflow_id, now, app.pk),
+                )
+                out.append(app)
+        return out
+
+    # -- concepts ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _ensure_concepts(
+        conn: sqlite3.Connection, app_pk: int, concepts: Iterable[ConceptValue], now: float
+    ) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO concepts (app_pk, id, name, created_at, modified_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(app_pk, c.id, c.name or c.id, now, now) for c in concepts],
+        )
+
+    def add_concepts(self, app_pk: int, concepts: Sequence[ConceptValue]) -> list[ConceptRow]:
+        now = time.time()
+        ids = [c.id for c in concepts]
+        with self.write() as conn:
+            taken = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM concepts WHERE app_pk = ? AND id IN ({_marks(len(ids))})",
+                    (app_pk, *ids),
+                )
+            ]
+            if taken:
+                raise ApiFailure(
+                    CONCEPTS_INVALID_REQUEST,
+                    f"concept ids already exist: {', '.join(sorted(taken))}; "
+                    "use PatchConcepts to rename them",
+                )
+            conn.executemany(
+                "INSERT INTO concepts (app_pk, id, name, created_at, modified_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(app_pk, c.id, c.name or c.id, now, now) for c in concepts],
+            )
+        return self.get_concepts(app_pk, ids)
+
+    def get_concepts(self, app_pk: int, ids: Sequence[str]) -> list[ConceptRow]:
+        conn = self._conn()
+        by_id: dict[str, ConceptRow] = {}
+        for chunk in _chunks(list(ids)):
+            for row in conn.execute(
+                "SELECT pk, id, name, created_at, modified_at FROM concepts "
+                f"WHERE app_pk = ? AND id IN ({_marks(len(chunk))})",
+                (app_pk, *chunk),
+            ):
+                by_id[row[1]] = ConceptRow(*row)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def list_concepts(self, app_pk: int, limit: int, offset: int) -> list[ConceptRow]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT pk, id, name, created_at, modified_at FROM concepts WHERE app_pk = ? "
+                "ORDER BY pk DESC LIMIT ? OFFSET ?",
+                (app_pk, limit, offset),
+            )
+            .fetchall()
+        )
+        return [ConceptRow(*r) for r in rows]
+
+    def patch_concepts(
+        self, app_pk: int, concepts: Sequence[ConceptValue], action: str
+    ) -> list[ConceptRow]:
+        now = time.time()
+        ids = [c.id for c in concepts]
+        with self.write() as conn:
+            existing = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM concepts WHERE app_pk = ? AND id IN ({_marks(len(ids))})",
+                    (app_pk, *ids),
+                )
+            }
+            missing = [i for i in ids if i not in existing]
+            if missing and action != "overwrite":
+                raise not_found("concept", ", ".join(missing), "Create it with PostConcepts first.")
+            self._ensure_concepts(conn, app_pk, concepts, now)
+            conn.executemany(
+                "UPDATE concepts SET name = ?, modified_at = ? WHERE app_pk = ? AND id = ?",
+                [(c.name or c.id, now, app_pk, c.id) for c in concepts],
+            )
+        return self.get_concepts(app_pk, ids)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _input(row: Sequence[Any]) -> InputRow:
+        values = list(row)
+        values[10] = json.loads(values[10]) if values[10] else {}
+        return InputRow(*values)
+
+    def _attach_input_concepts(self, conn: sqlite3.Connection, rows: list[InputRow]) -> None:
+        if not rows:
+            return
+        by_pk = {r.pk: r for r in rows}
+        for chunk in _chunks(list(by_pk)):
+            for input_pk, concept_id, name, value in conn.execute(
+                "SELECT a.input_pk, ac.concept_id, c.name, ac.value FROM annotations a "
+                "JOIN annotation_concepts ac ON ac.annotation_pk = a.pk "
+                "LEFT JOIN concepts c ON c.app_pk = a.app_pk AND c.id = ac.concept_id "
+                f"WHERE a.input_pk IN ({_marks(len(chunk))}) AND a.input_level = 1 "
+                "ORDER BY a.input_pk, ac.rowid",
+                tuple(chunk),
+            ):
+                by_pk[input_pk].concepts.append(ConceptValue(concept_id, name or concept_id, value))
+
+    def _write_input_level(
+        self,
+        conn: sqlite3.Connection,
+        app_pk: int,
+        input_pk: int,
+        user_id: str,
+        concepts: list[ConceptValue],
+        now: float,
+    ) -> None:
+        """Set the input-level annotation (the input's own labels) to exactly ``concepts``."""
+        row = conn.execute(
+            "SELECT pk FROM annotations WHERE input_pk = ? AND input_level = 1", (input_pk,)
+        ).fetchone()
+        if row is None:
+            if not concepts:
+                return
+            cur = conn.execute(
+                "INSERT INTO annotations (app_pk, input_pk, id, user_id, status_code, input_level, "
+                "created_at, modified_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                (app_pk, input_pk, new_id(), user_id, ANNOTATION_SUCCESS, now, now),
+            )
+            annotation_pk = int(cur.lastrowid or 0)
+        else:
+            annotation_pk = int(row[0])
+            conn.execute(
+                "DELETE FROM annotation_concepts WHERE annotation_pk = ?", (annotation_pk,)
+            )
+            conn.execute(
+                "UPDATE annotations SET modified_at = ? WHERE pk = ?", (now, annotation_pk)
+            )
+        self._ensure_concepts(conn, app_pk, concepts, now)
+        conn.executemany(
+            "INSERT OR REPLACE INTO annotation_concepts (annotation_pk, concept_id, value) "
+            "VALUES (?, ?, ?)",
+            [(annotation_pk, c.id, c.value) for c in concepts],
+        )
+
+    def add_inputs(self, app_pk: int, user_id: str, items: Sequence[NewInput]) -> list[AddedInput]:
+        """Insert a batch; ids already in the app (or repeated in the batch) answer 30100.
+
+        Items with status 30001 are queued for ingest in the same transaction.
+        """
+        now = time.time()
+        out: list[AddedInput] = []
+        added: list[int] = []
+        with self.write() as conn:
+            seen: set[str] = set()
+            ids = [i.id for i in items]
+            taken = (
+                {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT id FROM inputs WHERE app_pk = ? AND id IN ({_marks(len(ids))})",
+                        (app_pk, *ids),
+                    )
+                }
+                if ids
+                else set()
+            )
+            for item in items:
+                if item.id in taken or item.id in seen:
+                    out.append(
+                        AddedInput(
+                            item.id,
+                            None,
+                            INPUT_DUPLICATE,
+                            f"input id '{item.id}' already exists in this app",
+                        )
+                    )
+                    continue
+                seen.add(item.id)
+                self._ensure_blob(item.blob_sha, item.blob)
+                cur = conn.execute(
+                    "INSERT INTO inputs (app_pk, id, source_url, blob_sha, metadata, status_code, "
+                    "status_description, created_at, modified_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        app_pk,
+                        item.id,
+                        item.source_url,
+                        item.blob_sha,
+                        _dump(item.metadata),
+                        item.status_code,
+                        item.status_description,
+                        now,
+                        now,
+                    ),
+                )
+                input_pk = int(cur.lastrowid or 0)
+                added.append(input_pk)
+                if item.concepts:
+                    self._write_input_level(conn, app_pk, input_pk, user_id, item.concepts, now)
+                if item.status_code == INPUT_PENDING:
+                    conn.execute(
+                        "INSERT INTO ingest_jobs (input_pk, enqueued_at) VALUES (?, ?)",
+                        (input_pk, now),
+                    )
+                out.append(AddedInput(item.id, None))
+            rows = self._inputs_by_pk(conn, added)
+        by_id = {r.id: r for r in rows}
+        for result in out:
+            if not result.error_code:
+                result.row = by_id[result.id]
+        return out
+
+    def _inputs_by_pk(self, conn: sqlite3.Connection, pks: Sequence[int]) -> list[InputRow]:
+        rows: list[InputRow] = []
+        for chunk in _chunks(list(pks)):
+            rows.extend(
+                self._input(r)
+                for r in conn.execute(
+                    f"SELECT {_INPUT_COLUMNS} FROM inputs WHERE pk IN ({_marks(len(chunk))})",
+                    tuple(chunk),
+                )
+            )
+        self._attach_input_concepts(conn, rows)
+        order = {pk: n for n, pk in enumerate(pks)}
+        rows.sort(key=lambda r: order[r.pk])
+        return rows
+
+    def get_input(self, app_pk: int, input_id: str) -> InputRow | None:
+        with self.read() as conn:
+            row = conn.execute(
+                f"SELECT {_INPUT_COLUMNS} FROM inputs WHERE app_pk = ? AND id = ?",
+                (app_pk, input_id),
+            ).fetchone()
+            if row is None:
+                return None
+            result = self._input(row)
+            self._attach_input_concepts(conn, [result])
+        return result
+
+    def list_inputs(
+        self,
+        app_pk: int,
+        limit: int,
+        offset: int,
+        *,
+        status_codes: Sequence[int] = (),
+        ids: Sequence[str] = (),
+    ) -> list[InputRow]:
+        """Newest first (``pk`` descending): stable, and paged on an index."""
+        where = "app_pk = ?"
+        params: list[Any] = [app_pk]
+        if status_codes:
+            where += f" AND status_code IN ({_marks(len(status_codes))})"
+            params.extend(status_codes)
+        if ids:
+            where += f" AND id IN ({_marks(len(ids))})"
+            params.extend(ids)
+        with self.read() as conn:
+            pks = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT pk FROM inputs WHERE {where} ORDER BY pk DESC LIMIT ? OFFSET ?",
+                    (*params, limit, offset),
+                )
+            ]
+            return self._inputs_by_pk(conn, pks)
+
+    def count_inputs(self, app_pk: int) -> InputCounts:
+        counts = InputCounts()
+        for code, count in self._conn().execute(
+            "SELECT status_code, COUNT(*) FROM inputs WHERE app_pk = ? GROUP BY status_code",
+            (app_pk,),
+        ):
+            if code == INPUT_SUCCESS:
+                counts.processed += count
+            elif code == INPUT_PENDING:
+                counts.to_process += count
+            elif code == INPUT_IN_PROGRESS:
+                counts.processing += count
+            elif code == INPUT_FAILED:
+                counts.errors += count
+        return counts
+
+    def patch_inputs(
+        self, app_pk: int, user_id: str, patches: Sequence[InputPatch], action: str
+    ) -> list[InputRow]:
+        now = time.time()
+        with self.write() as conn:
+            pks: list[int] = []
+            for patch in patches:
+                row = conn.execute(
+                    f"SELECT {_INPUT_COLUMNS} FROM inputs WHERE app_pk = ? AND id = ?",
+                    (app_pk, patch.id),
+                ).fetchone()
+                if row is None:
+                    raise not_found("input", patch.id)
+                current = self._input(row)
+                self._attach_input_concepts(conn, [current])
+                if patch.metadata is not None:
+                    if action == "overwrite":
+                        metadata = patch.metadata
+                    elif action == "remove":
+                        metadata = remove_struct(current.metadata, patch.metadata)
+                    else:
+                        metadata = merge_struct(current.metadata, patch.metadata)
+                    conn.execute(
+                        "UPDATE inputs SET metadata = ?, modified_at = ? WHERE pk = ?",
+                        (_dump(metadata), now, current.pk),
+                    )
+                if patch.concepts is not None:
+                    concepts = merge_concepts(current.concepts, patch.concepts, action)
+                    self._write_input_level(conn, app_pk, current.pk, user_id, concepts, now)
+                    conn.execute(
+                        "UPDATE inputs SET modified_at = ? WHERE pk = ?", (now, current.pk)
+                    )
+                pks.append(current.pk)
+            return self._inputs_by_pk(conn, pks)
+
+    def delete_inputs(self, app_pk: int, ids: Sequence[str]) -> None:
+        """Delete inputs (with their annotations and queued work); all or nothing."""
+        with self.write() as conn:
+            found: dict[str, tuple[int, str | None, str | None]] = {}
+            for chunk in _chunks(list(ids)):
+                for pk, input_id, blob, thumb in conn.execute(
+                    "SELECT pk, id, blob_sha, thumb_sha FROM inputs "
+                    f"WHERE app_pk = ? AND id IN ({_marks(len(chunk))})",
+                    (app_pk, *chunk),
+                ):
+                    found[input_id] = (pk, blob, thumb)
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise not_found("input", ", ".join(missing), "Nothing was deleted.")
+            conn.executemany("DELETE FROM inputs WHERE pk = ?", [(v[0],) for v in found.values()])
+            shas = {s for v in found.values() for s in v[1:] if s}
+            self._collect_blobs(conn, shas)
+
+    # -- ingest queue --------------------------------------------------------------------------
+
+    def pending_jobs(self, after_job_id: int, limit: int) -> list[Job]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT j.id, j.input_pk, i.app_pk, a.id, i.id, i.blob_sha, i.source_url "
+                "FROM ingest_jobs j JOIN inputs i ON i.pk = j.input_pk "
+                "JOIN apps a ON a.pk = i.app_pk "
+                "WHERE j.id > ? ORDER BY j.id LIMIT ?",
+                (after_job_id, limit),
+            )
+            .fetchall()
+        )
+        return [Job(*r) for r in rows]
+
+    def job_count(self) -> int:
+        row = self._conn().execute("SELECT COUNT(*) FROM ingest_jobs").fetchone()
+        return int(row[0])
+
+    def finish_jobs(self, results: Sequence[JobResult]) -> None:
+        """Record outcomes and drop the jobs, in one transaction."""
+        now = time.time()
+        with self.write() as conn:
+            done: list[tuple[Any, ...]] = []
+            failed: list[tuple[Any, ...]] = []
+            for r in results:
+                if r.ok:
+                    self._ensure_blob(r.blob_sha, r.blob)
+                    self._ensure_blob(r.thumb_sha, r.thumb)
+                    done.append(
+                        (
+                            r.description,
+                            r.blob_sha,
+                            r.thumb_sha,
+                            r.width,
+                            r.height,
+                            r.format,
+                            r.color_mode,
+                            now,
+                            r.input_pk,
+                        )
+                    )
+                else:
+                    failed.append((r.description, now, r.input_pk))
+            conn.executemany(
+                f"UPDATE inputs SET status_code = {INPUT_SUCCESS}, status_description = ?, "
+                "blob_sha = COALESCE(?, blob_sha), thumb_sha = ?, width = ?, height = ?, "
+                "format = ?, color_mode = ?, modified_at = ? WHERE pk = ?",
+                done,
+            )
+            conn.executemany(
+                f"UPDATE inputs SET status_code = {INPUT_FAILED}, status_description = ?, "
+                "modified_at = ? WHERE pk = ?",
+                failed,
+            )
+            conn.executemany("DELETE FROM ingest_jobs WHERE id = ?", [(r.job_id,) for r in results])
+
+    def set_workflow_status(self, input_pk: int, code: int, description: str) -> None:
+        """Record the default-workflow outcome of one input (separate from its input status)."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE inputs SET workflow_status_code = ?, workflow_status_description = ? "
+                "WHERE pk = ?",
+                (code, description, input_pk),
+            )
+
+    # -- annotations ---------------------------------------------------------------------------
+
+    def _annotation(self, row: Sequence[Any]) -> AnnotationRow:
+        values = list(row)
+        values[8] = _json_or_none(values[8])
+        values[9] = _json_or_none(values[9])
+        (
+            pk,
+            app_pk,
+            input_pk,
+            input_id,
+            ident,
+            user_id,
+            mv_id,
+            wv_id,
+            meta,
+            info,
+            code,
+            desc,
+            level,
+            created,
+            modified,
+        ) = values
+        return AnnotationRow(
+            pk,
+            app_pk,
+            input_pk,
+            input_id,
+            ident,
+            user_id,
+            mv_id,
+            wv_id,
+            meta,
+            info,
+            [],
+            code,
+            desc,
+            bool(level),
+            created,
+            modified,
+        )
+
+    def _attach_annotation_concepts(
+        self, conn: sqlite3.Connection, rows: list[AnnotationRow]
+    ) -> None:
+        by_pk = {r.pk: r for r in rows}
+        for chunk in _chunks(list(by_pk)):
+            for annotation_pk, concept_id, name, value in conn.execute(
+                "SELECT ac.annotation_pk, ac.concept_id, c.name, ac.value "
+                "FROM annotation_concepts ac JOIN annotations a ON a.pk = ac.annotation_pk "
+                "LEFT JOIN concepts c ON c.app_pk = a.app_pk AND c.id = ac.concept_id "
+                f"WHERE ac.annotation_pk IN ({_marks(len(chunk))}) ORDER BY ac.rowid",
+                tuple(chunk),
+            ):
+                by_pk[annotation_pk].concepts.append(
+                    ConceptValue(concept_id, name or concept_id, value)
+                )
+
+    def _annotations_by_pk(
+        self, conn: sqlite3.Connection, pks: Sequence[int]
+    ) -> list[AnnotationRow]:
+        rows: list[AnnotationRow] = []
+        for chunk in _chunks(list(pks)):
+            rows.extend(
+                self._annotation(r)
+                for r in conn.execute(
+                    f"SELECT {_ANNOTATION_COLUMNS} FROM annotations a "
+                    f"JOIN inputs i ON i.pk = a.input_pk WHERE a.pk IN ({_marks(len(chunk))})",
+                    tuple(chunk),
+                )
+            )
+        self._attach_annotation_concepts(conn, rows)
+        order = {pk: n for n, pk in enumerate(pks)}
+        rows.sort(key=lambda r: order[r.pk])
+        return rows
+
+    def add_annotations(self, app_pk: int, items: Sequence[NewAnnotation]) -> list[AnnotationRow]:
+        """Insert annotations, all or nothing: their inputs must exist and their ids be new."""
+        now = time.time()
+        with self.write() as conn:
+            input_ids = sorted({a.input_id for a in items})
+            inputs = {
+                r[1]: r[0]
+                for r in conn.execute(
+                    "SELECT pk, id FROM inputs "
+                    f"WHERE app_pk = ? AND id IN ({_marks(len(input_ids))})",
+                    (app_pk, *input_ids),
+                )
+            }
+            missing = [i for i in input_ids if i not in inputs]
+            if missing:
+                raise not_found("input", ", ".join(missing), "Annotate existing inputs only.")
+            ids = [a.id for a in items]
+            taken = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM annotations WHERE app_pk = ? AND id IN ({_marks(len(ids))})",
+                    (app_pk, *ids),
+                )
+            ]
+            if taken or len(set(ids)) != len(ids):
+                dupes = sorted(set(taken) | {i for i in ids if ids.count(i) > 1})
+                raise ApiFailure(
+                    CONN_INVALID_REQUEST, f"annotation ids already used: {', '.join(dupes)}"
+                )
+            pks: list[int] = []
+            for item in items:
+                cur = conn.execute(
+                    "INSERT INTO annotations (app_pk, input_pk, id, user_id, model_version_id, "
+                    "workflow_version_id, metadata, annotation_info, status_code, "
+                    "status_description, created_at, modified_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        app_pk,
+                        inputs[item.input_id],
+                        item.id,
+                        item.user_id,
+                        item.model_version_id,
+                        item.workflow_version_id,
+                        _dump(item.metadata),
+                        _dump(item.annotation_info),
+                        item.status_code,
+                        item.status_description,
+                        now,
+                        now,
+                    ),
+                )
+                annotation_pk = int(cur.lastrowid or 0)
+                pks.append(annotation_pk)
+                self._ensure_concepts(conn, app_pk, item.concepts, now)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO annotation_concepts (annotation_pk, concept_id, value) "
+                    "VALUES (?, ?, ?)",
+                    [(annotation_pk, c.id, c.value) for c in item.concepts],
+                )
+            return self._annotations_by_pk(conn, pks)
+
+    def get_annotation(self, app_pk: int, annotation_id: str) -> AnnotationRow | None:
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT pk FROM annotations WHERE app_pk = ? AND id = ?", (app_pk, annotation_id)
+            ).fetchone()
+            if row is None:
+                return None
+            found = self._annotations_by_pk(conn, [row[0]])
+        return found[0] if found else None
+
+    def list_annotations(
+        self, app_pk: int, flt: AnnotationFilter, limit: int, offset: int
+    ) -> list[AnnotationRow]:
+        """Newest first. Worker filter, as the ListAnnotationsRequest proto describes it:
+
+        - ``user_ids`` and ``model_version_ids`` are OR'd together and imply list_all;
+        - otherwise ``list_all`` lists every annotation;
+        - otherwise only the caller's own human annotations (no model version) are listed.
+        """
+        where = ["a.app_pk = ?"]
+        params: list[Any] = [app_pk]
+        if flt.ids:
+            where.append(f"a.id IN ({_marks(len(flt.ids))})")
+            params.extend(flt.ids)
+        if flt.input_ids:
+            where.append(f"i.id IN ({_marks(len(flt.input_ids))})")
+            params.extend(flt.input_ids)
+        if flt.status_codes:
+            where.append(f"a.status_code IN ({_marks(len(flt.status_codes))})")
+            params.extend(flt.status_codes)
+        workers: list[str] = []
+        if flt.user_ids:
+            workers.append(f"a.user_id IN ({_marks(len(flt.user_ids))})")
+            params.extend(flt.user_ids)
+        if flt.model_version_ids:
+            workers.append(f"a.model_version_id IN ({_marks(len(flt.model_version_ids))})")
+            params.extend(flt.model_version_ids)
+        if workers:
+            where.append("(" + " OR ".join(workers) + ")")
+        elif not flt.list_all:
+            where.append("a.user_id = ? AND a.model_version_id = '' AND a.workflow_version_id = ''")
+            params.append(flt.caller_user_id)
+        with self.read() as conn:
+            pks = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT a.pk FROM annotations a JOIN inputs i ON i.pk = a.input_pk "
+                    f"WHERE {' AND '.join(where)} ORDER BY a.pk DESC LIMIT ? OFFSET ?",
+                    (*params, limit, offset),
+                )
+            ]
+            return self._annotations_by_pk(conn, pks)
+
+    def patch_annotations(
+        self, app_pk: int, patches: Sequence[AnnotationPatch], action: str
+    ) -> list[AnnotationRow]:
+        now = time.time()
+        with self.write() as conn:
+            pks: list[int] = []
+            for patch in patches:
+                row = conn.execute(
+                    "SELECT pk FROM annotations WHERE app_pk = ? AND id = ?", (app_pk, patch.id)
+                ).fetchone()
+                if row is None:
+                    raise not_found("annotation", patch.id)
+                current = self._annotations_by_pk(conn, [row[0]])[0]
+                if patch.input_id and patch.input_id != current.input_id:
+                    raise ApiFailure(
+                        CONN_INVALID_REQUEST,
+                        f"annotation '{patch.id}' belongs to input '{current.input_id}', "
+                        f"not '{patch.input_id}'",
+                    )
+                metadata, info = current.metadata, current.annotation_info
+                if patch.metadata is not None:
+                    metadata = self._patch_struct(metadata, patch.metadata, action)
+                if patch.annotation_info is not None:
+                    info = self._patch_struct(info, patch.annotation_info, action)
+                code = patch.status_code if patch.status_code is not None else current.status_code
+                description = (
+                    patch.status_description
+                    if patch.status_code is not None
+                    else current.status_description
+                )
+                conn.execute(
+                    "UPDATE annotations SET metadata = ?, annotation_info = ?, status_code = ?, "
+                    "status_description = ?, modified_at = ? WHERE pk = ?",
+                    (_dump(metadata), _dump(info), code, description, now, current.pk),
+                )
+                if patch.concepts is not None:
+                    concepts = merge_concepts(current.concepts, patch.concepts, action)
+                    self._ensure_concepts(conn, app_pk, concepts, now)
+                    conn.execute(
+                        "DELETE FROM annotation_concepts WHERE annotation_pk = ?", (current.pk,)
+                    )
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO annotation_concepts "
+                        "(annotation_pk, concept_id, value) VALUES (?, ?, ?)",
+                        [(current.pk, c.id, c.value) for c in concepts],
+                    )
+                pks.append(current.pk)
+            return self._annotations_by_pk(conn, pks)
+
+    @staticmethod
+    def _patch_struct(
+        base: dict[str, Any] | None, patch: dict[str, Any], action: str
+    ) -> dict[str, Any]:
+        if action == "overwrite":
+            return patch
+        if action == "remove":
+            return remove_struct(base or {}, patch)
+        return merge_struct(base or {}, patch)
+
+    def delete_annotation(self, app_pk: int, input_id: str, annotation_id: str) -> None:
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT a.pk FROM annotations a JOIN inputs i ON i.pk = a.input_pk "
+                "WHERE a.app_pk = ? AND a.id = ? AND i.id = ?",
+                (app_pk, annotation_id, input_id),
+            ).fetchone()
+            if row is None:
+                raise not_found("annotation", annotation_id, f"(looked on input '{input_id}')")
+            conn.execute("DELETE FROM annotations WHERE pk = ?", (row[0],))

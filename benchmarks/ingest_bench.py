@@ -1,0 +1,138 @@
+"""Ingest throughput of `clarifai-tui serve` over loopback vs a bare Pillow decode loop.
+
+Posts N small PNGs (default 10,000) in batches of 128 to a freshly started server, then waits
+until every input is processed. Reports acknowledgement rate (PostInputs answered), processing
+rate (first post -> last input at 30000) and the ratio to a single-process loop that only
+decodes the same images with Pillow. Target (issue 4): processing >= 50% of the bare loop.
+
+    .venv/bin/python benchmarks/ingest_bench.py [--quick] [--inputs N] [--size PX]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-key"
+
+
+def make_pngs(count: int, size: int) -> list[bytes]:
+    rng = np.random.default_rng(7)
+    base = np.linspace(0, 255, size * size * 3).reshape(size, size, 3)
+    out = []
+    for _ in range(count):
+        noise = rng.integers(0, 24, size=(size, size, 3))
+        buf = io.BytesIO()
+        Image.fromarray((base + noise).clip(0, 255).astype("uint8")).save(buf, "PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def bare_decode(pngs: list[bytes]) -> float:
+    started = time.perf_counter()
+    for data in pngs:
+        Image.open(io.BytesIO(data)).load()
+    return len(pngs) / (time.perf_counter() - started)
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ, CLARIFAI_PAT=KEY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.local.serve", "--port", "0", "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "listening on" in line:
+            return proc, line.split("listening on ", 1)[1].split()[0]
+    raise RuntimeError(f"server exited with {proc.wait()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,280 inputs")
+    parser.add_argument("--inputs", type=int, default=None)
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
+    parser.add_argument("--posters", type=int, default=2, help="concurrent posting clients")
+    args = parser.parse_args()
+    count = args.inputs or (1_280 if args.quick else 10_000)
+    pngs = make_pngs(count, args.size)
+    bare = max(bare_decode(pngs) for _ in range(2))
+    encoded = [base64.b64encode(p).decode() for p in pngs]
+    bodies = [
+        {
+            "inputs": [
+                {"id": f"in{n}", "data": {"image": {"base64": encoded[n]}}}
+                for n in range(start, min(count, start + 128))
+            ]
+        }
+        for start in range(0, count, 128)
+    ]
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            headers = {"Authorization": f"Key {KEY}"}
+            with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+                client.post(
+                    "/v2/users/me/apps", json={"apps": [{"id": "bench"}]}
+                ).raise_for_status()
+
+                def post(body: dict[str, object]) -> None:
+                    r = client.post("/v2/users/me/apps/bench/inputs", json=body)
+                    assert r.status_code == 200 and r.json()["status"]["code"] == 10000, r.text
+
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(args.posters) as pool:
+                    list(pool.map(post, bodies))
+                acked = time.perf_counter() - t0
+                status = client.get("/v2/users/me/apps/bench/inputs/status").json()["counts"]
+                backlog = count - status["processed"] - status["errors"]
+                while True:
+                    counts = client.get("/v2/users/me/apps/bench/inputs/status").json()["counts"]
+                    if counts["processed"] + counts["errors"] >= count:
+                        break
+                    time.sleep(0.02)
+                processed = time.perf_counter() - t0
+                assert counts["errors"] == 0, counts
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    ack_rate, proc_rate = count / acked, count / processed
+    print(
+        f"Ingest of {count:,} PNGs ({args.size}x{args.size}, "
+        f"{sum(map(len, pngs)) / count / 1024:.1f} KB avg), batches of 128, "
+        f"{args.posters} posting clients, {os.cpu_count()} CPUs"
+    )
+    print(f"{'measure':<34} {'inputs/s':>10}")
+    print(f"{'bare Pillow decode (1 process)':<34} {bare:>10.0f}")
+    print(f"{'acknowledged (PostInputs answered)':<34} {ack_rate:>10.0f}")
+    print(f"{'processed to 30000':<34} {proc_rate:>10.0f}")
+    if backlog > count // 10 and processed > acked:
+        drain = backlog / (processed - acked)
+        print(f"{'queue drain after the last ack':<34} {drain:>10.0f}  ({backlog:,} queued)")
+    ratio = proc_rate / bare
+    print(
+        f"processed / bare decode = {ratio:.2f} "
+        f"(target >= 0.50: {'ok' if ratio >= 0.5 else 'MISSED'})"
+    )
+    return 0 if ratio >= 0.5 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Durability, resume after a crash, the data-dir lock, keys, migrations, extension points."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from api.local.backend import DataDirLocked, LocalBackend
+from api.local.ingest import InputRef, ProcessedInput
+from api.local.migrations import MIGRATIONS, Migration, migrate
+from api.local.rows import AppPatch, NewInput
+from api.local.store import Store
+from tests.local.conftest import APP, client_for, image_bytes, image_input
+
+
+async def test_pending_work_resumes_after_crash(tmp_path: Path) -> None:
+    # Simulate a crash right after PostInputs was acknowledged: rows and jobs are committed,
+    # nothing was processed. Then start a backend on the same dir.
+    data = tmp_path / "data"
+    store = Store(data)
+    store.open()
+    (app,) = store.create_apps("local", [AppPatch(id="app")])
+    blob = image_bytes()
+    sha = store.put_blob(blob)
+    store.add_inputs(
+        app.pk, "local", [NewInput(id=f"i{n}", blob_sha=sha, blob=blob) for n in range(20)]
+    )
+    store.close()  # no checkpoint needed for durability, but close like a dying process would
+    backend = LocalBackend(data, api_key="k")
+    async with backend:
+        await backend.wait_idle(10)
+        counts = backend.store.count_inputs(app.pk)
+    assert counts.processed == 20 and counts.to_process == 0
+
+
+async def test_stop_with_work_in_flight_then_resume(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow(ref: InputRef, image: Image.Image) -> None:
+        started.set()
+        if not gate.wait(5):
+            raise RuntimeError("gate never opened")
+
+    backend = backend_factory()
+    backend.ingest.processors.append(slow)
+    await backend.start()
+    async with client_for(backend) as c:
+        await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+        r = await c.post(f"{APP}/inputs", json={"inputs": [image_input(f"s{n}") for n in range(3)]})
+        assert r.status_code == 200
+    assert await asyncio.to_thread(started.wait, 5)
+    await backend.stop(grace=0.05)  # in-flight work is abandoned, not committed
+    gate.set()
+    resumed = backend_factory()
+    async with resumed:
+        await resumed.wait_idle(10)
+        async with client_for(resumed) as c:
+            r = await c.get(f"{APP}/inputs/status")
+    assert r.json()["counts"]["processed"] == 3
+
+
+async def test_lock_is_exclusive_and_explains(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    first = backend_factory()
+    first.acquire_lock("http://127.0.0.1:9999")
+    await first.start()
+    second = backend_factory(owner="upload")
+    with pytest.raises(DataDirLocked) as info:
+        await second.start()
+    message = str(info.value)
+    assert f"pid {os.getpid()}" in message and "http://127.0.0.1:9999" in message
+    assert "base_url" in message
+    await first.stop()
+    await second.start()  # free again
+    await second.stop()
+
+
+async def test_lock_message_for_a_tui_holder(backend_factory: Callable[..., LocalBackend]) -> None:
+    async with backend_factory():
+        with pytest.raises(DataDirLocked, match=r"clarifai-tui app .*clarifai-tui serve"):
+            await backend_factory().start()
+
+
+def test_api_key_generated_once_0600(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLARIFAI_PAT", raising=False)
+    first = LocalBackend(tmp_path)
+    assert first.key_generated and len(first.api_key) == 32
+    mode = stat.S_IMODE((tmp_path / "api_key").stat().st_mode)
+    assert mode == 0o600
+    second = LocalBackend(tmp_path)
+    assert not second.key_generated and second.api_key == first.api_key
+    monkeypatch.setenv("CLARIFAI_PAT", "from-env")
+    assert LocalBackend(tmp_path).api_key == "from-env"
+    assert LocalBackend(tmp_path, api_key="explicit").api_key == "explicit"
+
+
+def test_migrations_are_versioned_and_appendable(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.open()
+    assert store.schema_version == len(MIGRATIONS)
+    conn = store._conn()
+    extra = Migration(len(MIGRATIONS) + 1, "test table", ("CREATE TABLE extra (x INTEGER)",))
+    assert migrate(conn, [*MIGRATIONS, extra]) == len(MIGRATIONS) + 1
+    assert migrate(conn, [*MIGRATIONS, extra]) == len(MIGRATIONS) + 1  # idempotent
+    with pytest.raises(RuntimeError, match="newer clarifai-tui"):
+        migrate(conn, MIGRATIONS)
+    store.close()
+
+
+async def test_processor_failure_fails_input_hook_failure_does_not(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    seen: list[tuple[str, tuple[int, int], str]] = []
+
+    def record(ref: InputRef, image: Image.Image) -> None:
+        if ref.input_id == "boom":
+            raise ValueError("embedder exploded")
+        seen.append((ref.input_id, image.size, image.mode))
+
+    def hook(done: ProcessedInput) -> None:
+        raise RuntimeError("workflow broke")
+
+    backend = backend_factory()
+    backend.ingest.processors.append(record)
+    backend.ingest.post_success_hooks.append(hook)
+    async with backend:
+        async with client_for(backend) as c:
+            await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+            await c.post(
+                f"{APP}/inputs",
+                json={"inputs": [image_input("ok", image_bytes("GIF")), image_input("boom")]},
+            )
+            await backend.wait_idle(10)
+            ok = (await c.get(f"{APP}/inputs/ok")).json()["input"]
+            boom = (await c.get(f"{APP}/inputs/boom")).json()["input"]
+        row = backend.store.get_input(1, "ok")
+    assert seen == [("ok", (32, 24), "RGB")]
+    assert ok["status"]["code"] == 30000
+    assert boom["status"]["code"] == 30002
+    assert "embedder exploded" in boom["status"]["description"]
+    assert row is not None and row.workflow_status_code == 10020
+    assert "workflow broke" in row.workflow_status_description
+
+
+async def test_start_stop_idempotent(backend_factory: Callable[..., LocalBackend]) -> None:
+    backend = backend_factory()
+    await backend.start()
+    await backend.start()
+    await backend.stop()
+    await backend.stop()
+    assert not backend.started

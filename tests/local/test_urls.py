@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from api.local.backend import LocalBackend
+from api.local.fetch import check_url
+from api.local.imaging import ImageRejected
+from tests.local.conftest import APP, client_for, image_bytes
+from tests.local.http_server import serve_files
+
+
+async def run_urls(backend: LocalBackend, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Post URL inputs (id -> url) to a fresh app, wait, return id -> input."""
+    await backend.start()
+    try:
+        async with client_for(backend) as c:
+            await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+            inputs = [{"id": k, "data": {"image": {"url": v}}} for k, v in urls.items()]
+            r = await c.post(f"{APP}/inputs", json={"inputs": inputs})
+            assert r.status_code == 200, r.text
+            await backend.wait_idle(10)
+            out = {}
+            for ident in urls:
+                out[ident] = (await c.get(f"{APP}/inputs/{ident}")).json()["input"]
+            return out
+    finally:
+        await backend.stop()
+
+
+async def test_loopback_url_allowed_when_asked(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    png = image_bytes("PNG", size=(10, 12))
+    with serve_files({"/a.png": png}) as base:
+        found = await run_urls(
+            backend_factory(allow_private_urls=True),
+            {
+                "ok": f"{base}/a.png",
+                "missing": f"{base}/nope.png",
+                "redirected": f"{base}/redirect?to=/a.png",
+            },
+        )
+    assert found["ok"]["status"]["code"] == 30000
+    assert found["ok"]["data"]["image"]["url"] == f"{base}/a.png"
+    assert found["ok"]["data"]["image"]["image_info"]["height"] == 12
+    assert found["redirected"]["status"]["code"] == 30000
+    assert found["missing"]["status"]["code"] == 30002
+    assert found["missing"]["status"]["description"].startswith("download failed: HTTP 404")
+
+
+async def test_private_and_bad_scheme_refused(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    with serve_files({"/a.png": image_bytes()}) as base:
+        found = await run_urls(
+            backend_factory(),
+            {
+                "loop": f"{base}/a.png",
+                "ftp": "ftp://example.com/a.png",
+                "file": "file:///etc/passwd",
+                "nohost": "http:///a.png",
+            },
+        )
+    loop = found["loop"]["status"]
+    assert loop["code"] == 30002
+    assert "127.0.0.1, a loopback address" in loop["description"]
+    assert "--allow-private-urls" in loop["description"]
+    assert "scheme ftp is not allowed" in found["ftp"]["status"]["description"]
+    assert "scheme file is not allowed" in found["file"]["status"]["description"]
+    assert "no host name" in found["nohost"]["status"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("10.1.2.3", "private"),
+        ("169.254.169.254", "link-local"),
+        ("::1", "loopback"),
+        ("192.168.0.1", "private"),
+        ("0.0.0.0", "not a public"),
+    ],
+)
+async def test_resolved_private_addresses_refused(address: str, problem: str) -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", address]
+
+    with pytest.raises(ImageRejected, match=problem):
+        await check_url("http://sneaky.example/x.png", allow_private=False, resolver=resolver)
+
+
+async def test_public_address_passes() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    await check_url("https://example.com/x.png", allow_private=False, resolver=resolver)
+
+
+async def test_timeout_http_error_and_size_via_mock(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    png = image_bytes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/slow.png":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if request.url.path == "/err.png":
+            return httpx.Response(503)
+        if request.url.path == "/big.png":
+            return httpx.Response(200, content=b"\x89PNG" + b"0" * 3_000_000)
+        return httpx.Response(200, content=png)
+
+    found = await run_urls(
+        backend_factory(allow_private_urls=True, url_transport=httpx.MockTransport(handler)),
+        {
+            "slow": "http://img.test/slow.png",
+            "err": "http://img.test/err.png",
+            "big": "http://img.test/big.png",
+            "fine": "https://img.test/fine.png",
+        },
+    )
+    assert found["slow"]["status"]["description"].startswith("download timed out after 2 s")
+    assert found["err"]["status"]["description"].startswith("download failed: HTTP 503")
+    assert found["big"]["status"]["description"].startswith("too large")
+    assert found["fine"]["status"]["code"] == 30000
