@@ -53,7 +53,7 @@ class CommandLine(Input):
     """The `:` line at the bottom: area names, `app ID`, `help`, `q`."""
 
     DEFAULT_CSS = """
-    CommandLine { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    CommandLine { display: none; border: none; height: 1; padding: 0 1; }
     CommandLine.-open { display: block; }
     """
     BINDINGS: ClassVar = [Binding("escape", "close", "Close", show=False)]
@@ -92,8 +92,9 @@ class AreaScreen(Screen[None]):
         yield Breadcrumb(self.AREA)
         with Vertical(id="area-body"):
             yield from self.compose_body()
-        yield CommandLine()
-        yield Footer()
+        with Vertical(id="bottom-bar"):
+            yield CommandLine()
+            yield Footer()
 
     def compose_body(self) -> ComposeResult:
         yield from ()

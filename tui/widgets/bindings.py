@@ -35,7 +35,7 @@ GLOBAL_KEYS: Final[tuple[KeySpec, ...]] = (
         for number, (area, title) in enumerate(AREA_TITLES.items(), start=1)
     ),
     KeySpec("app.command_line", "colon", "command_line", "Command", "global"),
-    KeySpec("app.palette", "ctrl+p", "command_palette", "Palette", "global"),
+    KeySpec("app.palette", "ctrl+p", "command_palette", "Palette", "global", show=False),
     KeySpec("app.help", "question_mark", "help", "Help", "global"),
     KeySpec("app.apps", "ctrl+o", "pick_app", "Apps", "global"),
     KeySpec("app.quit", "ctrl+q", "quit", "Quit", "global"),

@@ -30,7 +30,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                "[b]Keys[/b] — remap any of them in the config's [keymap] table by id. esc closes.",
+                "[b]Keys[/b] — remap any in the config's \\[keymap] table by id. esc closes.",
                 id="help-title",
             )
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
