@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.local.backend import LocalBackend
 from api.local.rows import AppPatch, NewInput
 from api.local.store import Store
+from benchmarks._results import record
 
 
 def build(data_dir: Path, count: int) -> float:
@@ -95,6 +96,8 @@ def main() -> int:
         med = statistics.median(values)
         passed = p95 < 50
         ok = ok and passed
+        record("list", f"ListInputs page {page} p95 ({count:,} inputs)", p95, "ms",
+               target="< 50", ok=passed)
         print(
             f"{page:>6} {med:>10.1f} {p95:>8.1f} {values[-1]:>8.1f}  "
             f"< 50 ms {'ok' if passed else 'MISSED'}"

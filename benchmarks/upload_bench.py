@@ -35,6 +35,7 @@ from api import wire
 from api.client import BATCH_SIZE, ClarifaiClient
 from api.models import NewInput
 from api.upload import Uploader, UploadOptions, collect_sources
+from benchmarks._results import record
 
 LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -138,6 +139,10 @@ async def bench(base_url: str, key: str, files: int, follow: bool, work: Path) -
     print(f"engine: {engine_time:.2f} s{' (following processing)' if follow else ''}")
     print(f"bare httpx loop: {bare_time:.2f} s  ratio: {ratio:.2f} (limit 1.5)")
     ok = engine_calls == expected_calls and (follow or ratio <= 1.5) and not summary.failed
+    record("upload", f"PostInputs calls for {files} files", engine_calls, "calls",
+           target=f"= {expected_calls}", ok=engine_calls == expected_calls)
+    record("upload", "upload wall time / bare httpx loop", ratio, "x", target="<= 1.5",
+           ok=ratio <= 1.5)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -12,14 +12,15 @@ everything heavy is imported by the command that needs it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tui import __version__
 
+TYPE_CHECKING = False  # not `from typing import ...`: keeps `--version` free of imports
 if TYPE_CHECKING:
+    import argparse
+
     from tui.config import Config, Profile
 
 AREAS = ("uploads", "concepts", "models", "workflows", "explorer", "review")
@@ -39,6 +40,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="clarifai-tui",
         description="Clarifai auto-annotation from the terminal. "
@@ -57,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_subcommand_parser(command: str) -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog=f"clarifai-tui {command}")
     if command == "upload":
         _add_common(parser)
@@ -86,6 +91,9 @@ def _first_positional(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"]:  # the fast path: no argparse, nothing else imported
+        print(f"clarifai-tui {__version__}")
+        return 0
     command = _first_positional(args_list)
     if command == "serve":
         index = args_list.index("serve")

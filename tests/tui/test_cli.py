@@ -13,8 +13,10 @@ from tui.cli import build_parser, main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["--version"])
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"clarifai-tui {__version__}"
+    with pytest.raises(SystemExit) as info:  # also among other options, through argparse
+        main(["--profile", "local", "--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"clarifai-tui {__version__}"
 
@@ -23,9 +25,9 @@ def test_version_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
         "from tui.cli import main\n"
-        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "main(['--version'])\n"
         "heavy = [m for m in ('textual', 'numpy', 'clarifai_grpc', 'google.protobuf', 'httpx',"
-        " 'PIL', 'sklearn', 'starlette') if m in sys.modules]\n"
+        " 'PIL', 'sklearn', 'starlette', 'argparse', 'tomllib') if m in sys.modules]\n"
         "print('HEAVY:' + ','.join(heavy))\n"
     )
     out = subprocess.run(
