@@ -1,0 +1,28 @@
+"""The README's keyboard reference is the one generated from the bindings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.keyref import BEGIN, END, markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_keyboard_reference_is_generated_from_the_bindings() -> None:
+    text = (ROOT / "README.md").read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    assert text[start:end] == markdown(), "run: python -m tui.keyref, and paste into README.md"
+
+
+def test_readme_gives_the_two_setup_commands_and_ci_runs_the_second() -> None:
+    text = (ROOT / "README.md").read_text()
+    install_and_run = (
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/clarifai-tui"
+    )
+    install_and_test = (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    )
+    assert install_and_run in text
+    assert install_and_test in text
+    assert install_and_test in (ROOT / ".ci" / "run").read_text()
