@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import quote, urlsplit
@@ -70,6 +71,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+@dataclass
+class _Trace:
+    """What the retry loop saw of one call."""
+
+    maybe_delivered: bool = False
 
 
 class _KeyAuth(httpx.Auth):
@@ -215,8 +223,13 @@ class ClarifaiClient:
         batch_key: str | None = None,
         client: httpx.AsyncClient | None = None,
         raw: bool = False,
+        trace: _Trace | None = None,
     ) -> tuple[httpx.Response, dict[str, Any]]:
-        """Send with retries; return the response and its JSON body, or raise ApiError."""
+        """Send with retries; return the response and its JSON body, or raise ApiError.
+
+        `trace`, when given, records whether an attempt may have reached the server before
+        its answer was lost, so a batch write can tell its own earlier write from a duplicate.
+        """
         policy = self._conn.retry
         http = client or self._conn.http
         started = policy.clock()
@@ -235,6 +248,8 @@ class ClarifaiClient:
             except httpx.TransportError as exc:
                 timeout = isinstance(exc, httpx.TimeoutException)
                 not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if trace is not None and not not_sent:
+                    trace.maybe_delivered = True
                 error: ApiError = ApiConnectionError(
                     CODE_TIMEOUT if timeout else CODE_CONNECTION,
                     redact(
@@ -272,6 +287,8 @@ class ClarifaiClient:
                 ):
                     return response, body  # a failed batch with per-item statuses
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if trace is not None and response.status_code in (500, 502, 504):
+                    trace.maybe_delivered = True  # a gateway may have passed it on
                 if not idempotent:
                     error.retryable = False
             if not error.retryable:
@@ -300,9 +317,16 @@ class ClarifaiClient:
         json: Mapping[str, Any] | None = None,
         idempotent: bool = True,
         batch_key: str | None = None,
+        trace: _Trace | None = None,
     ) -> dict[str, Any]:
         _, body = await self._send(
-            method, path, params=params, json=json, idempotent=idempotent, batch_key=batch_key
+            method,
+            path,
+            params=params,
+            json=json,
+            idempotent=idempotent,
+            batch_key=batch_key,
+            trace=trace,
         )
         return body
 
@@ -409,15 +433,17 @@ class ClarifaiClient:
             raise ValueError(f"at most {BATCH_SIZE} inputs per call, got {len(batch)}")
         if not batch:
             return []
+        trace = _Trace()
         body = await self._call(
             "POST",
             self._app_path("inputs"),
             json=wire.post_inputs_body(batch),
             idempotent=True,  # ids are chosen here: a retry cannot create a second copy
             batch_key="inputs",
+            trace=trace,
         )
         code, description, details = wire.status_of(body)
-        return wire.batch_results(
+        results = wire.batch_results(
             [i.input_id for i in batch],
             wire.items(body, "inputs"),
             code,
@@ -426,6 +452,9 @@ class ClarifaiClient:
             wire.input_from,
             status_name,
         )
+        if trace.maybe_delivered:
+            results = [replace(r, after_lost_answer=True) for r in results]
+        return results
 
     async def list_inputs(
         self,

@@ -297,6 +297,9 @@ class BatchItemResult(Generic[T]):
     description: str = ""
     details: str = ""
     item: T | None = None
+    #: An earlier attempt of this call may have reached the server before its answer was
+    #: lost (a reset or timeout after sending), so a "duplicate" may be this call's own write.
+    after_lost_answer: bool = False
 
     @property
     def ok(self) -> bool:

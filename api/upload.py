@@ -617,8 +617,18 @@ class Uploader:
                 if not exc.is_not_found:
                     raise
                 missing.append(Concept(concept_id, name=concept_id))
-        if missing:
+        if not missing:
+            return
+        try:
             await self.client.create_concepts(missing)
+        except ApiError as exc:
+            # A lost answer to an earlier attempt makes the retry say "already exist": check
+            # what is there now rather than failing the whole upload.
+            for concept in missing:
+                try:
+                    await self.client.get_concept(concept.id)
+                except ApiError:
+                    raise exc from None
 
     # -- posting -------------------------------------------------------------------------
 
@@ -724,7 +734,11 @@ class Uploader:
             if result.outcome == "failed":
                 self._set(item, ItemState.FAILED, outcome="failed", reason=result.reason)
                 continue
-            ours = result.outcome == "created" or item.sent_before
+            ours = (
+                result.outcome == "created"
+                or item.sent_before  # sent by an earlier, killed run of this upload
+                or (result.outcome == "duplicate" and result.after_lost_answer)
+            )
             self._set(
                 item,
                 ItemState.ACKNOWLEDGED,
