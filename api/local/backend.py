@@ -30,6 +30,7 @@ from typing import Any, Self
 import httpx
 
 from api.local.app import build_app
+from api.local.automation import Automation
 from api.local.fetch import Resolver, resolve
 from api.local.imaging import IngestLimits
 from api.local.ingest import IngestWorker
@@ -103,8 +104,13 @@ class LocalBackend:
             resolver=resolver,
             concurrency=ingest_concurrency,
         )
-        #: Set by the models/workflows half (issue 6); None accepts any id as the default.
-        self.default_workflow_check: DefaultWorkflowCheck | None = None
+        #: Training, prediction, workflow runs; also the ingest pipeline (embed + default
+        #: workflow).
+        self.automation = Automation(self.store, self.ingest, self.user_id)
+        #: Refuses a default_workflow_id that names no workflow of the app (None: accept any).
+        self.default_workflow_check: DefaultWorkflowCheck | None = (
+            self.automation.check_default_workflow
+        )
         self.url = ""
         self.app = build_app(self)
         self._lock_fd: int | None = None
@@ -186,6 +192,7 @@ class LocalBackend:
             try:
                 await asyncio.to_thread(self.store.open)
                 await self.ingest.start()
+                await self.automation.start()
             except BaseException:
                 await asyncio.to_thread(self.store.close)
                 self.release_lock()
@@ -200,6 +207,7 @@ class LocalBackend:
                 return
             self._started = False
             try:
+                await self.automation.stop(grace)
                 await self.ingest.stop(grace)
             finally:
                 await asyncio.to_thread(self.store.close)

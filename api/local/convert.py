@@ -6,7 +6,17 @@ from typing import Any
 from urllib.parse import quote
 
 from api.local.jsonio import timestamp
-from api.local.rows import AnnotationRow, AppRow, ConceptRow, ConceptValue, InputCounts, InputRow
+from api.local.rows import (
+    AnnotationRow,
+    AppRow,
+    ConceptRow,
+    ConceptValue,
+    InputCounts,
+    InputRow,
+    ModelRow,
+    VersionRow,
+    WorkflowRow,
+)
 from api.local.status import status_json
 
 
@@ -78,10 +88,13 @@ def input_json(row: InputRow, links: Links) -> dict[str, Any]:
         data["concepts"] = [concept_value_json(c) for c in row.concepts]
     if row.metadata:
         data["metadata"] = row.metadata
+    details = ""
+    if row.workflow_status_code is not None and row.workflow_status_code != 10000:
+        details = f"default workflow failed: {row.workflow_status_description}"
     return {
         "id": row.id,
         "data": data,
-        "status": status_json(row.status_code, row.status_description),
+        "status": status_json(row.status_code, row.status_description, details),
         "created_at": timestamp(row.created_at),
         "modified_at": timestamp(row.modified_at),
     }
@@ -118,3 +131,82 @@ def counts_json(counts: InputCounts) -> dict[str, Any]:
         "errors": counts.errors,
         "processing": counts.processing,
     }
+
+
+def version_json(version: VersionRow, app_id: str, user_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": version.id,
+        "created_at": timestamp(version.created_at),
+        "modified_at": timestamp(version.modified_at),
+        "status": status_json(version.status_code, version.status_description),
+        "active_concept_count": version.active_concept_count,
+        "total_input_count": version.total_input_count,
+        "app_id": app_id,
+        "user_id": user_id,
+    }
+    if version.completed_at is not None:
+        out["completed_at"] = timestamp(version.completed_at)
+    if version.description:
+        out["description"] = version.description
+    if version.train_params:
+        out["train_info"] = {"params": version.train_params}
+    info = {k: v for k, v in version.output_info.items() if k in ("data", "output_config")}
+    if info:
+        out["output_info"] = info
+    if version.training_info:
+        out["metadata"] = {"training": version.training_info}
+    return out
+
+
+def model_json(model: ModelRow, app_id: str, user_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": model.id,
+        "name": model.name,
+        "display_name": model.name,
+        "app_id": app_id,
+        "user_id": user_id,
+        "model_type_id": model.model_type_id,
+        "created_at": timestamp(model.created_at),
+        "modified_at": timestamp(model.modified_at),
+        "output_info": model.output_info,
+    }
+    if model.description:
+        out["description"] = model.description
+    if model.latest is not None:
+        out["model_version"] = version_json(model.latest, app_id, user_id)
+    return out
+
+
+def workflow_node_json(
+    node: dict[str, Any], types: dict[str, str], app_id: str, user_id: str
+) -> dict[str, Any]:
+    model: dict[str, Any] = {"id": node["model_id"], "app_id": app_id, "user_id": user_id}
+    type_id = types.get(node["model_id"])
+    if type_id:
+        model["model_type_id"] = type_id
+    if node.get("model_version_id"):
+        model["model_version"] = {"id": node["model_version_id"]}
+    out: dict[str, Any] = {"id": node["id"], "model": model}
+    if node.get("node_inputs"):
+        out["node_inputs"] = [{"node_id": n} for n in node["node_inputs"]]
+    if node.get("suppress_output"):
+        out["suppress_output"] = True
+    return out
+
+
+def workflow_json(
+    workflow: WorkflowRow, types: dict[str, str], app_id: str, user_id: str
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": workflow.id,
+        "app_id": app_id,
+        "user_id": user_id,
+        "nodes": [workflow_node_json(n, types, app_id, user_id) for n in workflow.nodes],
+        "created_at": timestamp(workflow.created_at),
+        "modified_at": timestamp(workflow.modified_at),
+    }
+    if workflow.description:
+        out["description"] = workflow.description
+    if workflow.metadata:
+        out["metadata"] = workflow.metadata
+    return out

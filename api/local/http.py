@@ -59,6 +59,9 @@ class RouteSpec:
     path: str
     name: str
     handler: Handler
+    #: The call changes what workflow runs depend on (models, workflows, an app's default
+    #: workflow, concept names): prepared default workflows are rebuilt after it.
+    changes_workflows: bool = False
 
 
 def json_ok(payload: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -153,7 +156,11 @@ def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
         backend: LocalBackend = request.app.state.backend
         try:
             check_auth(request, backend.api_key)
-            result = await spec.handler(Call(request, backend))
+            try:
+                result = await spec.handler(Call(request, backend))
+            finally:
+                if spec.changes_workflows:
+                    backend.automation.changed()
         except ApiFailure as failure:
             return failure_response(failure)
         except Exception as exc:

@@ -12,6 +12,12 @@ Extension points (issue 6 plugs in here):
 - ``IngestWorker.processors``: ``(InputRef, PIL.Image.Image) -> None``, called in the worker
   thread on the decoded RGB image *before* the input is marked 30000 (for example: compute and
   store an embedding). Raising fails the input with 30002 and the error as the reason.
+- ``IngestWorker.pipeline``: an :class:`IngestPipeline` (the models/workflows half sets it):
+  called in the worker thread after the processors; it returns the input's embeddings, the
+  annotations its app's default workflow writes and that workflow's status, all committed in
+  the same transaction as the 30000 status (a crash never leaves an input processed without
+  its annotations, nor annotates it twice). Raising fails the input like a processor; a
+  failing *workflow* must be reported in ``PipelineResult.workflow_status`` instead.
 - ``IngestWorker.post_success_hooks``: ``(ProcessedInput) -> None``, called in a worker thread
   *after* the input is committed as 30000 (for example: run the app's default workflow). A hook
   that raises never fails the input: the error is recorded as the input's workflow status.
@@ -24,15 +30,15 @@ import logging
 import os
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 from PIL import Image
 
 from api.local.fetch import Resolver, download, resolve
 from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
-from api.local.rows import Job, JobResult
+from api.local.rows import EmbeddingRow, Job, JobResult, WorkflowWrite
 from api.local.status import FAILURE
 from api.local.store import Store
 
@@ -58,6 +64,17 @@ Processor = Callable[[InputRef, Image.Image], None]
 PostSuccessHook = Callable[[ProcessedInput], None]
 
 
+@dataclass(slots=True)
+class PipelineResult:
+    embeddings: list[EmbeddingRow] = field(default_factory=list)
+    annotations: list[WorkflowWrite] = field(default_factory=list)
+    workflow_status: tuple[int, str] | None = None
+
+
+class IngestPipeline(Protocol):
+    def process(self, ref: InputRef, image: Image.Image) -> PipelineResult: ...
+
+
 class IngestWorker:
     """Runs the ingest queue on the current event loop (see the module docstring)."""
 
@@ -76,6 +93,7 @@ class IngestWorker:
         self.allow_private_urls = allow_private_urls
         self.processors: list[Processor] = []
         self.post_success_hooks: list[PostSuccessHook] = []
+        self.pipeline: IngestPipeline | None = None
         self._transport = transport
         self._resolver = resolver
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
@@ -160,6 +178,18 @@ class IngestWorker:
 
     def active_in_app(self, app_pk: int) -> int:
         return sum(1 for pk in self._active.values() if pk == app_pk)
+
+    async def fetch(self, url: str) -> bytes:
+        """Download an image URL with the ingest limits and URL policy (ImageRejected)."""
+        if self._client is None:
+            raise ImageRejected("the server is not running")
+        return await download(
+            self._client,
+            url,
+            self.limits,
+            allow_private=self.allow_private_urls,
+            resolver=self._resolver,
+        )
 
     async def wait_idle(self, timeout: float = 30) -> None:
         """Until no job is queued or running (raises TimeoutError after ``timeout`` s)."""
@@ -299,7 +329,8 @@ class IngestWorker:
             raise ImageRejected("the input has neither image bytes nor a URL")
         decoded = decode(data, self.limits)
         rgb: Image.Image | None = None
-        if self.processors or self.post_success_hooks:
+        piped = PipelineResult()
+        if self.processors or self.post_success_hooks or self.pipeline is not None:
             rgb = to_rgb(decoded.image)
             for processor in self.processors:
                 name = getattr(processor, "__name__", type(processor).__name__)
@@ -309,6 +340,13 @@ class IngestWorker:
                     raise
                 except Exception as exc:
                     raise ImageRejected(f"processing step {name} failed: {exc}") from exc
+            if self.pipeline is not None:
+                try:
+                    piped = self.pipeline.process(ref, rgb)
+                except ImageRejected:
+                    raise
+                except Exception as exc:
+                    raise ImageRejected(f"processing failed: {type(exc).__name__}: {exc}") from exc
         blob_sha = job.blob_sha
         if downloaded is not None:
             blob_sha = self.store.put_blob(downloaded)
@@ -328,6 +366,9 @@ class IngestWorker:
             height=decoded.height,
             format=decoded.format,
             color_mode=decoded.color_mode,
+            embeddings=piped.embeddings,
+            annotations=piped.annotations,
+            workflow_status=piped.workflow_status,
         )
         return result, (rgb if self.post_success_hooks else None)
 

@@ -1,7 +1,7 @@
 """Versioned schema migrations for the embedded backend's SQLite database.
 
 Each migration runs once, in its own transaction, and records its version in ``schema_version``.
-Append new migrations (models, model versions, workflows, embeddings: issue 6) at the end of
+Append new migrations at the end of
 ``MIGRATIONS`` with the next version number; never edit one that has shipped.
 """
 
@@ -104,8 +104,71 @@ _V1 = (
     )""",
 )
 
+_V2 = (
+    """CREATE TABLE models (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        model_type_id TEXT NOT NULL,
+        output_info TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    "CREATE INDEX models_by_app ON models (app_pk, pk)",
+    # Versions: QUEUED (21103) and TRAINING (21101) rows are the durable training queue.
+    """CREATE TABLE model_versions (
+        pk INTEGER PRIMARY KEY,
+        model_pk INTEGER NOT NULL REFERENCES models (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        status_code INTEGER NOT NULL,
+        status_description TEXT NOT NULL DEFAULT '',
+        train_params TEXT,
+        output_info TEXT NOT NULL DEFAULT '{}',
+        training_info TEXT,
+        total_input_count INTEGER NOT NULL DEFAULT 0,
+        active_concept_count INTEGER NOT NULL DEFAULT 0,
+        classifier BLOB,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        completed_at REAL
+    )""",
+    "CREATE INDEX model_versions_by_model ON model_versions (model_pk, pk)",
+    "CREATE INDEX model_versions_by_status ON model_versions (status_code)",
+    """CREATE TABLE workflows (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        nodes TEXT NOT NULL,
+        metadata TEXT,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    "CREATE INDEX workflows_by_app ON workflows (app_pk, pk)",
+    # One row per workflow node: which workflows use which model (DeleteModel checks it).
+    """CREATE TABLE workflow_models (
+        workflow_pk INTEGER NOT NULL REFERENCES workflows (pk) ON DELETE CASCADE,
+        model_pk INTEGER NOT NULL REFERENCES models (pk) ON DELETE CASCADE,
+        UNIQUE (workflow_pk, model_pk)
+    )""",
+    "CREATE INDEX workflow_models_by_model ON workflow_models (model_pk)",
+    """CREATE TABLE embeddings (
+        input_pk INTEGER NOT NULL REFERENCES inputs (pk) ON DELETE CASCADE,
+        embedder_id TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (input_pk, embedder_id)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
+    Migration(2, "models, model versions, workflows, embeddings", _V2),
 ]
 
 

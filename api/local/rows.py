@@ -166,6 +166,26 @@ class Job:
     source_url: str
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingRow:
+    """One stored embedding: float32 bytes of length ``dim``."""
+
+    embedder_id: str
+    dim: int
+    vector: bytes
+
+
+@dataclass(slots=True)
+class WorkflowWrite:
+    """One annotation a default-workflow writer writes on the input being ingested."""
+
+    concepts: list[ConceptValue]
+    status_code: int
+    user_id: str
+    model_version_id: str
+    annotation_info: dict[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class JobResult:
     job_id: int
@@ -181,6 +201,11 @@ class JobResult:
     height: int = 0
     format: str = ""
     color_mode: str = ""
+    #: Written in the same transaction as the 30000 status.
+    embeddings: list[EmbeddingRow] = field(default_factory=list)
+    annotations: list[WorkflowWrite] = field(default_factory=list)
+    #: The default workflow's outcome (code, description); None when no default ran.
+    workflow_status: tuple[int, str] | None = None
 
 
 @dataclass(slots=True)
@@ -189,3 +214,82 @@ class InputCounts:
     to_process: int = 0
     errors: int = 0
     processing: int = 0
+
+
+@dataclass(slots=True)
+class VersionRow:
+    pk: int
+    model_pk: int
+    id: str
+    description: str
+    status_code: int
+    status_description: str
+    train_params: dict[str, Any] | None
+    output_info: dict[str, Any]
+    training_info: dict[str, Any] | None
+    total_input_count: int
+    active_concept_count: int
+    created_at: float
+    modified_at: float
+    completed_at: float | None
+
+
+@dataclass(slots=True)
+class ModelRow:
+    pk: int
+    app_pk: int
+    id: str
+    name: str
+    description: str
+    model_type_id: str
+    output_info: dict[str, Any]
+    created_at: float
+    modified_at: float
+    #: The newest version (any status), when loaded.
+    latest: VersionRow | None = None
+
+
+@dataclass(slots=True)
+class NewModel:
+    id: str
+    model_type_id: str
+    name: str = ""
+    description: str = ""
+    output_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ModelPatch:
+    id: str
+    name: str | None = None
+    description: str | None = None
+    #: The output_info as sent (only the parts present change, following the action).
+    output_info: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class WorkflowRow:
+    pk: int
+    app_pk: int
+    id: str
+    description: str
+    #: ``[{id, model_id, model_version_id, node_inputs: [..], suppress_output}]``
+    nodes: list[dict[str, Any]]
+    metadata: dict[str, Any] | None
+    created_at: float
+    modified_at: float
+
+
+@dataclass(slots=True)
+class TrainingJob:
+    """A version waiting to be trained (status 21103 or 21101)."""
+
+    version_pk: int
+    version_id: str
+    model_pk: int
+    model_id: str
+    app_pk: int
+    concept_ids: list[str]
+    mutually_exclusive: bool | None
+    #: Training runs started on this version before (a restart interrupted them).
+    attempts: int = 0

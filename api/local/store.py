@@ -197,7 +197,8 @@ class Store:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on e.g. SQLITE_FULL
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -233,14 +234,19 @@ class Store:
             tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, path)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    tmp.unlink()  # never leave a partial temp file behind (a full disk)
+                raise
             dirs.add(path.parent)
         for directory in dirs:
             fd = os.open(directory, os.O_RDONLY)
@@ -757,6 +763,52 @@ class Store:
                 failed,
             )
             conn.executemany("DELETE FROM ingest_jobs WHERE id = ?", [(r.job_id,) for r in results])
+            self._write_workflow_results(conn, [r for r in results if r.ok], now)
+
+    def _write_workflow_results(
+        self, conn: sqlite3.Connection, results: Sequence[JobResult], now: float
+    ) -> None:
+        """Embeddings, default-workflow annotations and workflow statuses of ingested inputs."""
+        conn.executemany(
+            "INSERT OR REPLACE INTO embeddings (input_pk, embedder_id, dim, vector) "
+            "VALUES (?, ?, ?, ?)",
+            [(r.input_pk, e.embedder_id, e.dim, e.vector) for r in results for e in r.embeddings],
+        )
+        conn.executemany(
+            "UPDATE inputs SET workflow_status_code = ?, workflow_status_description = ? "
+            "WHERE pk = ?",
+            [(*r.workflow_status, r.input_pk) for r in results if r.workflow_status is not None],
+        )
+        for result in results:
+            if not result.annotations:
+                continue
+            app_pk = conn.execute(
+                "SELECT app_pk FROM inputs WHERE pk = ?", (result.input_pk,)
+            ).fetchone()[0]
+            for write in result.annotations:
+                cur = conn.execute(
+                    "INSERT INTO annotations (app_pk, input_pk, id, user_id, model_version_id, "
+                    "annotation_info, status_code, created_at, modified_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        app_pk,
+                        result.input_pk,
+                        new_id(),
+                        write.user_id,
+                        write.model_version_id,
+                        _dump(write.annotation_info),
+                        write.status_code,
+                        now,
+                        now,
+                    ),
+                )
+                annotation_pk = int(cur.lastrowid or 0)
+                self._ensure_concepts(conn, app_pk, write.concepts, now)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO annotation_concepts (annotation_pk, concept_id, value) "
+                    "VALUES (?, ?, ?)",
+                    [(annotation_pk, c.id, c.value) for c in write.concepts],
+                )
 
     def set_workflow_status(self, input_pk: int, code: int, description: str) -> None:
         """Record the default-workflow outcome of one input (separate from its input status)."""

@@ -41,6 +41,22 @@ async def test_unknown_user(client: httpx.AsyncClient) -> None:
 async def test_patch_default_workflow(client: httpx.AsyncClient) -> None:
     r = await client.patch(
         "/v2/users/me/apps",
+        json={"apps": [{"id": "app", "default_workflow_id": "wf"}], "action": "overwrite"},
+    )
+    assert r.status_code == 404 and r.json()["status"]["code"] == 22102
+    assert "'wf'" in r.json()["status"]["description"]
+    r = await client.post(
+        "/v2/users/me/apps/app/models",
+        json={"model": {"id": "embed", "model_type_id": "visual-embedder"}},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        "/v2/users/me/apps/app/workflows",
+        json={"workflows": [{"id": "wf", "nodes": [{"id": "e", "model": {"id": "embed"}}]}]},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.patch(
+        "/v2/users/me/apps",
         json={"apps": [{"id": "app", "defaultWorkflowId": "wf"}], "action": "overwrite"},
     )
     parse(r.json(), service_pb2.MultiAppResponse)

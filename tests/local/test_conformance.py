@@ -235,7 +235,8 @@ def test_official_client_against_serve(tmp_path: Path, monkeypatch: pytest.Monke
             ),
             metadata=md,
         )
-        assert r.status.code == OK, r.status
+        assert r.status.code == status_code_pb2.WORKFLOW_DOES_NOT_EXIST, r.status
+        assert "'later'" in r.status.description
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
@@ -254,7 +255,7 @@ def test_official_client_against_serve(tmp_path: Path, monkeypatch: pytest.Monke
         )
         assert len(r.annotations) == 3  # two input-level labels + the PENDING one
         r = stub.GetApp(service_pb2.GetAppRequest(user_app_id=uai), metadata=md)
-        assert r.app.default_workflow_id == "later"
+        assert r.app.default_workflow_id == ""
         r = stub.ListConcepts(service_pb2.ListConceptsRequest(user_app_id=uai), metadata=md)
         assert {c.id for c in r.concepts} == {"blue", "red"}
 

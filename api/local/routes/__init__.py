@@ -1,7 +1,7 @@
 """Route modules of the embedded backend, one per resource.
 
-Each exports ``ROUTES: list[RouteSpec]``. To add a resource (models, workflows: issue 6), write a
-module here and append it to ``ROUTE_MODULES`` below; order matters only for paths that overlap
+Each exports ``ROUTES: list[RouteSpec]``. To add a resource, write a module here and append it
+to ``ROUTE_MODULES`` below; order matters only for paths that overlap
 (a literal segment such as ``/inputs/status`` must come before ``/inputs/{input_id}``).
 """
 
@@ -12,9 +12,22 @@ from api.local.routes.annotations import ROUTES as ANNOTATIONS
 from api.local.routes.apps import ROUTES as APPS
 from api.local.routes.concepts import ROUTES as CONCEPTS
 from api.local.routes.inputs import ROUTES as INPUTS
+from api.local.routes.models import ROUTES as MODELS
+from api.local.routes.review import ROUTES as REVIEW
+from api.local.routes.workflows import COUNT_ROUTES
+from api.local.routes.workflows import ROUTES as WORKFLOWS
 
 #: Route lists, mounted in this order.
-ROUTE_MODULES: list[list[RouteSpec]] = [APPS, INPUTS, CONCEPTS, ANNOTATIONS]
+ROUTE_MODULES: list[list[RouteSpec]] = [
+    APPS,
+    INPUTS,
+    COUNT_ROUTES,
+    CONCEPTS,
+    REVIEW,  # before ANNOTATIONS: its path is under /annotations/
+    ANNOTATIONS,
+    MODELS,
+    WORKFLOWS,
+]
 
 
 def all_routes() -> list[RouteSpec]:

@@ -76,6 +76,6 @@ async def patch_apps(call: Call) -> dict[str, Any]:
 ROUTES = [
     RouteSpec("POST", "/apps", "PostApps", post_apps),
     RouteSpec("GET", "/apps", "ListApps", list_apps),
-    RouteSpec("PATCH", "/apps", "PatchApps", patch_apps),
+    RouteSpec("PATCH", "/apps", "PatchApps", patch_apps, changes_workflows=True),
     RouteSpec("GET", "/apps/{app_id}", "GetApp", get_app),
 ]

@@ -48,8 +48,12 @@ async def patch_concepts(call: Call) -> dict[str, Any]:
 
 
 ROUTES = [
-    RouteSpec("POST", "/apps/{app_id}/concepts", "PostConcepts", post_concepts),
+    RouteSpec(
+        "POST", "/apps/{app_id}/concepts", "PostConcepts", post_concepts, changes_workflows=True
+    ),
     RouteSpec("GET", "/apps/{app_id}/concepts", "ListConcepts", list_concepts),
-    RouteSpec("PATCH", "/apps/{app_id}/concepts", "PatchConcepts", patch_concepts),
+    RouteSpec(
+        "PATCH", "/apps/{app_id}/concepts", "PatchConcepts", patch_concepts, changes_workflows=True
+    ),
     RouteSpec("GET", "/apps/{app_id}/concepts/{concept_id}", "GetConcept", get_concept),
 ]

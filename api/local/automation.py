@@ -1,0 +1,588 @@
+"""Models at work: training, prediction, workflow runs and the default workflow on ingest.
+
+One :class:`Automation` per backend. It owns
+
+- the **training queue**: PostModelVersions commits a version at 21103 (QUEUED); a single
+  background task trains queued versions one at a time in a dedicated thread (never on the
+  event loop): 21101 (TRAINING), then 21100 (TRAINED, with the classifier stored in the
+  version row) or 21106 (TRAINING_FAILED, the reason in the status description). Labels are
+  the SUCCESS annotations of the app's processed inputs on the version's concepts (value > 0
+  positive, 0 negative); embeddings come from ingest, or are computed and stored on demand.
+- **restart while training**: queued versions are durable rows, so a version left QUEUED or
+  TRAINING by a crash or stop is *resumed*: trained again from the start at the next start,
+  with the labels as they are then. A version that was interrupted
+  :data:`MAX_TRAINING_ATTEMPTS` times (training itself keeps killing the process) is marked
+  21106 with that reason instead of looping forever.
+- the **ingest pipeline** (``IngestWorker.pipeline``): embeds each input with the default
+  embedder, then runs its app's default workflow with that embedding (no second embedding);
+  the writers' annotations, the embedding and the workflow status are committed with the
+  input's 30000 status in one transaction. A workflow that fails on an input (any node
+  failing) writes *nothing* for that input and records the reason as its workflow status;
+  the queue goes on.
+- **prediction and dry runs** (PostModelOutputs, PostWorkflowResults), which write nothing.
+
+Imports of numpy, scikit-learn and Pillow happen inside functions, so importing the backend
+stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from api.local.engine import (
+    MODEL_DOES_NOT_EXIST,
+    WORKFLOW_REQUIRE_TRAINED_MODEL,
+    ModelEntry,
+    NodeError,
+    NodeOutput,
+    NodeSpec,
+    ResolvedClassifier,
+    WorkflowError,
+    first_failure,
+    planned_annotations,
+    run,
+    validate,
+)
+from api.local.imaging import ImageRejected, decode, to_rgb
+from api.local.ingest import IngestWorker, InputRef, PipelineResult
+from api.local.modelstore import (
+    MODEL_TRAINED,
+    MODEL_TRAINING,
+    MODEL_TRAINING_FAILED,
+    ModelStore,
+    node_model_ids,
+)
+from api.local.nodes.common import ConfigError
+from api.local.nodes.types import EMBEDDING_CLASSIFIER, normalise_type_id
+from api.local.rows import (
+    ConceptValue,
+    EmbeddingRow,
+    ModelRow,
+    TrainingJob,
+    WorkflowRow,
+    WorkflowWrite,
+)
+from api.local.status import FAILURE, SUCCESS, ApiFailure
+from api.local.store import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
+
+    from api.local.nodes.classifier import TrainedClassifier
+    from api.local.nodes.embedder import Embedder
+    from api.local.nodes.thresholder import ThresholderConfig
+    from api.local.nodes.writer import WriterConfig
+
+log = logging.getLogger(__name__)
+
+#: A version interrupted this many times (process stopped while training) is marked failed.
+MAX_TRAINING_ATTEMPTS: Final = 3
+_CLASSIFIER_CACHE: Final = 32
+
+
+def default_embedder() -> Embedder:
+    from api.local.nodes.embedder import DEFAULT_EMBEDDER, get_embedder
+
+    return get_embedder(DEFAULT_EMBEDDER)
+
+
+def embedder_for(model: ModelRow) -> Embedder:
+    """The embedder a visual-embedder model uses (``output_info.params.embedder_id``)."""
+    from api.local.nodes.embedder import DEFAULT_EMBEDDER, get_embedder
+
+    params = model.output_info.get("params") or {}
+    name = params.get("embedder_id") or DEFAULT_EMBEDDER
+    try:
+        return get_embedder(str(name))
+    except ValueError as exc:
+        raise ConfigError("output_info.params.embedder_id", str(exc)) from None
+
+
+def vector_of(row: EmbeddingRow) -> npt.NDArray[np.float32]:
+    import numpy as np
+
+    return np.frombuffer(row.vector, dtype=np.float32).copy()
+
+
+def embedding_row(embedder: Embedder, vector: npt.NDArray[np.float32]) -> EmbeddingRow:
+    import numpy as np
+
+    return EmbeddingRow(embedder.id, embedder.dim, np.asarray(vector, np.float32).tobytes())
+
+
+def node_specs(nodes: Sequence[dict[str, Any]], models: Mapping[str, ModelRow]) -> list[NodeSpec]:
+    """Stored workflow nodes -> engine specs (the type comes from the model)."""
+    specs: list[NodeSpec] = []
+    for node in nodes:
+        model = models.get(str(node.get("model_id", "")))
+        if model is None:
+            raise WorkflowError(
+                MODEL_DOES_NOT_EXIST,
+                f"node {node.get('id')!r} uses model {node.get('model_id')!r}, which does not "
+                "exist in this app",
+            )
+        specs.append(
+            NodeSpec(
+                id=str(node["id"]),
+                model_id=model.id,
+                model_version_id=str(node.get("model_version_id", "")),
+                model_type_id=model.model_type_id,
+                node_inputs=[str(n) for n in node.get("node_inputs", [])],
+                suppress_output=bool(node.get("suppress_output", False)),
+            )
+        )
+    return specs
+
+
+@dataclass
+class Source:
+    """One input of a predict or dry-run request, once loaded."""
+
+    input_id: str
+    echo: dict[str, Any]
+    image: Image.Image | None = None
+    embeddings: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    error: str = ""
+    error_code: int = FAILURE
+
+
+@dataclass
+class _Prepared:
+    workflow: WorkflowRow
+    specs: list[NodeSpec]
+    resolver: StoreResolver
+    error: WorkflowError | None = None
+
+
+class StoreResolver:
+    """The engine's Resolver over the store, for one app (configs cached per node)."""
+
+    def __init__(self, auto: Automation, app_pk: int, models: Mapping[str, ModelRow]) -> None:
+        self.auto = auto
+        self.app_pk = app_pk
+        self.models = models
+        self._classifiers: dict[str, ResolvedClassifier] = {}
+        self._thresholders: dict[str, ThresholderConfig] = {}
+        self._writers: dict[str, WriterConfig] = {}
+
+    def _model(self, node: NodeSpec) -> ModelRow:
+        model = self.models.get(node.model_id)
+        if model is None:
+            raise NodeError(MODEL_DOES_NOT_EXIST, f"model {node.model_id!r} does not exist")
+        return model
+
+    def embedder(self, node: NodeSpec) -> Embedder:
+        return embedder_for(self._model(node))
+
+    def classifier(self, node: NodeSpec) -> ResolvedClassifier:
+        key = f"{node.model_id}\x00{node.model_version_id}"
+        found = self._classifiers.get(key)
+        if found is None:
+            found = self.auto.resolve_classifier(
+                self.app_pk, self._model(node), node.model_version_id, NodeError
+            )
+            self._classifiers[key] = found
+        return found
+
+    def thresholder(self, node: NodeSpec) -> ThresholderConfig:
+        from api.local.nodes.thresholder import parse_thresholder
+
+        found = self._thresholders.get(node.model_id)
+        if found is None:
+            found = parse_thresholder(self._model(node).output_info)
+            self._thresholders[node.model_id] = found
+        return found
+
+    def writer(self, node: NodeSpec) -> WriterConfig:
+        from api.local.nodes.writer import parse_writer
+
+        found = self._writers.get(node.model_id)
+        if found is None:
+            found = parse_writer(self._model(node).output_info, self.auto.user_id)
+            self._writers[node.model_id] = found
+        return found
+
+
+class Automation:
+    """Training, prediction and workflow runs for one backend (see the module docstring)."""
+
+    def __init__(self, store: Store, ingest: IngestWorker, user_id: str) -> None:
+        self.store = store
+        self.models = ModelStore(store)
+        self.ingest = ingest
+        self.user_id = user_id
+        self._cache: OrderedDict[str, TrainedClassifier] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._training = False
+        self._current: asyncio.Future[None] | None = None
+        #: Bumped by every change a workflow run depends on (models, versions, workflows, an
+        #: app's default, concept names): the prepared default workflows below are then
+        #: rebuilt. Sound because one process owns the data dir.
+        self._generation = 0
+        self._prepared: dict[int, tuple[int, _Prepared | None]] = {}
+        self._prepared_lock = threading.Lock()
+        ingest.pipeline = self
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the training task; versions left queued or training are resumed."""
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="clarifai-train")
+        self._wake.set()
+        self._task = asyncio.create_task(self._train_loop(), name="training")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop training. A version still training after ``grace`` seconds stays 21101 in the
+        database and is resumed at the next start."""
+        self._stopping = True
+        if self._current is not None and not self._current.done():
+            await asyncio.wait({self._current}, timeout=grace)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def changed(self) -> None:
+        """Something a workflow run depends on changed (see ``_generation``)."""
+        with self._prepared_lock:
+            self._generation += 1
+            self._prepared.clear()
+
+    @property
+    def training(self) -> bool:
+        return self._training
+
+    # -- training ------------------------------------------------------------------------------
+
+    async def _train_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            while not self._stopping:
+                jobs = await asyncio.to_thread(self.models.training_jobs)
+                if not jobs:
+                    break
+                for job in jobs:
+                    if self._stopping:
+                        return
+                    self._training = True
+                    try:
+                        self._current = loop.run_in_executor(self._pool, self.train_one, job)
+                        await asyncio.shield(self._current)
+                    except Exception:
+                        log.exception("training version %s failed unexpectedly", job.version_id)
+                        await asyncio.to_thread(
+                            self.models.set_version_status,
+                            job.version_pk,
+                            MODEL_TRAINING_FAILED,
+                            "training failed: internal error (see the server log)",
+                        )
+                    finally:
+                        self._training = False
+
+    def train_one(self, job: TrainingJob) -> None:
+        """Train one version (blocking; runs in the training thread)."""
+        if job.attempts >= MAX_TRAINING_ATTEMPTS:
+            self.models.set_version_status(
+                job.version_pk,
+                MODEL_TRAINING_FAILED,
+                f"training was interrupted {job.attempts} times (the server stopped while "
+                "training this version); train again with PostModelVersions",
+            )
+            return
+        attempts = job.attempts + 1
+        self.models.set_version_status(
+            job.version_pk,
+            MODEL_TRAINING,
+            "Model is training" + (f" (attempt {attempts}, resumed)" if attempts > 1 else ""),
+            training_info={"attempts": attempts},
+        )
+        from api.local.nodes.classifier import TrainingError, train
+
+        try:
+            embeddings, labels, skipped = self._training_set(job)
+            classifier = train(
+                embeddings,
+                labels,
+                job.concept_ids,
+                mutually_exclusive=job.mutually_exclusive,
+                embedder_id=default_embedder().id,
+            )
+        except TrainingError as exc:
+            self.models.set_version_status(
+                job.version_pk,
+                MODEL_TRAINING_FAILED,
+                exc.reason,
+                training_info={"attempts": attempts, "error": exc.reason},
+            )
+            return
+        info = {**classifier.info.to_dict(), "attempts": attempts, "skipped_inputs": skipped}
+        self.models.set_version_status(
+            job.version_pk,
+            MODEL_TRAINED,
+            "Model is trained and ready",
+            classifier=classifier.to_bytes(),
+            training_info=info,
+            total_input_count=classifier.info.input_count,
+            active_concept_count=int(classifier.active.sum()),
+        )
+        self.changed()
+
+    def _training_set(
+        self, job: TrainingJob
+    ) -> tuple[npt.NDArray[np.float32], list[dict[str, float]], int]:
+        import numpy as np
+
+        embedder = default_embedder()
+        rows = self.models.training_labels(job.app_pk, job.concept_ids)
+        stored = self.models.embeddings([pk for pk, _, _ in rows], embedder.id)
+        vectors: list[npt.NDArray[np.float32]] = []
+        labels: list[dict[str, float]] = []
+        fresh: list[tuple[int, EmbeddingRow]] = []
+        skipped = 0
+        for input_pk, blob_sha, label in rows:
+            row = stored.get(input_pk)
+            if row is None or row.dim != embedder.dim:
+                try:
+                    vector = self.embed_blob(embedder, blob_sha)
+                except ImageRejected:
+                    skipped += 1
+                    continue
+                row = embedding_row(embedder, vector)
+                fresh.append((input_pk, row))
+            vectors.append(vector_of(row))
+            labels.append(label)
+        self.models.put_embeddings(fresh)
+        matrix = np.stack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
+        return matrix, labels, skipped
+
+    def embed_blob(self, embedder: Embedder, blob_sha: str | None) -> npt.NDArray[np.float32]:
+        if not blob_sha:
+            raise ImageRejected("the input has no image bytes")
+        try:
+            data = self.store.read_blob(blob_sha)
+        except FileNotFoundError:
+            raise ImageRejected("the stored image bytes are missing") from None
+        return embedder.embed(to_rgb(decode(data, self.ingest.limits).image))
+
+    # -- classifiers ---------------------------------------------------------------------------
+
+    def resolve_classifier(
+        self,
+        app_pk: int,
+        model: ModelRow,
+        version_id: str,
+        error: type[NodeError] | type[ApiFailure],
+    ) -> ResolvedClassifier:
+        """The trained classifier of ``model`` (a given version, or its latest trained one);
+        raises ``error(code, description)`` when there is none."""
+        from api.local.nodes.classifier import TrainedClassifier
+
+        if version_id:
+            version = self.models.get_version(model.pk, version_id)
+            if version is None:
+                raise error(
+                    MODEL_DOES_NOT_EXIST,
+                    f"model '{model.id}' has no version '{version_id}'",
+                )
+            if version.status_code != MODEL_TRAINED:
+                raise error(
+                    WORKFLOW_REQUIRE_TRAINED_MODEL,
+                    f"version '{version_id}' of model '{model.id}' is not trained "
+                    f"(status {version.status_code}: {version.status_description})",
+                )
+        else:
+            found = self.models.latest_trained(model.pk)
+            if found is None:
+                raise error(
+                    WORKFLOW_REQUIRE_TRAINED_MODEL,
+                    f"model '{model.id}' has no trained version yet: train it with "
+                    "PostModelVersions and wait for status 21100",
+                )
+            version = found
+        with self._cache_lock:
+            classifier = self._cache.get(version.id)
+            if classifier is not None:
+                self._cache.move_to_end(version.id)
+        if classifier is None:
+            blob = self.models.classifier_blob(version.pk)
+            if blob is None:
+                raise error(
+                    WORKFLOW_REQUIRE_TRAINED_MODEL,
+                    f"version '{version.id}' of model '{model.id}' has no stored classifier",
+                )
+            classifier = TrainedClassifier.from_bytes(blob)
+            with self._cache_lock:
+                self._cache[version.id] = classifier
+                while len(self._cache) > _CLASSIFIER_CACHE:
+                    self._cache.popitem(last=False)
+        names = {c.id: c.name for c in self.store.get_concepts(app_pk, classifier.concept_ids)}
+        return ResolvedClassifier(version.id, classifier, names)
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def catalog(self, app_pk: int, nodes: Sequence[dict[str, Any]]) -> dict[str, ModelEntry]:
+        models = self.models.models_by_ids(app_pk, node_model_ids(nodes))
+        versions = self.models.version_ids([m.pk for m in models.values()])
+        return {
+            m.id: ModelEntry(m.model_type_id, tuple(versions.get(m.pk, ())))
+            for m in models.values()
+        }
+
+    def check_workflow(self, app_pk: int, nodes: list[dict[str, Any]]) -> None:
+        """Validate a graph against the app's models; ApiFailure with the engine's code."""
+        specs = [
+            NodeSpec(
+                id=str(n["id"]),
+                model_id=str(n["model_id"]),
+                model_version_id=str(n.get("model_version_id", "")),
+                node_inputs=list(n.get("node_inputs", [])),
+                suppress_output=bool(n.get("suppress_output", False)),
+            )
+            for n in nodes
+        ]
+        try:
+            validate(specs, self.catalog(app_pk, nodes))
+        except WorkflowError as exc:
+            raise ApiFailure(exc.code, exc.description) from None
+
+    def run_workflow(
+        self,
+        app_pk: int,
+        nodes: Sequence[dict[str, Any]],
+        sources: Sequence[Source],
+    ) -> list[list[NodeOutput] | None]:
+        """Run a stored graph on loaded inputs (blocking). None for inputs that failed to load."""
+        models = self.models.models_by_ids(app_pk, node_model_ids(nodes))
+        try:
+            specs = node_specs(nodes, models)
+        except WorkflowError as exc:
+            raise ApiFailure(exc.code, exc.description) from None
+        resolver = StoreResolver(self, app_pk, models)
+        out: list[list[NodeOutput] | None] = []
+        for source in sources:
+            if source.error:
+                out.append(None)
+                continue
+            out.append(
+                run(
+                    specs,
+                    source.image,
+                    resolver,
+                    input_id=source.input_id,
+                    embeddings=source.embeddings,
+                )
+            )
+        return out
+
+    # -- the ingest pipeline -------------------------------------------------------------------
+
+    def process(self, ref: InputRef, image: Image.Image) -> PipelineResult:
+        """Embed one ingested input and run its app's default workflow (worker thread)."""
+        embedder = default_embedder()
+        vector = embedder.embed(image)
+        result = PipelineResult(embeddings=[embedding_row(embedder, vector)])
+        prepared = self._prepare(ref.app_pk)
+        if prepared is None:
+            return result
+        workflow = prepared.workflow
+        try:
+            if prepared.error is not None:
+                raise prepared.error
+            outputs = run(
+                prepared.specs,
+                image,
+                prepared.resolver,
+                input_id=ref.input_id,
+                embeddings={embedder.id: vector},
+            )
+        except WorkflowError as exc:
+            result.workflow_status = (
+                FAILURE,
+                f"default workflow '{workflow.id}' cannot run: {exc.description}",
+            )
+            return result
+        failed = first_failure(outputs)
+        if failed is not None:
+            result.workflow_status = (
+                FAILURE,
+                f"default workflow '{workflow.id}': node '{failed.node_id}' failed "
+                f"({failed.status_code}): {failed.status_description}; nothing was written",
+            )
+            return result
+        for plan in planned_annotations(outputs):
+            result.annotations.append(
+                WorkflowWrite(
+                    concepts=[ConceptValue(c.id, c.name, c.value) for c in plan.concepts],
+                    status_code=plan.status,
+                    user_id=plan.user_id,
+                    model_version_id=plan.model_version_id,
+                    annotation_info=(
+                        dict(plan.annotation_info) if plan.annotation_info is not None else None
+                    ),
+                )
+            )
+        count = len(result.annotations)
+        result.workflow_status = (
+            SUCCESS,
+            f"default workflow '{workflow.id}' wrote {count} annotation{'s' if count != 1 else ''}",
+        )
+        return result
+
+    def _prepare(self, app_pk: int) -> _Prepared | None:
+        """The app's default workflow, ready to run (cached until something changes)."""
+        with self._prepared_lock:
+            generation = self._generation
+            cached = self._prepared.get(app_pk)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        prepared: _Prepared | None = None
+        workflow = self.models.default_workflow(app_pk)
+        if workflow is not None:
+            models = self.models.models_by_ids(app_pk, node_model_ids(workflow.nodes))
+            prepared = _Prepared(workflow, [], StoreResolver(self, app_pk, models))
+            try:
+                prepared.specs = node_specs(workflow.nodes, models)
+            except WorkflowError as exc:
+                prepared.error = exc
+        with self._prepared_lock:
+            if self._generation == generation:
+                self._prepared[app_pk] = (generation, prepared)
+        return prepared
+
+    # -- PatchApps hook ------------------------------------------------------------------------
+
+    def check_default_workflow(self, user_id: str, app_id: str, workflow_id: str) -> None:
+        from api.local.modelstore import workflow_missing
+
+        app = self.store.get_app(user_id, app_id)
+        if app is None:
+            return  # PatchApps answers "app does not exist" itself
+        if self.models.get_workflow(app.pk, workflow_id) is None:
+            raise workflow_missing(workflow_id)
+
+
+def is_trainable(type_id: str) -> bool:
+    return normalise_type_id(type_id) == EMBEDDING_CLASSIFIER

@@ -1,0 +1,480 @@
+"""ListModelTypes, GetModelType, PostModels, ListModels, GetModel, PatchModels, DeleteModel,
+PostModelVersions (train), ListModelVersions, GetModelVersion, PostModelOutputs (predict).
+
+Model configuration lives in ``output_info`` (``data.concepts``, ``params``,
+``output_config.concepts_mutually_exclusive``) and is checked per type when a model is created
+or patched, with errors naming the field (21202 MODEL_INVALID_ARGUMENT). Models that need no
+training get a first version at once (status 21100); an ``embedding-classifier`` gets versions
+from PostModelVersions only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any, Final
+
+from api.local.automation import Source, default_embedder, embedder_for, is_trainable
+from api.local.convert import model_json, version_json
+from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.jsonio import Obj, paging, timestamp
+from api.local.modelstore import MODEL_QUEUED, model_missing, version_missing
+from api.local.nodes.common import ConfigError
+from api.local.nodes.types import (
+    ANNOTATION_WRITER,
+    CONCEPT_THRESHOLDER,
+    EMBEDDING_CLASSIFIER,
+    VISUAL_EMBEDDER,
+    UnknownModelType,
+    get_model_type,
+    list_model_types,
+    normalise_type_id,
+)
+from api.local.routes import parse
+from api.local.routes.sources import load_sources
+from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
+from api.local.status import (
+    FAILURE,
+    MIXED_STATUS,
+    SUCCESS,
+    ApiFailure,
+    invalid,
+    status_json,
+)
+from api.local.store import merge_struct, new_id, remove_struct
+
+MODEL_INVALID_ARGUMENT: Final = 21202
+MODEL_TYPE_DOES_NOT_EXIST: Final = 21200
+_OUTPUT_INFO_FIELDS: Final = {"data", "params", "output_config", "message"}
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def _type_id(value: str, field: str) -> str:
+    if not value:
+        raise invalid(field, "required: one of " + ", ".join(t["id"] for t in list_model_types()))
+    try:
+        return normalise_type_id(value)
+    except UnknownModelType as exc:
+        raise ApiFailure(MODEL_INVALID_ARGUMENT, f"{field}: {exc}") from None
+
+
+def _concepts(data: Obj) -> list[dict[str, Any]]:
+    """``output_info.data.concepts``: ``{id, name, value}``; a missing value is 0 (proto3 JSON
+    omits zeros, so a threshold of 0 arrives without ``value``)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in data.get_objs("concepts"):
+        ident = item.get_str("id") or item.get_str("name")
+        if not ident:
+            raise invalid(item.field("id"), "required (the concept id)")
+        valid_id(ident, item.field("id"))
+        if ident in seen:
+            raise invalid(data.field("concepts"), f"concept '{ident}' appears twice")
+        seen.add(ident)
+        out.append(
+            {"id": ident, "name": item.get_str("name") or ident, "value": item.get_float("value")}
+        )
+    return out
+
+
+def _output_info(obj: Obj) -> dict[str, Any]:
+    """The parts of ``output_info`` present in the request, normalised."""
+    parse.only_fields(obj, _OUTPUT_INFO_FIELDS, "output_info")
+    info: dict[str, Any] = {}
+    if obj.has("data"):
+        data = obj.get_obj("data")
+        parse.only_fields(data, {"concepts"}, "output_info.data")
+        info["data"] = {"concepts": _concepts(data)}
+    if obj.has("params"):
+        params = obj.get_struct("params")
+        info["params"] = dict(params or {})
+    if obj.has("output_config"):
+        config = obj.get_obj("output_config")
+        if config.has("concepts_mutually_exclusive"):
+            info["output_config"] = {
+                "concepts_mutually_exclusive": config.get_bool("concepts_mutually_exclusive")
+            }
+    return info
+
+
+def check_config(type_id: str, info: dict[str, Any], user_id: str) -> None:
+    """Refuse an ``output_info`` its type cannot run with (21202, naming the field)."""
+    from api.local.nodes.thresholder import parse_thresholder
+    from api.local.nodes.writer import parse_writer
+
+    try:
+        if type_id == CONCEPT_THRESHOLDER:
+            config = parse_thresholder(info)
+            if not config.thresholds:
+                raise ConfigError(
+                    "output_info.data.concepts",
+                    "a thresholder needs at least one concept with its threshold in value",
+                )
+        elif type_id == ANNOTATION_WRITER:
+            parse_writer(info, user_id)
+        elif type_id == VISUAL_EMBEDDER:
+            embedder_for(_probe(info))
+    except ConfigError as exc:
+        raise ApiFailure(MODEL_INVALID_ARGUMENT, str(exc)) from None
+
+
+def _probe(info: dict[str, Any]) -> ModelRow:
+    return ModelRow(0, 0, "", "", "", VISUAL_EMBEDDER, info, 0.0, 0.0)
+
+
+def _concept_values(info: dict[str, Any]) -> list[ConceptValue]:
+    return [
+        ConceptValue(c["id"], c.get("name", c["id"]))
+        for c in (info.get("data") or {}).get("concepts", [])
+    ]
+
+
+# -- model types --------------------------------------------------------------------------------
+
+
+async def list_types(call: Call) -> dict[str, Any]:
+    await call.app()
+    return {"model_types": list_model_types()}
+
+
+async def get_type(call: Call) -> dict[str, Any]:
+    await call.app()
+    type_id = call.path("model_type_id")
+    try:
+        info = get_model_type(type_id)
+    except UnknownModelType as exc:
+        raise ApiFailure(MODEL_TYPE_DOES_NOT_EXIST, str(exc)) from None
+    return {"model_type": info.to_dict()}
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+async def _model(call: Call, app: AppRow, model_id: str) -> ModelRow:
+    found = await call.db(call.backend.automation.models.get_model, app.pk, model_id)
+    if found is None:
+        raise model_missing(model_id)
+    return found
+
+
+async def post_models(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    body = await call.body()
+    items = ([body.get_obj("model")] if body.has("model") else []) + body.get_objs("models")
+    if not items:
+        raise invalid("model", "required: the model to create")
+    if len(items) > 1:
+        raise invalid("models", "create one model per PostModels call")
+    item = items[0]
+    ident = item.get_str("id")
+    if not ident:
+        raise invalid(item.field("id"), "required (the model id)")
+    valid_id(ident, item.field("id"))
+    type_id = _type_id(item.get_str("model_type_id"), item.field("model_type_id"))
+    info = _output_info(item.get_obj("output_info"))
+    check_config(type_id, info, call.user_id)
+    new = NewModel(
+        id=ident,
+        model_type_id=type_id,
+        name=item.get_str("name") or item.get_str("display_name"),
+        description=item.get_str("description"),
+        output_info=info,
+    )
+    row = await call.db(
+        call.backend.automation.models.create_model,
+        app.pk,
+        new,
+        _concept_values(info),
+        ready_version=not is_trainable(type_id),
+    )
+    return {"model": model_json(row, app.id, call.user_id)}
+
+
+async def list_models(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    limit, offset = paging(call.query)
+    types = [
+        _type_id(t, "model_type_id") for t in call.query.get_list("model_type_id") if t.strip()
+    ]
+    rows = await call.db(call.backend.automation.models.list_models, app.pk, limit, offset, types)
+    return {"models": [model_json(r, app.id, call.user_id) for r in rows]}
+
+
+async def get_model(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    row = await _model(call, app, call.path("model_id"))
+    return {"model": model_json(row, app.id, call.user_id)}
+
+
+def _patched_info(current: dict[str, Any], patch: dict[str, Any], action: str) -> dict[str, Any]:
+    out = dict(current)
+    if "data" in patch:
+        old = list((current.get("data") or {}).get("concepts", []))
+        new = patch["data"]["concepts"]
+        if action == "overwrite":
+            concepts = new
+        elif action == "remove":
+            gone = {c["id"] for c in new}
+            concepts = [c for c in old if c["id"] not in gone]
+        else:
+            by_id = {c["id"]: c for c in old}
+            for c in new:
+                by_id[c["id"]] = c
+            concepts = list(by_id.values())
+        out["data"] = {"concepts": concepts}
+    for key in ("params", "output_config"):
+        if key not in patch:
+            continue
+        base = dict(current.get(key) or {})
+        if action == "overwrite":
+            out[key] = patch[key]
+        elif action == "remove":
+            out[key] = remove_struct(base, patch[key])
+        else:
+            out[key] = merge_struct(base, patch[key])
+    return {k: v for k, v in out.items() if v not in ({}, None)}
+
+
+async def patch_models(call: Call) -> dict[str, Any]:
+    """``overwrite`` (default) replaces each part of output_info that is sent (concepts,
+    params, output_config); ``merge`` upserts concepts by id and merges params; ``remove``
+    drops the concepts and param keys sent."""
+    app = await call.app()
+    body = await call.body()
+    items = body.get_objs("models")
+    batch(items, body.field("models"))
+    action = body.get_action(default="overwrite")
+    patches: dict[str, tuple[Obj, dict[str, Any]]] = {}
+    for item in items:
+        ident = item.get_str("id")
+        if not ident:
+            raise invalid(item.field("id"), "required (the model to patch)")
+        if ident in patches:
+            raise invalid(body.field("models"), f"model '{ident}' appears twice")
+        patches[ident] = (item, _output_info(item.get_obj("output_info")))
+
+    def change(current: ModelRow) -> tuple[ModelRow, list[ConceptValue]]:
+        item, info_patch = patches[current.id]
+        sent_type = item.get_str("model_type_id")
+        if sent_type and _type_id(sent_type, item.field("model_type_id")) != current.model_type_id:
+            raise invalid(
+                item.field("model_type_id"),
+                f"model '{current.id}' is a {current.model_type_id}; a model's type cannot "
+                "change (create a new model instead)",
+            )
+        info = _patched_info(current.output_info, info_patch, action)
+        check_config(current.model_type_id, info, call.user_id)
+        name = current.name
+        if item.has("name") or item.has("display_name"):
+            name = item.get_str("name") or item.get_str("display_name") or current.name
+        description = current.description
+        if item.has("description"):
+            description = "" if action == "remove" else item.get_str("description")
+        updated = replace(current, name=name, description=description, output_info=info)
+        return updated, _concept_values(info_patch) if action != "remove" else []
+
+    rows = await call.db(call.backend.automation.models.patch_models, app.pk, list(patches), change)
+    return {"models": [model_json(r, app.id, call.user_id) for r in rows]}
+
+
+async def delete_model(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    await call.db(call.backend.automation.models.delete_model, app.pk, call.path("model_id"))
+    return {}
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+
+async def post_model_versions(call: Call) -> dict[str, Any]:
+    """Train a new version (embedding-classifier only): answers at once with the version at
+    21103; poll GetModelVersion for 21101, then 21100 or 21106 with the reason."""
+    app = await call.app()
+    model = await _model(call, app, call.path("model_id"))
+    body = await call.body()
+    versions = body.get_objs("model_versions")
+    if len(versions) > 1:
+        raise invalid(body.field("model_versions"), "train one version per call")
+    if not is_trainable(model.model_type_id):
+        ready = model.latest.id if model.latest else "?"
+        raise ApiFailure(
+            MODEL_INVALID_ARGUMENT,
+            f"model '{model.id}' is a {model.model_type_id}, which needs no training (its "
+            f"version '{ready}' is ready); change its configuration with PatchModels",
+        )
+    version = versions[0] if versions else Obj({}, "model_versions[0]")
+    description = version.get_str("description") or body.get_str("description")
+    params = version.get_obj("train_info").get_struct("params")
+    snapshot = {k: v for k, v in model.output_info.items() if k in ("data", "output_config")}
+    updated, _ = await call.db(
+        call.backend.automation.models.add_version,
+        app.pk,
+        model.id,
+        description=description,
+        train_params=params,
+        output_info=snapshot,
+        status_code=MODEL_QUEUED,
+    )
+    call.backend.automation.wake()
+    return {"model": model_json(updated, app.id, call.user_id)}
+
+
+async def list_versions(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    model = await _model(call, app, call.path("model_id"))
+    limit, offset = paging(call.query)
+    rows = await call.db(call.backend.automation.models.list_versions, model.pk, limit, offset)
+    return {"model_versions": [version_json(v, app.id, call.user_id) for v in rows]}
+
+
+async def get_version(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    model = await _model(call, app, call.path("model_id"))
+    version_id = call.path("version_id")
+    row = await call.db(call.backend.automation.models.get_version, model.pk, version_id)
+    if row is None:
+        raise version_missing(model.id, version_id)
+    return {"model_version": version_json(row, app.id, call.user_id)}
+
+
+# -- predict ------------------------------------------------------------------------------------
+
+
+def _predict_sync(
+    call: Call, app: AppRow, model: ModelRow, version_id: str, sources: list[Source]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Blocking: one ``(status code, description, data)`` per source."""
+    auto = call.backend.automation
+    embedder = default_embedder() if model.model_type_id == EMBEDDING_CLASSIFIER else None
+    if model.model_type_id == VISUAL_EMBEDDER:
+        try:
+            embedder = embedder_for(model)
+        except ConfigError as exc:
+            raise ApiFailure(MODEL_INVALID_ARGUMENT, str(exc)) from None
+        resolved_version = version_id or (model.latest.id if model.latest else "")
+        classifier = None
+    else:
+        resolved = auto.resolve_classifier(app.pk, model, version_id, ApiFailure)
+        resolved_version = resolved.model_version_id
+        classifier = resolved
+    assert embedder is not None
+    outputs: list[dict[str, Any]] = []
+    for source in sources:
+        if source.error:
+            outputs.append({"status": status_json(source.error_code, source.error), "data": {}})
+            continue
+        vector = source.embeddings.get(embedder.id)
+        try:
+            if vector is None:
+                assert source.image is not None
+                vector = embedder.embed(source.image)
+            if classifier is None:
+                values = [float(v) for v in vector]
+                data: dict[str, Any] = {
+                    "embeddings": [{"vector": values, "num_dimensions": len(values)}]
+                }
+            else:
+                concepts = classifier.classifier.predict_concepts(vector, classifier.concept_names)
+                data = {"concepts": [c.to_dict() for c in concepts]}
+        except Exception as exc:  # a bad input fails alone
+            outputs.append(
+                {"status": status_json(21313, f"{type(exc).__name__}: {exc}"), "data": {}}
+            )
+            continue
+        outputs.append({"status": status_json(SUCCESS), "data": data})
+    return resolved_version, outputs
+
+
+async def post_model_outputs(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    model = await _model(call, app, call.path("model_id"))
+    version_id = call.request.path_params.get("version_id", "")
+    if model.model_type_id not in (EMBEDDING_CLASSIFIER, VISUAL_EMBEDDER):
+        raise ApiFailure(
+            MODEL_INVALID_ARGUMENT,
+            f"model '{model.id}' is a {model.model_type_id}: it takes concepts from another "
+            "model, not images; run it in a workflow (PostWorkflowResults)",
+        )
+    if version_id and model.model_type_id == VISUAL_EMBEDDER:
+        found = await call.db(call.backend.automation.models.get_version, model.pk, version_id)
+        if found is None:
+            raise version_missing(model.id, version_id)
+    body = await call.body()
+    sources = await load_sources(call, app, body)
+    resolved_version, results = await asyncio.to_thread(
+        _predict_sync, call, app, model, str(version_id), sources
+    )
+    summary = {
+        "id": model.id,
+        "name": model.name,
+        "model_type_id": model.model_type_id,
+        "app_id": app.id,
+        "user_id": call.user_id,
+        "model_version": {"id": resolved_version},
+    }
+    now = timestamp(time.time())
+    outputs = [
+        {
+            "id": new_id(),
+            "created_at": now,
+            "model": summary,
+            "input": source.echo,
+            **result,
+        }
+        for source, result in zip(sources, results, strict=True)
+    ]
+    failed = sum(1 for r in results if r["status"]["code"] != SUCCESS)
+    if failed == 0:
+        status = status_json(SUCCESS)
+    elif failed == len(results):
+        status = status_json(FAILURE, "every input failed: see each output's status")
+    else:
+        status = status_json(MIXED_STATUS, f"{failed} of {len(results)} inputs failed")
+    return {"status": status, "outputs": outputs}
+
+
+ROUTES = [
+    RouteSpec("GET", "/apps/{app_id}/models/types", "ListModelTypes", list_types),
+    RouteSpec("GET", "/apps/{app_id}/models/types/{model_type_id}", "GetModelType", get_type),
+    RouteSpec("POST", "/apps/{app_id}/models", "PostModels", post_models, changes_workflows=True),
+    RouteSpec("GET", "/apps/{app_id}/models", "ListModels", list_models),
+    RouteSpec(
+        "PATCH", "/apps/{app_id}/models", "PatchModels", patch_models, changes_workflows=True
+    ),
+    RouteSpec("GET", "/apps/{app_id}/models/{model_id}", "GetModel", get_model),
+    RouteSpec(
+        "DELETE",
+        "/apps/{app_id}/models/{model_id}",
+        "DeleteModel",
+        delete_model,
+        changes_workflows=True,
+    ),
+    RouteSpec(
+        "POST",
+        "/apps/{app_id}/models/{model_id}/versions",
+        "PostModelVersions",
+        post_model_versions,
+        changes_workflows=True,
+    ),
+    RouteSpec(
+        "GET", "/apps/{app_id}/models/{model_id}/versions", "ListModelVersions", list_versions
+    ),
+    RouteSpec(
+        "GET",
+        "/apps/{app_id}/models/{model_id}/versions/{version_id}",
+        "GetModelVersion",
+        get_version,
+    ),
+    RouteSpec(
+        "POST", "/apps/{app_id}/models/{model_id}/outputs", "PostModelOutputs", post_model_outputs
+    ),
+    RouteSpec(
+        "POST",
+        "/apps/{app_id}/models/{model_id}/versions/{version_id}/outputs",
+        "PostModelOutputsVersion",
+        post_model_outputs,
+    ),
+]
