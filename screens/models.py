@@ -1,20 +1,336 @@
-"""The Models area: classifiers, thresholders and annotation writers."""
+"""The Models area: embedders, classifiers, thresholders and annotation writers.
+
+A table of the app's models (type, version, status, concepts), the selected model's details
+below (its latest version, what it learnt from), `n` to create one with a form that fits its
+type, `t` to train a classifier with live status, `d` to delete, `w` for the wizard.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
 
-from tui.widgets.area import AreaScreen, bindings_for
+from api.autoannotate import (
+    ANNOTATION_WRITER,
+    COMPARATOR_SYMBOLS,
+    CONCEPT_THRESHOLDER,
+    EMBEDDING_CLASSIFIER,
+    MODEL_TYPES,
+    TYPE_TITLES,
+    WRITER_STATUSES,
+    canonical_type,
+    comparator_of,
+    train_and_wait,
+    writer_status_of,
+)
+from api.errors import status_name
+from api.models import Concept, Model, ModelVersion, ModelVersionStatus
+from screens.workflow_graph import SHORT_TYPES
+from tui.widgets.area import AreaScreen
+from tui.widgets.forms import ConfirmScreen, PickScreen, scoped_bindings
+
+STATUS_WORDS: dict[int, str] = {
+    ModelVersionStatus.TRAINED: "trained",
+    ModelVersionStatus.TRAINING: "training",
+    ModelVersionStatus.QUEUED_FOR_TRAINING: "queued",
+    ModelVersionStatus.UNTRAINED: "untrained",
+    ModelVersionStatus.TRAINING_FAILED: "failed",
+    ModelVersionStatus.TRAINING_NO_DATA: "failed: no data",
+    ModelVersionStatus.TRAINING_NO_POSITIVES: "failed: no positives",
+}
+
+
+def version_status(version: ModelVersion | None) -> str:
+    """`trained`, `training`, `queued`, `failed: <reason>`... for a table cell."""
+    if version is None:
+        return "-"
+    word = STATUS_WORDS.get(version.status_code) or status_name(version.status_code).lower()
+    if version.status_code == ModelVersionStatus.TRAINING_FAILED:
+        reason = version.status_details or version.status_description
+        return f"failed: {reason}" if reason else word
+    return word
+
+
+def concepts_cell(model: Model) -> str:
+    kind = canonical_type(model.model_type_id)
+    if kind == CONCEPT_THRESHOLDER:
+        symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
+        return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts)
+    if kind == ANNOTATION_WRITER:
+        code = writer_status_of(model.params)
+        status = next((v for k, v in WRITER_STATUSES.items() if k == code), str(code))
+        user = model.params.get("annotation_user_id") or "owner"
+        return f"writes {status} as {user}"
+    if kind == EMBEDDING_CLASSIFIER:
+        return ", ".join(c.id for c in model.concepts) or "-"
+    return ""
+
+
+def describe_version(version: ModelVersion) -> list[str]:
+    lines = [f"version {version.id}: {version_status(version)}"]
+    if version.status_description and version.status_code != ModelVersionStatus.TRAINING_FAILED:
+        lines[0] += f" ({version.status_description})"
+    if version.total_input_count or version.concepts:
+        learnt = ", ".join(c.id for c in version.concepts) or "-"
+        lines.append(f"learnt from {version.total_input_count} inputs; concepts: {learnt}")
+    if version.metrics:
+        shown = ", ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in list(version.metrics.items())[:4]
+            if not isinstance(v, dict | list)
+        )
+        if shown:
+            lines.append(f"metrics: {shown}")
+    return lines
+
+
+def _order(model: Model) -> tuple[int, str]:
+    kind = canonical_type(model.model_type_id)
+    return (MODEL_TYPES.index(kind) if kind in MODEL_TYPES else len(MODEL_TYPES), model.id)
 
 
 class ModelsScreen(AreaScreen):
     AREA: ClassVar[str] = "models"
-    BINDINGS: ClassVar = bindings_for("models")
+    BINDINGS: ClassVar = scoped_bindings("models", "models.")
+    DEFAULT_CSS = """
+    ModelsScreen #models-table { height: 1fr; }
+    ModelsScreen #model-detail {
+        height: auto; max-height: 7; border-top: solid $panel-lighten-2; color: $text;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[Model] = []
+        self.versions: dict[str, ModelVersion] = {}
+        self.training: set[str] = set()
+        self.concepts: list[Concept] = []
 
     def compose_body(self) -> ComposeResult:
-        yield self.placeholder(
-            "Classifiers, thresholders and annotation writers.\n\n"
-            "Not built yet; coming with issue 8: model forms, training with live status."
+        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="model-detail", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#models-table", DataTable)
+        table.add_columns("id", "type", "version", "status", "concepts / settings")
+        table.focus()
+        self.action_refresh()
+
+    def on_session_changed(self) -> None:
+        super().on_session_changed()
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        if self.session.connected and self.session.app_id:
+            self.action_refresh()
+
+    # ------------------------------------------------------------------ loading
+    def action_refresh(self) -> None:
+        if not self.session.connected or not self.session.app_id:
+            self.query_one("#model-detail", Static).update(
+                self.session.error or "connecting…"
+                if not self.session.connected
+                else "no app selected: ctrl+o picks or creates one"
+            )
+            return
+        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
+
+    async def _load(self) -> None:
+        client = self.session.app_client()
+        models = [m async for m in client.iter_models()]
+        self.models = sorted(models, key=_order)
+        for model in self.models:
+            if model.version is not None and model.id not in self.training:
+                self.versions[model.id] = model.version
+        self.concepts = [c async for c in client.iter_concepts()]
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one("#models-table", DataTable)
+        keep = self.selected_id()
+        table.clear()
+        for model in self.models:
+            version = self.versions.get(model.id)
+            kind = canonical_type(model.model_type_id)
+            trainable = kind == EMBEDDING_CLASSIFIER
+            table.add_row(
+                model.id,
+                SHORT_TYPES.get(kind, kind),
+                (version.id[:8] if version else "-") if trainable else "",
+                (version_status(version) if version else "not trained") if trainable else "ready",
+                concepts_cell(model),
+                key=model.id,
+            )
+        if keep is not None and keep in {m.id for m in self.models}:
+            table.move_cursor(row=table.get_row_index(keep))
+        if not self.models:
+            self.query_one("#model-detail", Static).update(
+                "No models yet: n creates one, w runs the auto-annotation wizard."
+            )
+        else:
+            self._show_detail()
+
+    def selected_id(self) -> str | None:
+        table = self.query_one("#models-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def selected_model(self) -> Model | None:
+        wanted = self.selected_id()
+        return next((m for m in self.models if m.id == wanted), None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+        model = self.selected_model()
+        if (
+            model is not None
+            and canonical_type(model.model_type_id) == EMBEDDING_CLASSIFIER
+            and model.id not in self.training
+        ):
+            self.run_worker(
+                self._load_version(model.id), group="detail", exclusive=True, exit_on_error=False
+            )
+
+    async def _load_version(self, model_id: str) -> None:
+        page = await self.session.app_client().list_model_versions(model_id, per_page=1)
+        if page and model_id not in self.training:
+            self.versions[model_id] = page[0]
+            self._update_row(model_id)
+
+    def _show_detail(self) -> None:
+        model = self.selected_model()
+        detail = self.query_one("#model-detail", Static)
+        if model is None:
+            return
+        kind = canonical_type(model.model_type_id)
+        lines = [f"{model.id} — {TYPE_TITLES.get(kind, kind)} ({model.model_type_id})"]
+        if kind == EMBEDDING_CLASSIFIER:
+            version = self.versions.get(model.id)
+            lines.append(f"learns: {', '.join(c.id for c in model.concepts) or '-'}")
+            lines += describe_version(version) if version else ["not trained yet: t trains it"]
+        elif text := concepts_cell(model):
+            lines.append(text)
+        detail.update("\n".join(lines))
+
+    def _update_row(self, model_id: str) -> None:
+        table = self.query_one("#models-table", DataTable)
+        version = self.versions.get(model_id)
+        try:
+            columns = list(table.columns)
+            table.update_cell(model_id, columns[2], version.id[:12] if version else "-")
+            table.update_cell(model_id, columns[3], version_status(version))
+        except Exception:
+            return
+        if self.selected_id() == model_id:
+            self._show_detail()
+
+    # ------------------------------------------------------------------ actions
+    def action_new_model(self) -> None:
+        if not self._ready():
+            return
+        options = [(t, f"{TYPE_TITLES[t]}  ({t})") for t in MODEL_TYPES]
+        self.app.push_screen(PickScreen("New model: which type?", options), self._picked_type)
+
+    def _picked_type(self, model_type_id: str | None) -> None:
+        if model_type_id:
+            self.open_form(model_type_id)
+
+    def open_form(self, model_type_id: str) -> None:
+        from screens.model_forms import ModelForm
+
+        form = ModelForm(
+            model_type_id,
+            self.session.app_client(),
+            concepts=self.concepts,
+            taken_ids={m.id for m in self.models},
+            default_user=self.session.user_id,
         )
+        self.app.push_screen(form, self._created)
+
+    def _created(self, model: Model | None) -> None:
+        if model is None:
+            return
+        self.app.notify(f"created {model.id} ({model.model_type_id})")
+        self.action_refresh()
+
+    def action_train(self) -> None:
+        model = self.selected_model()
+        if model is None:
+            return
+        if canonical_type(model.model_type_id) != EMBEDDING_CLASSIFIER:
+            self.app.notify(f"{model.id} is a {model.model_type_id}: only classifiers train")
+            return
+        if model.id in self.training:
+            self.app.notify(f"{model.id} is already training")
+            return
+        self.training.add(model.id)
+        self.run_worker(
+            self._train(model.id),
+            name=f"train {model.id}",
+            group=f"train-{model.id}",
+            exit_on_error=False,
+        )
+
+    async def _train(self, model_id: str) -> None:
+        def seen(version: ModelVersion) -> None:
+            self.versions[model_id] = version
+            self._update_row(model_id)
+
+        try:
+            version = await train_and_wait(
+                self.session.app_client(), model_id, on_status=seen, poll=0.25
+            )
+        except Exception as exc:
+            self.app.notify(f"training {model_id}: {exc}", severity="error", timeout=10)
+            return
+        finally:
+            self.training.discard(model_id)
+        self.versions[model_id] = version
+        self._update_row(model_id)
+        self.app.notify(
+            f"{model_id} trained: version {version.id} from {version.total_input_count} inputs"
+        )
+
+    def action_delete(self) -> None:
+        model = self.selected_model()
+        if model is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._delete(model.id), exit_on_error=False)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete model {model.id}?",
+                "Workflows that use it stop working. This cannot be undone.",
+            ),
+            answered,
+        )
+
+    async def _delete(self, model_id: str) -> None:
+        await self.session.app_client().delete_model(model_id)
+        self.app.notify(f"deleted {model_id}")
+        await self._load()
+
+    def action_wizard(self) -> None:
+        if not self._ready():
+            return
+        from screens.wizard import WizardScreen
+
+        self.app.push_screen(WizardScreen(), lambda _: self.action_refresh())
+
+    def _ready(self) -> bool:
+        try:
+            self.session.app_client()
+        except RuntimeError as exc:
+            self.app.notify(str(exc), severity="warning")
+            return False
+        return True

@@ -1,20 +1,273 @@
-"""The Review area: review PENDING annotations: accept, reject, undo."""
+"""The Review area: PENDING annotations one at a time: accept, reject, toggle, skip, undo.
+
+Each annotation is claimed with a short lease before it is shown (see `api.review`), so two
+reviewers on one server never review the same one; decisions are written at once.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Static
 
+from api.models import Annotation
+from api.review import ReviewQueue
 from tui.widgets.area import AreaScreen, bindings_for
+from tui.widgets.preview import ImagePreview
+
+HINT = "a accept · r reject · 1-9 toggle concept · s skip · u undo"
 
 
 class ReviewScreen(AreaScreen):
     AREA: ClassVar[str] = "review"
     BINDINGS: ClassVar = bindings_for("review")
+    #: Renew the lease this often (a third of its lifetime).
+    LEASE_TTL: ClassVar[float] = 120.0
+
+    DEFAULT_CSS = """
+    ReviewScreen #review-counter { height: 1; background: $panel; padding: 0 1; }
+    ReviewScreen #review-body { height: 1fr; }
+    ReviewScreen #review-preview { width: 1fr; height: 1fr; }
+    ReviewScreen #review-side { width: 1fr; height: 1fr; padding: 0 1; }
+    ReviewScreen #review-meta { height: auto; }
+    ReviewScreen #review-concepts { height: 1fr; margin-top: 1; }
+    ReviewScreen #review-hint { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: ReviewQueue | None = None
+        self.current: Annotation | None = None
+        #: Concept ids switched off for the current annotation (dropped on accept).
+        self.off: set[str] = set()
+        self.busy = False
+        self._renew_timer: Timer | None = None
+        self._app_id = ""
 
     def compose_body(self) -> ComposeResult:
-        yield self.placeholder(
-            "Review PENDING annotations: accept, reject, undo.\n\n"
-            "Not built yet; coming with issue 9: the review queue."
-        )
+        yield Static("", id="review-counter")
+        with Horizontal(id="review-body"):
+            yield ImagePreview(id="review-preview")
+            with Vertical(id="review-side"):
+                yield Static("", id="review-meta")
+                yield Static("", id="review-concepts")
+                yield Static(HINT, id="review-hint")
+
+    def on_mount(self) -> None:
+        self._renew_timer = self.set_interval(self.LEASE_TTL / 3, self._renew)
+        self.start()
+
+    def on_session_changed(self) -> None:
+        super().on_session_changed()
+        if self.session.app_id != self._app_id:
+            self.start()
+
+    def on_screen_resume(self) -> None:
+        if self.queue is not None and self.current is None and not self.busy:
+            self._run(self._next())
+
+    def on_screen_suspend(self) -> None:
+        queue = self.queue
+        if queue is not None and queue.current is not None:
+            self.current = None
+            self.run_worker(queue.release(), group="review-release", exit_on_error=False)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """A fresh queue on the current app."""
+        session = self.session
+        old = self.queue
+        if old is not None and old.current is not None:
+            self.run_worker(old.release(), group="review-release", exit_on_error=False)
+        self.queue = None
+        self.current = None
+        self._app_id = session.app_id
+        if session.client is None or not session.app_id:
+            self._counter(session.error or "no app selected: ctrl+o picks one")
+            self._show(None)
+            return
+        self.queue = ReviewQueue(session.app_client(), ttl=self.LEASE_TTL)
+        self._counter("loading the queue...")
+        self._run(self._next())
+
+    def _run(self, work: object) -> None:
+        self.run_worker(work, group="review", exclusive=False, exit_on_error=False)  # type: ignore[arg-type]
+
+    async def _next(self) -> None:
+        queue = self.queue
+        if queue is None:
+            return
+        self.busy = True
+        try:
+            annotation = await queue.next()
+        finally:
+            self.busy = False
+        if queue is self.queue:
+            self._show(annotation)
+            await self._preview(annotation)
+
+    def _counter(self, text: str) -> None:
+        self.query_one("#review-counter", Static).update(text)
+
+    def _counter_text(self) -> str:
+        queue = self.queue
+        if queue is None:
+            return ""
+        counts = queue.counts
+        parts: list[str] = []
+        if counts is not None:
+            left = counts.available
+            parts.append(f"{counts.text(left)} left to review")
+            others = counts.pending - counts.available
+            if others > 0:
+                parts.append(f"{others} with other reviewers")
+        parts.append(f"{queue.reviewed} reviewed")
+        if queue.skipped:
+            parts.append(f"{len(queue.skipped)} skipped")
+        if queue.decisions:
+            last = queue.decisions[-1]
+            parts.append(f"last: {last.action} (u undoes)")
+        return " · ".join(parts)
+
+    def _show(self, annotation: Annotation | None) -> None:
+        self.current = annotation
+        self.off = set()
+        meta = self.query_one("#review-meta", Static)
+        if annotation is None:
+            meta.update(
+                "Nothing to review: no PENDING annotation is free."
+                if self.queue is not None
+                else ""
+            )
+            self.query_one("#review-concepts", Static).update("")
+            self.query_one(ImagePreview).set_image(None)
+        else:
+            by = (
+                f"model {annotation.model_version_id}"
+                if annotation.model_version_id
+                else f"user {annotation.user_id or '-'}"
+            )
+            meta.update(escape(f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"))
+            self._show_concepts()
+        if self.queue is not None:
+            self._counter(self._counter_text())
+
+    def _show_concepts(self) -> None:
+        annotation = self.current
+        if annotation is None:
+            return
+        lines = []
+        for n, concept in enumerate(annotation.concepts, start=1):
+            on = concept.id not in self.off
+            mark = r"\[x]" if on else r"\[ ]"
+            key = str(n) if n <= 9 else " "
+            name = escape(concept.name or concept.id)
+            text = f"{mark} {key} {name} {concept.value:.2f}"
+            lines.append(text if on else f"[dim strike]{text}[/]")
+        if not lines:
+            lines.append("(no concepts)")
+        self.query_one("#review-concepts", Static).update("\n".join(lines))
+
+    async def _preview(self, annotation: Annotation | None) -> None:
+        preview = self.query_one(ImagePreview)
+        queue = self.queue
+        if annotation is None or queue is None:
+            return
+        client = queue.client
+        try:
+            item = await client.get_input(annotation.input_id)
+            data = await client.fetch_image(item) if item.url else None
+        except Exception as exc:
+            preview.set_image(None, label=f"no preview: {exc}")
+            return
+        if self.current is annotation:
+            preview.set_image(data)
+
+    def _renew(self) -> None:
+        queue = self.queue
+        if queue is not None and queue.current is not None and not self.busy:
+            self.run_worker(queue.renew(), group="review-renew", exit_on_error=False)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _ready(self) -> ReviewQueue | None:
+        if self.busy or self.queue is None:
+            return None
+        return self.queue
+
+    def action_accept(self) -> None:
+        self._decide(accept=True)
+
+    def action_reject(self) -> None:
+        self._decide(accept=False)
+
+    def _decide(self, *, accept: bool) -> None:
+        queue = self._ready()
+        annotation = self.current
+        if queue is None or annotation is None:
+            return
+        keep = [c.id for c in annotation.concepts if c.id not in self.off] if accept else None
+        if accept and self.off and not keep:
+            self.notify("every concept is switched off: reject instead (r)", severity="warning")
+            return
+        self.busy = True
+
+        async def work() -> None:
+            try:
+                await queue.decide(accept, keep if self.off else None)
+            finally:
+                self.busy = False
+            await self._next()
+
+        self._run(work())
+
+    def action_skip(self) -> None:
+        queue = self._ready()
+        if queue is None or self.current is None:
+            return
+        self.busy = True
+
+        async def work() -> None:
+            try:
+                await queue.skip()
+            finally:
+                self.busy = False
+            await self._next()
+
+        self._run(work())
+
+    def action_undo(self) -> None:
+        queue = self._ready()
+        if queue is None:
+            return
+        if not queue.decisions:
+            self.notify("nothing to undo")
+            return
+        self.busy = True
+
+        async def work() -> None:
+            try:
+                restored = await queue.undo()
+                await queue.refresh_counts()
+            finally:
+                self.busy = False
+            self._show(restored)
+            await self._preview(restored)
+
+        self._run(work())
+
+    def action_toggle_concept(self, number: int) -> None:
+        annotation = self.current
+        if annotation is None or not 1 <= number <= len(annotation.concepts):
+            return
+        concept_id = annotation.concepts[number - 1].id
+        self.off.symmetric_difference_update({concept_id})
+        self._show_concepts()
+
+    def action_reload(self) -> None:
+        self.start()

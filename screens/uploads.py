@@ -1,23 +1,727 @@
-"""The Uploads area: upload image files, folders and URLs into the current app."""
+"""The Uploads area: upload image files, folders and URLs into the current app.
+
+Left, a file browser (`space` marks files and folders, `a` adds the marked ones, or the
+highlighted one, to the queue; `r` toggles whether folders are read recursively); `u` pastes
+URLs, one a line; `c` sets concepts for the next batch. Right, the queue: one row per item
+with its state (queued, uploading, acknowledged, processing, done, failed with the reason),
+under it a progress bar with counts, rate and ETA. `p` pauses and resumes, `x` cancels.
+
+It runs the engine of `clarifai-tui upload` (`api.upload.Uploader`): input ids come from the
+content, and the engine's journal (under the profile's state dir) records every item, so
+nothing is sent twice. The queue itself (what was added and not yet settled) is kept in a
+small file beside the journal, written before anything is sent: quit in the middle, start
+again, and the unfinished batches resume by themselves. Server-side processing (30001 ->
+30000/30002) is followed until every item is settled.
+
+Cancel (`x`) stops the running batch and drops the rest of the queue; what the server has
+already accepted stays in the app (the journal knows it, so adding the same files again
+sends nothing twice).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
+from rich.text import Text, TextType
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, DirectoryTree, ProgressBar, Static, TextArea
+from textual.widgets._directory_tree import DirEntry
+from textual.widgets._tree import TreeNode
 
+from api.upload import (
+    IMAGE_EXTENSIONS,
+    ItemEvent,
+    ItemState,
+    ProgressEvent,
+    UploadController,
+    Uploader,
+    UploadEvent,
+    UploadOptions,
+    UploadSource,
+    UploadSummary,
+    collect_sources,
+)
 from tui.widgets.area import AreaScreen, bindings_for
+from tui.widgets.forms import PromptScreen, scoped_bindings
+
+if TYPE_CHECKING:
+    from api.client import ClarifaiClient
+    from tui.config import Profile, UploadConfig
+
+QUEUE_VERSION = 1
+
+
+def concept_id_for(name: str) -> str:
+    """`"Bike Rider"` -> `"bike_rider"`: a concept id from a name (underscores, lower case)."""
+    out = []
+    for char in name.strip().lower():
+        out.append(char if char.isalnum() or char in "_-" else "_")
+    slug = "".join(out)
+    while "__" in slug:
+        slug = slug.replace("__", "_")
+    return slug.strip("_")[:64]
+
+
+def parse_concepts(text: str) -> tuple[str, ...]:
+    """`"cat, Dog house"` -> `("cat", "dog_house")`, duplicates and blanks dropped."""
+    ids = (concept_id_for(part) for part in text.split(","))
+    return tuple(dict.fromkeys(i for i in ids if i))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# ---------------------------------------------------------------------------------------
+# The saved queue: the batches added and not yet settled, per app
+
+
+@dataclass
+class Batch:
+    sources: list[UploadSource]
+    concepts: tuple[str, ...] = ()
+
+
+def queue_path(state_dir: Path, client: ClarifaiClient) -> Path:
+    """Beside the engine's journal for the same server, user and app."""
+    scope = f"{client.base_url}\n{client.user_id}\n{client.app_id}"
+    digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
+    safe_app = "".join(c if c.isalnum() or c in "-_" else "_" for c in client.app_id or "")
+    return state_dir / "uploads" / f"{safe_app}-{digest}.tui-queue.json"
+
+
+def _source_json(source: UploadSource) -> dict[str, Any]:
+    return {
+        "kind": source.kind,
+        "label": source.label,
+        "path": str(source.path) if source.path else None,
+        "url": source.url,
+        "error": source.error,
+    }
+
+
+def _source_from(raw: dict[str, Any]) -> UploadSource:
+    kind, label = str(raw.get("kind", "")), str(raw.get("label", ""))
+    if kind == "file" and raw.get("path"):
+        try:
+            return UploadSource.for_file(Path(str(raw["path"])), label)
+        except OSError as exc:
+            return UploadSource(kind="error", label=label, error=exc.strerror or str(exc))
+    if kind == "url" and raw.get("url"):
+        return UploadSource.for_url(str(raw["url"]))
+    return UploadSource(kind="error", label=label, error=str(raw.get("error") or "unreadable"))
+
+
+def save_queue(path: Path, batches: Iterable[Batch]) -> None:
+    """Atomically (temp file + rename); an empty queue removes the file."""
+    items = [
+        {"concepts": list(b.concepts), "sources": [_source_json(s) for s in b.sources]}
+        for b in batches
+    ]
+    if not items:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        json.dump({"version": QUEUE_VERSION, "batches": items}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+
+
+def load_queue(path: Path) -> list[Batch]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    batches = []
+    for item in raw.get("batches", []) if isinstance(raw, dict) else []:
+        sources = [_source_from(s) for s in item.get("sources", []) if isinstance(s, dict)]
+        if sources:
+            batches.append(Batch(sources, tuple(str(c) for c in item.get("concepts", []))))
+    return batches
+
+
+# ---------------------------------------------------------------------------------------
+# Widgets
+
+
+class MarkingTree(DirectoryTree):
+    """A DirectoryTree of folders and image files where `space` marks entries (the key is
+    the Uploads area's `uploads.mark`, remappable; `enter` opens and closes folders)."""
+
+    MARK = "● "
+    BINDINGS: ClassVar = scoped_bindings("uploads", "uploads.mark")
+
+    class MarksChanged(Message):
+        """The set of marked paths changed."""
+
+    def __init__(self, path: str | Path, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.marked: dict[Path, None] = {}
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [
+            p
+            for p in paths
+            if not p.name.startswith(".")
+            and (self._safe_is_dir(p) or p.suffix.lower() in IMAGE_EXTENSIONS)
+        ]
+
+    def process_label(self, label: TextType) -> Text:
+        # The root's label is its whole path (children are bare names, never with a "/"):
+        # show the folder's name only, so the tree stays narrow.
+        if isinstance(label, str) and (os.sep in label or label == "."):
+            path = Path(label).resolve()
+            label = f"{path.name or path}/"
+        return super().process_label(label)
+
+    def render_label(self, node: TreeNode[DirEntry], base_style: Style, style: Style) -> Text:
+        text = super().render_label(node, base_style, style)
+        if node.data is not None and node.data.path in self.marked:
+            text = Text.assemble((self.MARK, "bold green"), text)
+        return text
+
+    def toggle_mark(self) -> Path | None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return None
+        path = node.data.path
+        if path in self.marked:
+            del self.marked[path]
+        else:
+            self.marked[path] = None
+        node.refresh()
+        return path
+
+    def action_mark(self) -> None:
+        if self.toggle_mark() is not None:
+            self.action_cursor_down()
+        self.post_message(self.MarksChanged())
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self._invalidate()
+        self.refresh()
+
+
+class UrlPasteScreen(ModalScreen[list[str] | None]):
+    """Paste image URLs, one a line; ctrl+s or f2 adds them, esc cancels."""
+
+    DEFAULT_CSS = """
+    UrlPasteScreen { align: center middle; }
+    UrlPasteScreen > Vertical {
+        width: 76; max-width: 98%; height: 18; max-height: 95%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    UrlPasteScreen TextArea { height: 1fr; }
+    UrlPasteScreen .dialog-hint { color: $text-muted; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s,f2", "add", "Add", id="uploads.urls_add"),
+        Binding("escape", "cancel", "Cancel", id="uploads.urls_cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]Image URLs[/b], one a line (http/https)")
+            yield TextArea(id="urls")
+            yield Static("ctrl+s / f2: add to the queue    esc: cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_add(self) -> None:
+        text = self.query_one(TextArea).text
+        urls = [line.strip() for line in text.splitlines()]
+        self.dismiss([u for u in urls if u and not u.startswith("#")])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# ---------------------------------------------------------------------------------------
+# The area
+
+
+STATE_STYLES: dict[str, str] = {
+    "queued": "dim",
+    "uploading": "cyan",
+    "acknowledged": "blue",
+    "processing": "yellow",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
 
 
 class UploadsScreen(AreaScreen):
     AREA: ClassVar[str] = "uploads"
     BINDINGS: ClassVar = bindings_for("uploads")
+    AUTO_FOCUS = "#uploads-tree"
+    #: Where the browser starts (default: the working directory). Tests set it.
+    START_DIR: ClassVar[Path | None] = None
+    #: Engine options: None takes `[upload]` of the config; tests make them smaller.
+    BATCH_SIZE: ClassVar[int | None] = None
+    CONCURRENCY: ClassVar[int | None] = None
+    POLL_INTERVAL: ClassVar[float] = 1.0
+
+    DEFAULT_CSS = """
+    UploadsScreen #uploads-status { height: 1; background: $panel; padding: 0 1; }
+    UploadsScreen #uploads-main { height: 1fr; }
+    UploadsScreen #uploads-tree { width: 30; height: 1fr; border-right: solid $panel-lighten-2; }
+    UploadsScreen #uploads-queue { width: 1fr; height: 1fr; }
+    UploadsScreen #uploads-detail { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    UploadsScreen #uploads-progress-row { height: 1; padding: 0 1; }
+    UploadsScreen #uploads-progress { width: 24; }
+    UploadsScreen #uploads-counts { width: 1fr; padding: 0 0 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recursive = False
+        self.concepts: tuple[str, ...] = ()
+        self.batches: list[Batch] = []
+        self.controller: UploadController | None = None
+        self.running = False
+        self.last_summary: UploadSummary | None = None
+        self.states: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}
+        self.progress: ProgressEvent | None = None
+        self._queue_app = ""
+        self._queue_file: Path | None = None
+        self._restored_for: str | None = None
+        self._message = ""
+        self._detail_key = ""
+
+    # -- layout ----------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
-        yield self.placeholder(
-            "Upload image files, folders and URLs into the current app.\n\n"
-            "Not built yet; coming with "
-            "issue 7: "
-            "file browser, URL paste, queue table with progress, pause/resume/cancel. "
-            "Meanwhile: `clarifai-tui upload PATH...`."
+        yield Static("", id="uploads-status")
+        with Horizontal(id="uploads-main"):
+            yield MarkingTree(self.START_DIR or Path.cwd(), id="uploads-tree")
+            table: DataTable[Text | str] = DataTable(
+                id="uploads-queue", cursor_type="row", zebra_stripes=False
+            )
+            yield table
+        yield Static("", id="uploads-detail")
+        with Horizontal(id="uploads-progress-row"):
+            yield ProgressBar(total=1, show_eta=False, show_percentage=True, id="uploads-progress")
+            yield Static("", id="uploads-counts")
+
+    def on_mount(self) -> None:
+        self.recursive = self._upload_config().recursive
+        table = self.query_one("#uploads-queue", DataTable)
+        table.add_column("item", key="item", width=18)
+        table.add_column("state", key="state", width=12)
+        table.add_column("id / reason", key="detail", width=60)
+        self.query_one(MarkingTree).focus()
+        self._status()
+        self._counts()
+        self._restore()
+
+    def on_session_changed(self) -> None:
+        super().on_session_changed()
+        self._restore()
+
+    # -- profile and state -----------------------------------------------------------------
+
+    def _profile(self) -> Profile | None:
+        """The shell's profile (for the state dir), if the app has one."""
+        from tui.config import Profile
+
+        profile = getattr(self.app, "profile", None)
+        return profile if isinstance(profile, Profile) else None
+
+    def _state_dir(self) -> Path:
+        from tui.connect import state_dir
+
+        profile = self._profile()
+        if profile is None:
+            raise RuntimeError("no profile: uploads need the application shell")
+        return state_dir(profile)
+
+    def _upload_config(self) -> UploadConfig:
+        from tui.config import Config, UploadConfig
+
+        config = getattr(self.app, "config", None)
+        return config.upload if isinstance(config, Config) else UploadConfig()
+
+    def _client(self) -> ClarifaiClient:
+        return self.session.app_client()
+
+    def _save(self) -> None:
+        if self._queue_file is not None:
+            save_queue(self._queue_file, self.batches)
+
+    def _restore(self) -> None:
+        """Once per app: resume the batches a previous session left unfinished."""
+        session = self.session
+        if session.client is None or not session.app_id or self.running:
+            self._status()
+            return
+        if self._restored_for == session.app_id:
+            return
+        self._restored_for = session.app_id
+        client = self._client()
+        self._queue_app = session.app_id
+        self._queue_file = queue_path(self._state_dir(), client)
+        saved = load_queue(self._queue_file)
+        self.batches = saved
+        if saved:
+            count = sum(len(b.sources) for b in saved)
+            self._message = f"resuming {count} unfinished items from the last session"
+            self.notify(self._message)
+            for batch in saved:
+                self._add_rows(batch.sources)
+            self._start()
+        self._status()
+
+    # -- status lines ----------------------------------------------------------------------
+
+    def _status(self) -> None:
+        session = self.session
+        if session.client is None:
+            text = session.error or "connecting…"
+        elif not session.app_id:
+            text = "no app selected: ctrl+o picks or creates one (d there makes the demo app)"
+        else:
+            marked = len(self.query_one(MarkingTree).marked) if self.is_mounted else 0
+            parts = [
+                f"recursive {'on' if self.recursive else 'off'} (r)",
+                f"concepts: {', '.join(self.concepts) or '-'} (c)",
+            ]
+            if marked:
+                parts.append(f"{marked} marked")
+            if self._message:
+                parts.append(self._message)
+            text = " · ".join(parts)
+        self.query_one("#uploads-status", Static).update(Text(text, no_wrap=True))
+
+    def _counts(self) -> None:
+        p = self.progress
+        bar = self.query_one(ProgressBar)
+        label = self.query_one("#uploads-counts", Static)
+        if p is None:
+            # never total=None: the indeterminate bar animates forever
+            bar.update(total=1, progress=0)
+            label.update("queue empty: space marks, a adds, u pastes URLs")
+            return
+        bar.update(total=max(p.total, 1), progress=p.settled if p.total else 1)
+        parts = [f"{p.settled}/{p.total}"]
+        if p.failed:
+            parts.append(f"{p.failed} failed")
+        if p.already_present:
+            parts.append(f"{p.already_present} present")
+        if self.running:
+            if p.processing:
+                parts.append(f"{p.processing} processing")
+            parts.append(f"{p.rate:.1f}/s")
+            parts.append(f"ETA {duration(p.eta)}")
+        if self.controller is not None and self.controller.paused:
+            parts.append("PAUSED (p resumes)")
+        elif not self.running and self.batches:
+            parts.append("stopped (p resumes)")
+        label.update(Text(" · ".join(parts), no_wrap=True))
+
+    # -- the queue table -------------------------------------------------------------------
+
+    def _row_label(self, source: UploadSource) -> str:
+        if source.kind == "file" and source.path is not None:
+            return source.path.name
+        return source.label
+
+    def _add_rows(self, sources: Iterable[UploadSource]) -> None:
+        table = self.query_one("#uploads-queue", DataTable)
+        for source in sources:
+            key = source.key
+            state = "failed" if source.kind == "error" else "queued"
+            reason = source.error
+            if key in table.rows:
+                self._set_row(key, state, reason)
+                continue
+            self.states[key] = state
+            self.reasons[key] = reason
+            table.add_row(
+                Text(self._row_label(source), no_wrap=True, overflow="ellipsis"),
+                Text(state, style=STATE_STYLES[state]),
+                Text(reason, no_wrap=True),
+                key=key,
+            )
+
+    def _highlighted(self, table: DataTable[Any]) -> str:
+        if not table.has_focus or table.row_count == 0:
+            return ""
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:
+            return ""
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.has_focus:
+            self._detail_key = str(event.row_key.value or "")
+            self._show_detail(self._detail_key)
+
+    def _show_detail(self, key: str) -> None:
+        """The highlighted item in full (the table cuts long reasons)."""
+        state = self.states.get(key)
+        if state is None:
+            self.query_one("#uploads-detail", Static).update("")
+            return
+        kind, _, rest = key.partition(":")
+        name = Path(rest.rsplit(":", 2)[0]).name if kind == "file" else rest
+        text = f"{name}: {state}"
+        if self.reasons.get(key):
+            text += f": {self.reasons[key]}"
+        self.query_one("#uploads-detail", Static).update(Text(text))
+
+    def _set_row(self, key: str, state: str, detail: str) -> None:
+        table = self.query_one("#uploads-queue", DataTable)
+        self.states[key] = state
+        self.reasons[key] = detail
+        if key not in table.rows:
+            return
+        table.update_cell(key, "state", Text(state, style=STATE_STYLES.get(state, "")))
+        table.update_cell(key, "detail", Text(detail, no_wrap=True))
+        if state == "failed" and not self._detail_key:
+            self._detail_key = key  # the first failure is shown in full until one is picked
+        if key == self._detail_key or key == self._highlighted(table):
+            self._show_detail(key)
+
+    def on_upload_event(self, event: UploadEvent) -> None:
+        if isinstance(event, ProgressEvent):
+            self.progress = event
+            self._counts()
+            return
+        assert isinstance(event, ItemEvent)
+        state = event.state.value
+        if event.state is ItemState.FAILED:
+            detail = event.reason or "failed"
+        elif event.state is ItemState.DONE:
+            if event.outcome == "already_present":
+                state = "done"
+                detail = "already in the app" + (f" ({event.reason})" if event.reason else "")
+            else:
+                detail = event.input_id
+        else:
+            detail = event.input_id
+        self._set_row(event.key, state, detail)
+
+    def _cancel_rows(self, batches: Iterable[Batch]) -> None:
+        for batch in batches:
+            for source in batch.sources:
+                if self.states.get(source.key) in ("queued", "uploading"):
+                    self._set_row(source.key, "cancelled", "not sent")
+                elif self.states.get(source.key) in ("acknowledged", "processing"):
+                    self._set_row(source.key, "cancelled", "accepted; processing continues")
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _enqueue(self, batch: Batch) -> None:
+        if not batch.sources:
+            self.notify("nothing to upload there (image files only)", severity="warning")
+            return
+        self.batches.append(batch)
+        self._save()  # before anything is sent: a quit from here on resumes the batch
+        self._add_rows(batch.sources)
+        self._start()
+
+    def _start(self) -> None:
+        if self.running or not self.batches:
+            return
+        self.running = True
+        self.run_worker(self._run_batches(), group="uploads", exit_on_error=False)
+
+    async def _run_batches(self) -> None:
+        try:
+            client = self._client()
+            state_dir = self._state_dir()
+            while self.batches:
+                batch = self.batches[0]
+                self.controller = UploadController()
+                settings = self._upload_config()
+                options = UploadOptions(
+                    concepts=batch.concepts,
+                    batch_size=self.BATCH_SIZE or settings.batch_size,
+                    concurrency=self.CONCURRENCY or settings.concurrency,
+                    poll_interval=self.POLL_INTERVAL,
+                )
+                uploader = Uploader(
+                    client,
+                    state_dir=state_dir,
+                    options=options,
+                    on_event=self.on_upload_event,
+                    controller=self.controller,
+                )
+                summary = await uploader.run(batch.sources)
+                self.last_summary = summary
+                if summary.cancelled:
+                    self._cancel_rows(self.batches)
+                    self.batches.clear()
+                    self._message = "cancelled: what the server accepted stays in the app"
+                elif summary.pending:
+                    # processing outlasted the engine's timeout: keep it for the next run
+                    self._message = f"{len(summary.pending)} still processing: p checks again"
+                    break
+                else:
+                    self.batches.pop(0)
+                    self._message = (
+                        f"finished: {len(summary.uploaded)} new, "
+                        f"{len(summary.already_present)} already there, "
+                        f"{len(summary.failed)} failed"
+                    )
+                self._save()
+        finally:
+            self.running = False
+            self.controller = None
+            if self.is_mounted:
+                self._counts()
+                self._status()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        try:
+            self._client()
+        except RuntimeError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
+        if self.running and self._queue_app != self.session.app_id:
+            self.notify(
+                f"still uploading into {self._queue_app}: wait, or cancel (x) first",
+                severity="warning",
+            )
+            return False
+        if not self.running and self._queue_app != self.session.app_id:
+            self._restore()
+        return True
+
+    def action_mark(self) -> None:
+        self.query_one(MarkingTree).action_mark()
+
+    def on_marking_tree_marks_changed(self, _event: MarkingTree.MarksChanged) -> None:
+        self._status()
+
+    def action_clear_marks(self) -> None:
+        self.query_one(MarkingTree).clear_marks()
+        self._status()
+
+    def action_add_marked(self) -> None:
+        if not self._ready():
+            return
+        tree = self.query_one(MarkingTree)
+        paths = list(tree.marked)
+        if not paths:
+            node = tree.cursor_node
+            if node is None or node.data is None:
+                return
+            paths = [node.data.path]
+        sources = collect_sources(paths, recursive=self.recursive)
+        tree.clear_marks()
+        self._message = ""
+        self._enqueue(Batch(sources, self.concepts))
+        self._status()
+
+    def action_toggle_recursive(self) -> None:
+        self.recursive = not self.recursive
+        self._status()
+
+    def action_paste_urls(self) -> None:
+        if not self._ready():
+            return
+
+        def pasted(urls: list[str] | None) -> None:
+            if urls:
+                self._enqueue(Batch(collect_sources(urls=urls), self.concepts))
+                self._status()
+
+        self.app.push_screen(UrlPasteScreen(), pasted)
+
+    def action_batch_concepts(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.concepts = parse_concepts(text)
+                self._status()
+
+        self.app.push_screen(
+            PromptScreen(
+                "Concepts for the next batch (comma-separated; blank for none)",
+                value=", ".join(self.concepts),
+                hint="each added input is labelled with them (created when missing)",
+            ),
+            chosen,
         )
+
+    def action_pause(self) -> None:
+        controller = self.controller
+        if controller is None:
+            if self.batches and self._ready():
+                self._message = ""
+                self._start()
+            return
+        if controller.paused:
+            controller.resume()
+            self._message = ""
+        else:
+            controller.pause()
+            self._message = "pausing: batches in flight finish first"
+        self._status()
+        self._counts()
+
+    def action_cancel(self) -> None:
+        if self.controller is not None:
+            self.controller.cancel()
+        elif self.batches:
+            self._cancel_rows(self.batches)
+            self.batches.clear()
+            self._save()
+            self._message = "queue cleared"
+            self._status()
+            self._counts()
+
+    def action_parent_folder(self) -> None:
+        tree = self.query_one(MarkingTree)
+        current = Path(tree.path).resolve()
+        if current.parent != current:
+            tree.path = current.parent
+
+    def action_goto_folder(self) -> None:
+        tree = self.query_one(MarkingTree)
+
+        def go(text: str | None) -> None:
+            if not text:
+                return
+            path = Path(text).expanduser()
+            if not path.is_dir():
+                self.notify(f"not a folder: {path}", severity="warning")
+                return
+            tree.path = path.resolve()
+            tree.focus()
+
+        self.app.push_screen(PromptScreen("Go to folder", value=str(Path(tree.path))), go)
+
+    def action_clear_settled(self) -> None:
+        table = self.query_one("#uploads-queue", DataTable)
+        for key, state in list(self.states.items()):
+            if state in ("done", "failed", "cancelled"):
+                if key in table.rows:
+                    table.remove_row(key)
+                del self.states[key]
+                self.reasons.pop(key, None)

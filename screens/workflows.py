@@ -1,22 +1,472 @@
-"""The Workflows area: workflows: the graph, dry runs and the app default."""
+"""The Workflows area: the app's workflows, the graph of the selected one, editing by keyboard,
+dry runs and the app's default workflow.
+
+Edits go to a draft per workflow (marked `*` in the list) until `s` saves it: PostWorkflows
+for a new workflow, PatchWorkflows (overwrite) for an existing one. Connections that would
+make a cycle or join mismatched types are refused with the reason when you make them, and
+the whole graph is checked again before it is sent.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
 
-from tui.widgets.area import AreaScreen, bindings_for
+from api.autoannotate import KINDS, edge_problem, workflow_problems
+from api.models import Model, Workflow, WorkflowNode
+from screens.workflow_graph import (
+    add_node,
+    connect,
+    delete_node,
+    disconnect,
+    model_types,
+    node_detail,
+    rename_node,
+    to_graph,
+)
+from tui.widgets.area import AreaScreen
+from tui.widgets.forms import (
+    ConfirmScreen,
+    IdValidator,
+    PickScreen,
+    PromptScreen,
+    error_text,
+    scoped_bindings,
+)
+from tui.widgets.graph import GraphView
+
+DEFAULT_MARK = "★"
 
 
 class WorkflowsScreen(AreaScreen):
     AREA: ClassVar[str] = "workflows"
-    BINDINGS: ClassVar = bindings_for("workflows")
+    BINDINGS: ClassVar = scoped_bindings("workflows", "workflows.")
+    DEFAULT_CSS = """
+    WorkflowsScreen #workflow-list { height: auto; max-height: 4; border: none; }
+    WorkflowsScreen #graph { height: 1fr; }
+    WorkflowsScreen #wf-info {
+        height: auto; max-height: 3; color: $text; background: $boost; padding: 0 1;
+    }
+    WorkflowsScreen #wf-info.-refused { color: $text-warning; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, Model] = {}
+        self.workflows: dict[str, Workflow] = {}
+        self.drafts: dict[str, list[WorkflowNode]] = {}
+        self.default_id = ""
+        self.current: str | None = None
+        self.loaded = False
+        self._dialogs = 0  # our dialogs open (each one's closing resumes this screen)
 
     def compose_body(self) -> ComposeResult:
-        yield self.placeholder(
-            "Workflows: the graph, dry runs and the app default.\n\n"
-            "Not built yet; coming with "
-            "issue 8: "
-            "graph view, editing, dry run, default workflow, the wizard."
+        yield OptionList(id="workflow-list")
+        yield GraphView(id="graph")
+        yield Static("", id="wf-info", markup=False)
+
+    def on_mount(self) -> None:
+        # The graph gets the full width (app.tcss pads the area body; inline styles win).
+        self.query_one("#area-body").styles.padding = 0
+        self.query_one(GraphView).focus()
+        self.action_refresh()
+
+    def on_session_changed(self) -> None:
+        super().on_session_changed()
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        # Back from another area (models may have changed): reload. Back from one of our own
+        # dialogs: keep what the info line says.
+        if self._dialogs:
+            self._dialogs -= 1
+        elif self.loaded:
+            self.action_refresh()
+
+    def ask(self, dialog: Screen[Any], callback: Callable[[Any], None]) -> None:
+        """Open one of this area's dialogs (no reload when it closes)."""
+        self._dialogs += 1
+        self.app.push_screen(dialog, callback)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def graph(self) -> GraphView:
+        return self.query_one(GraphView)
+
+    @property
+    def nodes(self) -> list[WorkflowNode]:
+        """The nodes shown: the draft if there is one, else the saved workflow's."""
+        if self.current is None:
+            return []
+        if self.current in self.drafts:
+            return self.drafts[self.current]
+        saved = self.workflows.get(self.current)
+        return list(saved.nodes) if saved else []
+
+    def is_dirty(self, workflow_id: str) -> bool:
+        saved = self.workflows.get(workflow_id)
+        draft = self.drafts.get(workflow_id)
+        return draft is not None and (saved is None or tuple(draft) != saved.nodes)
+
+    def info(self, text: str, *, refused: bool = False) -> None:
+        widget = self.query_one("#wf-info", Static)
+        widget.update(text)
+        widget.set_class(refused, "-refused")
+
+    def refuse(self, reason: str) -> None:
+        self.info(reason, refused=True)
+        self.app.notify(reason, title="refused", severity="warning")
+
+    # ------------------------------------------------------------------ loading
+    def action_refresh(self) -> None:
+        if not self.session.connected or not self.session.app_id:
+            self.info(
+                (self.session.error or "connecting…")
+                if not self.session.connected
+                else "no app selected: ctrl+o picks or creates one"
+            )
+            return
+        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
+
+    async def _load(self) -> None:
+        client = self.session.app_client()
+        models = {m.id: m async for m in client.iter_models()}
+        workflows = {w.id: w async for w in client.iter_workflows()}
+        app = await client.get_app()
+        self.models, self.workflows = models, workflows
+        self.default_id = app.default_workflow_id
+        self.loaded = True
+        if self.current is None or (
+            self.current not in workflows and self.current not in self.drafts
+        ):
+            self.current = self.default_id or next(iter(workflows), None)
+        self.fill_list()
+        self.show_graph()
+
+    def fill_list(self) -> None:
+        listing = self.query_one("#workflow-list", OptionList)
+        ids = list(dict.fromkeys([*self.workflows, *self.drafts]))
+        listing.clear_options()
+        for wid in ids:
+            mark = DEFAULT_MARK if wid == self.default_id else " "
+            note = " (default: runs on every new input)" if wid == self.default_id else ""
+            if wid not in self.workflows:
+                note += " (new, not saved)"
+            elif self.is_dirty(wid):
+                note += " (edited, s saves)"
+            star = "*" if self.is_dirty(wid) else ""
+            listing.add_option(Option(f"{mark} {wid}{star}{note}", id=wid))
+        if not ids:
+            listing.add_option(Option("no workflows: n makes one, w runs the wizard", id=""))
+        if self.current in ids:
+            listing.highlighted = ids.index(self.current)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        wid = event.option.id
+        if wid and wid != self.current:
+            self.current = wid
+            self.show_graph()
+
+    def show_graph(self, selected: str | None = None) -> None:
+        nodes = self.nodes
+        self.graph.set_graph(to_graph(nodes, self.models), selected=selected)
+        if self.current is None:
+            self.info("No workflow yet: n makes one, w runs the auto-annotation wizard.")
+        elif not nodes:
+            self.info(f"{self.current} has no nodes: a adds one.")
+        else:
+            self.describe_selected()
+
+    def describe_selected(self) -> None:
+        node = self.selected_node()
+        if node is not None:
+            self.info(node_detail(node, self.models.get(node.model_id)))
+
+    def on_graph_view_node_selected(self, event: GraphView.NodeSelected) -> None:
+        self.describe_selected()
+
+    def selected_node(self) -> WorkflowNode | None:
+        wanted = self.graph.selected
+        return next((n for n in self.nodes if n.id == wanted), None)
+
+    def edit(
+        self, nodes: list[WorkflowNode], *, selected: str | None = None, note: str = ""
+    ) -> None:
+        assert self.current is not None
+        self.drafts[self.current] = nodes
+        self.fill_list()
+        self.show_graph(selected)
+        if note:
+            self.info(note)
+
+    def _need_workflow(self) -> bool:
+        if self.current is None:
+            self.refuse("no workflow selected: n makes one")
+            return False
+        return True
+
+    def _need_node(self) -> WorkflowNode | None:
+        if not self._need_workflow():
+            return None
+        node = self.selected_node()
+        if node is None:
+            self.refuse("select a node first (arrows or h/j/k/l in the graph)")
+        return node
+
+    # ------------------------------------------------------------------ editing
+    def action_new_workflow(self) -> None:
+        if not self.loaded:
+            return
+        taken = {*self.workflows, *self.drafts}
+
+        def made(workflow_id: str | None) -> None:
+            if workflow_id:
+                self.current = workflow_id
+                self.drafts[workflow_id] = []
+                self.fill_list()
+                self.show_graph()
+
+        self.ask(
+            PromptScreen(
+                "New workflow id", validators=[IdValidator(lambda: taken, what="workflow id")]
+            ),
+            made,
         )
+
+    def action_add_node(self) -> None:
+        if not self._need_workflow():
+            return
+        if not self.models:
+            self.refuse("the app has no models: create them in Models (3) first")
+            return
+        options = [(m.id, f"{m.id}  ({m.model_type_id})") for m in self.models.values()]
+        after = self.selected_node()
+        self.ask(
+            PickScreen("Add a node: which model?", options),
+            lambda model_id: self._name_node(model_id, after),
+        )
+
+    def _name_node(self, model_id: str | None, after: WorkflowNode | None) -> None:
+        if not model_id:
+            return
+        taken = {n.id for n in self.nodes}
+        suggestion = model_id
+        n = 2
+        while suggestion in taken:
+            suggestion, n = f"{model_id}-{n}", n + 1
+        self.ask(
+            PromptScreen(
+                f"Node id for model {model_id}",
+                value=suggestion,
+                validators=[IdValidator(lambda: taken, what="node id")],
+            ),
+            lambda node_id: self._added(node_id, model_id, after),
+        )
+
+    def _added(self, node_id: str | None, model_id: str, after: WorkflowNode | None) -> None:
+        if not node_id:
+            return
+        nodes = add_node(self.nodes, node_id, model_id)
+        note = f"added {node_id}"
+        types = model_types(self.models)
+        takes = KINDS.get(types.get(model_id, ""), ("", ""))[0]
+        if after is not None and takes != "image":
+            problem = edge_problem(nodes, node_id, after.id, types)
+            if problem is None:
+                nodes = connect(nodes, node_id, after.id)
+                note += f", fed from {after.id}"
+            else:
+                note += f" (not connected to {after.id}: {problem}); c connects it"
+        elif takes != "image":
+            note += "; c connects its input"
+        self.edit(nodes, selected=node_id, note=note)
+
+    def action_connect(self) -> None:
+        target = self._need_node()
+        if target is None:
+            return
+        sources = [n for n in self.nodes if n.id != target.id and n.id not in target.node_inputs]
+        if not sources:
+            self.refuse(f"no other node to feed {target.id}")
+            return
+        options = [(n.id, n.id) for n in sources]
+        self.ask(
+            PickScreen(f"Feed {target.id} from which node?", options),
+            lambda source: self._connect(target.id, source),
+        )
+
+    def _connect(self, target: str, source: str | None) -> None:
+        if not source:
+            return
+        problem = edge_problem(self.nodes, target, source, model_types(self.models))
+        if problem is not None:
+            self.refuse(problem)
+            return
+        self.edit(
+            connect(self.nodes, target, source),
+            selected=target,
+            note=f"{target} now takes input from {source}",
+        )
+
+    def action_disconnect(self) -> None:
+        target = self._need_node()
+        if target is None:
+            return
+        if not target.node_inputs:
+            self.refuse(f"{target.id} takes the workflow input: nothing to disconnect")
+            return
+        options = [(s, s) for s in target.node_inputs]
+
+        def picked(source: str | None) -> None:
+            if source:
+                self.edit(
+                    disconnect(self.nodes, target.id, source),
+                    selected=target.id,
+                    note=f"{target.id} no longer takes input from {source}",
+                )
+
+        self.ask(PickScreen(f"Stop feeding {target.id} from?", options), picked)
+
+    def action_delete_node(self) -> None:
+        node = self._need_node()
+        if node is None:
+            return
+        self.edit(delete_node(self.nodes, node.id), note=f"deleted {node.id} (u undoes edits)")
+
+    def action_rename(self) -> None:
+        node = self._need_node()
+        if node is None:
+            return
+        taken = {n.id for n in self.nodes if n.id != node.id}
+
+        def named(new: str | None) -> None:
+            if new and new != node.id:
+                self.edit(
+                    rename_node(self.nodes, node.id, new),
+                    selected=new,
+                    note=f"renamed {node.id} to {new}",
+                )
+
+        self.ask(
+            PromptScreen(
+                f"Rename node {node.id}",
+                value=node.id,
+                validators=[IdValidator(lambda: taken, what="node id")],
+            ),
+            named,
+        )
+
+    def action_revert(self) -> None:
+        if self.current is None or self.current not in self.drafts:
+            return
+        del self.drafts[self.current]
+        if self.current not in self.workflows:
+            self.current = next(iter(self.workflows), None)
+        self.fill_list()
+        self.show_graph()
+        self.info("edits undone")
+
+    # ------------------------------------------------------------------ saving
+    def action_save(self) -> None:
+        if not self._need_workflow():
+            return
+        assert self.current is not None
+        if not self.is_dirty(self.current):
+            self.info("nothing to save")
+            return
+        nodes = self.nodes
+        problems = workflow_problems(nodes, model_types(self.models))
+        if problems:
+            self.refuse("not saved: " + "; ".join(problems))
+            return
+        workflow = Workflow(self.current, tuple(nodes))
+        self.run_worker(self._save(workflow), group="save", exclusive=True, exit_on_error=False)
+
+    async def _save(self, workflow: Workflow) -> None:
+        client = self.session.app_client()
+        try:
+            if workflow.id in self.workflows:
+                saved = await client.patch_workflow(workflow, action="overwrite")
+            else:
+                saved = await client.create_workflow(workflow)
+        except Exception as exc:
+            self.refuse(f"not saved: {error_text(exc)}")
+            return
+        self.workflows[workflow.id] = Workflow(
+            saved.id or workflow.id, saved.nodes or workflow.nodes
+        )
+        self.drafts.pop(workflow.id, None)
+        self.fill_list()
+        self.show_graph(self.graph.selected)
+        self.info(f"saved {workflow.id}")
+
+    # ------------------------------------------------------------------ dry run and default
+    def action_dry_run(self) -> None:
+        if not self._need_workflow():
+            return
+        assert self.current is not None
+        if self.current not in self.workflows or self.is_dirty(self.current):
+            self.refuse("a dry run uses the saved workflow: s saves it first")
+            return
+        from screens.dry_run import DryRunScreen
+
+        saved = self.workflows[self.current]
+        self.app.push_screen(
+            DryRunScreen(self.session.app_client(), saved.id, saved.nodes, self.models)
+        )
+
+    def action_toggle_default(self) -> None:
+        if not self._need_workflow():
+            return
+        wid = self.current
+        assert wid is not None
+        app_id = self.session.app_id
+        if wid == self.default_id:
+            question = ConfirmScreen(
+                f"Stop using {wid} as the default workflow of {app_id}?",
+                "New inputs will no longer run through any workflow: nothing will annotate "
+                "them automatically.",
+            )
+            target: str | None = None
+        else:
+            if wid not in self.workflows or self.is_dirty(wid):
+                self.refuse("save the workflow (s) before making it the default")
+                return
+            question = ConfirmScreen(
+                f"Make {wid} the default workflow of {app_id}?",
+                f"It will run on EVERY new input added to {app_id} from now on, and its "
+                "annotation writers will write annotations on them."
+                + (f" It replaces {self.default_id}." if self.default_id else ""),
+            )
+            target = wid
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._set_default(target), group="default", exit_on_error=False)
+
+        self.ask(question, answered)
+
+    async def _set_default(self, workflow_id: str | None) -> None:
+        app = await self.session.app_client().set_default_workflow(workflow_id)
+        self.default_id = app.default_workflow_id if app.id else (workflow_id or "")
+        self.fill_list()
+        self.info(
+            f"{workflow_id} is the default: it runs on every new input"
+            if workflow_id
+            else "no default workflow: new inputs are not annotated automatically"
+        )
+
+    def action_wizard(self) -> None:
+        try:
+            self.session.app_client()
+        except RuntimeError as exc:
+            self.app.notify(str(exc), severity="warning")
+            return
+        from screens.wizard import WizardScreen
+
+        self.app.push_screen(WizardScreen(), lambda _: self.action_refresh())

@@ -111,6 +111,10 @@ class ClarifaiTUI(App[int]):
         if self._remember_app:
             self.remember_app(self.session.app_id)
         self._session_changed()
+        if not self.session.app_id:
+            # Nothing to work on yet: open the picker, which lists apps, creates one, and on
+            # the local profile offers the demo app (handwritten digits) to an empty install.
+            self.action_pick_app()
 
     async def on_unmount(self) -> None:
         if self.connection is not None:
@@ -166,7 +170,13 @@ class ClarifaiTUI(App[int]):
     def action_pick_app(self) -> None:
         from tui.widgets.app_picker import AppPicker
 
-        self.push_screen(AppPicker(), self._picked_app)
+        if not any(isinstance(screen, AppPicker) for screen in self.screen_stack):
+            self.push_screen(AppPicker(), self._picked_app)
+
+    async def action_wizard(self) -> None:
+        """Open the Models area and start the auto-annotation wizard there."""
+        await self.action_area("models")
+        await self.screen.run_action("wizard")
 
     def _picked_app(self, app_id: str | None) -> None:
         if app_id:
@@ -206,4 +216,9 @@ class ClarifaiTUI(App[int]):
                 lambda area=area: self.run_action(f"area({area!r})"),
             )
         yield SystemCommand("Apps", "Pick or create an app (ctrl+o, :app)", self.action_pick_app)
+        yield SystemCommand(
+            "Auto-annotation wizard",
+            "Concepts, classifier, thresholds, writers and the workflow in one guided pass",
+            self.action_wizard,
+        )
         yield SystemCommand("Help", "Every key binding and its id (?)", self.action_help)

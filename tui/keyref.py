@@ -1,4 +1,7 @@
-"""Print the keyboard reference (markdown) generated from the bindings: `python -m tui.keyref`.
+"""The keyboard reference (markdown) generated from the bindings.
+
+    python -m tui.keyref             print it
+    python -m tui.keyref --update    rewrite the block in README.md
 
 The README's keyboard section is this output; a test keeps the two identical.
 """
@@ -21,5 +24,18 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def update(readme: str) -> str:
+    """`readme` with its generated block replaced by the current one."""
+    start, end = readme.index(BEGIN), readme.index(END) + len(END)
+    return readme[:start] + markdown() + readme[end:]
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(markdown())
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] == ["--update"]:
+        path = Path(__file__).resolve().parents[1] / "README.md"
+        path.write_text(update(path.read_text()))
+    else:
+        print(markdown())

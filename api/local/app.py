@@ -68,5 +68,8 @@ def build_app(backend: LocalBackend) -> Starlette:
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # Starlette answers ``/inputs/`` with a bodiless 307 to ``/inputs`` by default; Clarifai's
+    # clients read a JSON status from every answer, so unknown paths get the 11101 JSON instead.
+    app.router.redirect_slashes = False
     app.state.backend = backend
     return app

@@ -69,8 +69,18 @@ def json_ok(payload: dict[str, Any], status_code: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status_code)
 
 
+def _printable(text: str) -> str:
+    """Text that always encodes as UTF-8 (lone surrogates become ``\\udxxx``)."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def failure_response(failure: ApiFailure) -> JSONResponse:
-    return JSONResponse(failure.to_json(), status_code=failure.http_status)
+    body = failure.to_json()
+    status = body["status"]
+    for key in ("description", "details"):
+        if isinstance(status.get(key), str):
+            status[key] = _printable(status[key])
+    return JSONResponse(body, status_code=failure.http_status)
 
 
 def check_auth(request: Request, api_key: str) -> None:
@@ -161,6 +171,8 @@ def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
             finally:
                 if spec.changes_workflows:
                     backend.automation.changed()
+            # Encoding is inside the catch too: nothing a handler returns can break the transport.
+            return result if isinstance(result, Response) else json_ok(result)
         except ApiFailure as failure:
             return failure_response(failure)
         except Exception as exc:
@@ -172,9 +184,6 @@ def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
                     details=str(exc)[:500],
                 )
             )
-        if isinstance(result, Response):
-            return result
-        return json_ok(result)
 
     endpoint.__name__ = spec.name
     return endpoint

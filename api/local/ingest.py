@@ -44,6 +44,10 @@ from api.local.store import Store
 
 log = logging.getLogger(__name__)
 
+#: Back-off between attempts to record results that could not be committed (seconds).
+_RETRY_MIN = 0.05
+_RETRY_MAX = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class InputRef:
@@ -112,6 +116,11 @@ class IngestWorker:
         self._active: dict[int, int] = {}
         self._hooks_running = 0
         self._stopping = False
+        #: Jobs whose results could not be committed (a full disk) are claimed again from this
+        #: job id on, after a back-off; ``None`` when nothing waits for a retry.
+        self._retry_floor: int | None = None
+        self._retry_delay = _RETRY_MIN
+        self._retry_timer: asyncio.TimerHandle | None = None
         self.processed = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -121,6 +130,9 @@ class IngestWorker:
         self._cursor = 0
         self._active = {}
         self._hooks_running = 0
+        self._retry_floor = None
+        self._retry_delay = _RETRY_MIN
+        self._retry_timer = None
         self._results = asyncio.Queue()
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
@@ -144,6 +156,9 @@ class IngestWorker:
         Jobs not finished by then stay queued in the database and resume at the next start.
         """
         self._stopping = True
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
         feed = self._tasks[0] if self._tasks else None
         if feed is not None:
             feed.cancel()
@@ -220,6 +235,8 @@ class IngestWorker:
                 stored: list[Job] = []
                 for job in jobs:
                     self._cursor = max(self._cursor, job.job_id)
+                    if job.job_id in self._active:
+                        continue  # still in flight (the cursor went back for a retry)
                     self._active[job.job_id] = job.app_pk
                     if job.blob_sha:
                         stored.append(job)
@@ -232,7 +249,12 @@ class IngestWorker:
             self._check_idle()
 
     def _check_idle(self) -> None:
-        if not self._active and self._hooks_running == 0 and not self._wake.is_set():
+        if (
+            not self._active
+            and self._hooks_running == 0
+            and self._retry_timer is None
+            and not self._wake.is_set()
+        ):
             self._idle.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -385,8 +407,21 @@ class IngestWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Not committed: the jobs stay queued and are retried at the next start.
-                log.exception("could not record %d ingest results", len(batch))
+                # Not committed (e.g. the disk is full): the jobs are still queued in the
+                # database. Claim them again after a back-off, so they finish once the cause is
+                # gone, without waiting for a restart.
+                log.exception(
+                    "could not record %d ingest results; retrying in %.2f s",
+                    len(batch),
+                    self._retry_delay,
+                )
+                for result, _ in batch:
+                    self._active.pop(result.job_id, None)
+                self._schedule_retry(min(result.job_id for result, _ in batch) - 1)
+                self._slot.set()
+                self._check_idle()
+                continue
+            self._retry_delay = _RETRY_MIN
             for result, _ in batch:
                 self._active.pop(result.job_id, None)
             self.processed += len(batch)
@@ -396,6 +431,23 @@ class IngestWorker:
                     self._hooks_running += 1
                     self._spawn(self._run_hooks(processed))
             self._check_idle()
+
+    def _schedule_retry(self, floor: int) -> None:
+        """Move the claim cursor back to ``floor`` (and wake the feed) after the back-off."""
+        self._retry_floor = floor if self._retry_floor is None else min(self._retry_floor, floor)
+        if self._retry_timer is not None or self._stopping:
+            return
+        delay = self._retry_delay
+        self._retry_delay = min(_RETRY_MAX, delay * 2)
+        self._retry_timer = asyncio.get_running_loop().call_later(delay, self._retry)
+
+    def _retry(self) -> None:
+        self._retry_timer = None
+        if self._retry_floor is not None:
+            self._cursor = min(self._cursor, self._retry_floor)
+            self._retry_floor = None
+        if not self._stopping:
+            self.wake()
 
     async def _run_hooks(self, processed: ProcessedInput) -> None:
         try:

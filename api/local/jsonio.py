@@ -32,17 +32,82 @@ def snake(key: str) -> str:
     return _CAMEL.sub(r"_\1", key).lower()
 
 
-def normalize_keys(value: Any) -> Any:
-    """Rename lowerCamelCase keys to snake_case, recursively, except inside Struct fields."""
+#: Deepest nesting accepted in a request body (protobuf's own parsers stop at 100).
+MAX_DEPTH = 100
+#: Integers travel as int64 at most; larger ones are refused where they are read.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_text(text: str, path: str) -> None:
+    """Refuse strings SQLite, JSON encoders and terminals cannot carry: lone surrogates."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise invalid(
+            path or "body",
+            f"contains a lone UTF-16 surrogate ({bad.encode('unicode_escape').decode()}); "
+            "send valid Unicode text",
+        ) from None
+
+
+def normalize_keys(value: Any, path: str = "", depth: int = 0) -> Any:
+    """Rename lowerCamelCase keys to snake_case, recursively, except inside Struct fields.
+
+    Also checks what every later step relies on (11102 naming the place otherwise): nesting at
+    most :data:`MAX_DEPTH` deep, and no string (key or value) holding a lone surrogate.
+    """
+    if isinstance(value, str):
+        _check_text(value, path)
+        return value
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise invalid(path or "body", f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            name = snake(key) if isinstance(key, str) else key
-            out[name] = item if name in STRUCT_FIELDS else normalize_keys(item)
+            _check_text(key, _join(path, key if key.isascii() else "?"))
+            name = snake(key)
+            out[name] = _checked(item, _join(path, key), depth + 1, rename=name not in STRUCT_FIELDS)
         return out
     if isinstance(value, list):
-        return [normalize_keys(item) for item in value]
+        return [normalize_keys(item, _join(path, n), depth + 1) for n, item in enumerate(value)]
     return value
+
+
+def _checked(value: Any, path: str, depth: int, *, rename: bool) -> Any:
+    if rename:
+        return normalize_keys(value, path, depth)
+    _check_struct(value, path, depth)
+    return value
+
+
+def _check_struct(value: Any, path: str, depth: int) -> None:
+    """The checks of :func:`normalize_keys` for user data (keys kept as sent)."""
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            raise invalid(path, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, _join(path, key if key.isascii() else "?"))
+                _check_struct(item, _join(path, key), depth + 1)
+        else:
+            for index, item in enumerate(value):
+                _check_struct(item, _join(path, index), depth + 1)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a finite number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
 
 
 def parse_body(raw: bytes) -> Obj:
@@ -50,8 +115,10 @@ def parse_body(raw: bytes) -> Obj:
     if not raw.strip():
         return Obj({}, "")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise invalid("body", f"JSON nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise invalid("body", f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise invalid("body", f"expected a JSON object, got {_kind(data)}")
@@ -208,16 +275,24 @@ class Obj:
 def as_int(value: object, field: str) -> int:
     if isinstance(value, bool):
         raise invalid(field, "expected an integer, got a boolean")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise invalid(field, f"expected an integer, got {value!r}")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) <= 40:
+            try:
+                number = int(text)
+            except ValueError:
+                pass
+    if number is None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise invalid(field, f"expected an integer, got {shown}")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise invalid(field, f"{number} is out of range (a 64-bit integer is expected)")
+    return number
 
 
 def as_bool(value: object, field: str) -> bool:
@@ -288,6 +363,8 @@ def paging(query: Query) -> tuple[int, int]:
         raise invalid("page", f"must be 1 or more, got {page}")
     if per_page < 1 or per_page > MAX_PER_PAGE:
         raise invalid("per_page", f"must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    if (page - 1) * per_page > INT64_MAX:
+        raise invalid("page", f"{page} is out of range for per_page={per_page}")
     return per_page, (page - 1) * per_page
 
 

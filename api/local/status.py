@@ -37,22 +37,32 @@ def code_name(code: int) -> str:
         return f"UNKNOWN_{code}"
 
 
+#: Status codes are int32 enum values on the wire.
+_CODE_MIN, _CODE_MAX = -(2**31), 2**31 - 1
+
+
 def code_from_json(value: object) -> int | None:
-    """A status code given as a number or an enum name; None when it is neither."""
+    """A status code given as a number or an enum name; None when it is neither (or is out of
+    the int32 range of the proto enum)."""
+    code: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        if value.strip().lstrip("-").isdigit():
-            return int(value)
-        try:
-            return int(status_code_pb2.StatusCode.Value(value))
-        except ValueError:
-            return None
-    return None
+        code = value
+    elif isinstance(value, float) and value.is_integer():
+        code = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdecimal() and len(text) <= 12:
+            code = int(text)
+        else:
+            try:
+                code = int(status_code_pb2.StatusCode.Value(text))
+            except ValueError:
+                return None
+    if code is None or not _CODE_MIN <= code <= _CODE_MAX:
+        return None
+    return code
 
 
 def status_json(code: int, description: str = "", details: str = "") -> dict[str, Any]:

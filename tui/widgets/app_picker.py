@@ -1,4 +1,9 @@
-"""ctrl+o: pick or create an app (id, name, input count, default workflow)."""
+"""ctrl+o: pick or create an app (id, name, input count, default workflow).
+
+On the local profile, `d` builds the demo app from the handwritten digits that ship with
+scikit-learn (`api.demo_setup`, the same code as `clarifai-tui demo`); an empty install
+says so.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from typing import ClassVar, cast
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
+from tui.config import Profile
+from tui.widgets.area import bindings_for
 from tui.widgets.session import Host
 
 APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
@@ -33,15 +39,13 @@ class AppPicker(ModalScreen[str | None]):
     AppPicker #new-app Input { width: 1fr; }
     AppPicker #picker-status { height: 1; color: $text-muted; }
     """
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Close", id="apps.close"),
-        Binding("n", "new", "New app", id="apps.new"),
-        Binding("r", "reload", "Reload", id="apps.reload"),
-    ]
+    BINDINGS: ClassVar = bindings_for("apps")
+    #: How long to wait for the server to process the demo's inputs before opening it.
+    DEMO_WAIT: ClassVar[float] = 120.0
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("[b]Apps[/b]  enter: open · n: new · r: reload · esc: close")
+            yield Static("[b]Apps[/b]  enter: open · n: new · d: demo · r: reload · esc: close")
             yield DataTable(id="apps", cursor_type="row")
             with Horizontal(id="new-app"):
                 yield Input(placeholder="new app name (enter creates it)", id="new-name")
@@ -81,8 +85,48 @@ class AppPicker(ModalScreen[str | None]):
             table.add_row(
                 app.id + current, app.name, count, app.default_workflow_id or "—", key=app.id
             )
-        self._status(f"{len(apps)} apps" if apps else "no apps yet: press n to create one")
+        if apps:
+            self._status(f"{len(apps)} apps")
+        elif self._is_local():
+            self._status(
+                "no apps yet: n creates one, or d builds a demo app of handwritten digits"
+            )
+        else:
+            self._status("no apps yet: press n to create one")
         table.focus()
+
+    def _profile(self) -> Profile | None:
+        profile = getattr(self.app, "profile", None)
+        return profile if isinstance(profile, Profile) else None
+
+    def _is_local(self) -> bool:
+        profile = self._profile()
+        return profile is not None and profile.is_local
+
+    def action_demo(self) -> None:
+        if not self._is_local():
+            self._status("the demo is built on the local profile (or: clarifai-tui demo)")
+            return
+        self.build_demo()
+
+    @work(exclusive=True, exit_on_error=False, group="apps")
+    async def build_demo(self) -> None:
+        from api.demo_setup import setup_demo
+        from tui.demo import new_images_dir
+
+        client = self.host.session.client
+        profile = self._profile()
+        if client is None or profile is None:
+            self._status("not connected")
+            return
+        result = await setup_demo(
+            client,
+            new_images_dir=new_images_dir(profile),
+            wait=self.DEMO_WAIT,
+            progress=lambda text: self._status(f"demo: {text}…"),
+        )
+        self.app.notify(result.summary(), title="Demo app ready", timeout=15)
+        self.dismiss(result.app_id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:

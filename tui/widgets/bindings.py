@@ -65,6 +65,8 @@ def scope_title(scope: str) -> str:
     """How a scope reads in help: `everywhere`, an area's title, or the dialog's name."""
     if scope == "global":
         return "everywhere"
+    if scope == "apps":
+        return "App picker"
     return AREA_TITLES.get(scope) or scope.replace("_", " ").capitalize()
 
 

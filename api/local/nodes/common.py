@@ -52,7 +52,7 @@ def as_int_code(value: object, field: str) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
+        if text.lstrip("-").isdecimal() and len(text) <= 4000:
             return int(text)
         try:
             number = float(text)

@@ -1,0 +1,217 @@
+"""Dry run: run a saved workflow on a few inputs with PostWorkflowResults; nothing is written.
+
+Inputs come from the app (pick with space), a file path or a URL. Per input the screen shows
+each node's output: the concepts and values a classifier predicted, what passed each
+thresholder, and what each writer *would* write (status, user, concepts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, RadioButton, RadioSet, SelectionList, Static
+
+from api.autoannotate import (
+    ANNOTATION_WRITER,
+    CONCEPT_THRESHOLDER,
+    EMBEDDING_CLASSIFIER,
+    VISUAL_EMBEDDER,
+    canonical_type,
+    comparator_of,
+)
+from api.client import ClarifaiClient
+from api.errors import status_name
+from api.models import Concept, InputRef, Model, WorkflowNode, WorkflowResult
+from screens.workflow_graph import writer_status_name
+from tui.widgets.forms import error_text, scoped_bindings
+
+NOTHING_WRITTEN = "DRY RUN: nothing was written to the app (no annotations, no inputs)."
+MAX_CONCEPTS = 5
+
+
+def _concepts(concepts: Sequence[Concept]) -> str:
+    shown = sorted(concepts, key=lambda c: -c.value)[:MAX_CONCEPTS]
+    text = ", ".join(f"{c.id} {c.value:.2f}" for c in shown)
+    more = len(concepts) - len(shown)
+    return text + (f" (+{more} more)" if more > 0 else "")
+
+
+def describe_results(
+    results: Sequence[WorkflowResult],
+    nodes: Sequence[WorkflowNode],
+    models: Mapping[str, Model],
+    labels: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Plain text lines: per input, per node, what it produced (and what writers would write)."""
+    by_node = {n.id: n for n in nodes}
+    lines = [NOTHING_WRITTEN]
+    for index, result in enumerate(results):
+        label = (labels or {}).get(result.input_id) or result.input_id or f"input {index + 1}"
+        head = f"input {label}"
+        if result.status_code not in (0, 10000):
+            head += f": {status_name(result.status_code)} {result.status_description}".rstrip()
+        lines += ["", head]
+        for output in result.outputs:
+            node = by_node.get(output.node_id)
+            model = models.get(node.model_id if node else output.model_id)
+            kind = canonical_type(model.model_type_id) if model else "?"
+            name = f"  {output.node_id or output.model_id} ({kind})"
+            if output.status_code not in (0, 10000):
+                reason = output.status_description or status_name(output.status_code)
+                lines.append(f"{name}: failed: {reason}")
+                continue
+            if kind == VISUAL_EMBEDDER:
+                dims = output.embedding_dims[0] if output.embedding_dims else 0
+                lines.append(f"{name}: embedding ({dims} dims)" if dims else f"{name}: embedding")
+            elif kind == EMBEDDING_CLASSIFIER:
+                lines.append(f"{name}: {_concepts(output.concepts) or 'no concepts'}")
+            elif kind == CONCEPT_THRESHOLDER and model is not None:
+                comparator = comparator_of(model.params).name
+                passed = _concepts(output.concepts) or "nothing"
+                lines.append(f"{name} {comparator}: passed {passed}")
+            elif kind == ANNOTATION_WRITER and model is not None:
+                if output.concepts:
+                    user = model.params.get("annotation_user_id") or "the app owner"
+                    lines.append(
+                        f"{name}: WOULD write {writer_status_name(model)} as {user}: "
+                        f"{_concepts(output.concepts)}"
+                    )
+                else:
+                    lines.append(f"{name}: would write nothing")
+            else:
+                lines.append(f"{name}: {_concepts(output.concepts) or '-'}")
+    if not results:
+        lines.append("no results")
+    lines += ["", NOTHING_WRITTEN]
+    return lines
+
+
+class DryRunScreen(Screen[None]):
+    """Pick inputs and dry-run `workflow_id`."""
+
+    DEFAULT_CSS = """
+    DryRunScreen { layout: vertical; }
+    DryRunScreen #dry-title { background: $warning 30%; text-style: bold; padding: 0 1; }
+    DryRunScreen #dry-source { height: auto; }
+    DryRunScreen .dry-row { height: auto; }
+    DryRunScreen RadioSet { layout: horizontal; height: auto; width: 1fr; border: none; }
+    DryRunScreen #dry-inputs { height: 5; }
+    DryRunScreen #dry-location { display: none; }
+    DryRunScreen.-location #dry-location { display: block; }
+    DryRunScreen.-location #dry-inputs { display: none; }
+    DryRunScreen #dry-results { height: 1fr; border-top: solid $panel-lighten-2; }
+    DryRunScreen #dry-status { color: $text-muted; height: 1; padding: 0 1; }
+    """
+    BINDINGS: ClassVar = scoped_bindings("workflows", "dry_run.")
+
+    def __init__(
+        self,
+        client: ClarifaiClient,
+        workflow_id: str,
+        nodes: Sequence[WorkflowNode],
+        models: Mapping[str, Model],
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.workflow_id = workflow_id
+        self.nodes = list(nodes)
+        self.models = dict(models)
+        self.lines: list[str] = []
+        self.results: list[WorkflowResult] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"Dry run of workflow {self.workflow_id}: nothing will be written", id="dry-title"
+        )
+        with Vertical(id="dry-source"):
+            with Horizontal(classes="dry-row"):
+                yield RadioSet(
+                    RadioButton("inputs from the app", value=True, id="source-app"),
+                    RadioButton("a file", id="source-file"),
+                    RadioButton("a URL", id="source-url"),
+                    id="dry-source-kind",
+                )
+            yield SelectionList[str](id="dry-inputs")
+            yield Input(placeholder="path to an image file", id="dry-location")
+        yield Static("space picks inputs; ctrl+r or f5 runs; esc closes", id="dry-status")
+        with VerticalScroll(id="dry-results"):
+            yield Static("", id="dry-output", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#dry-inputs", SelectionList).focus()
+        self.run_worker(self._load_inputs(), group="inputs", exit_on_error=False)
+
+    async def _load_inputs(self) -> None:
+        page = await self.client.list_inputs(per_page=50)
+        picker = self.query_one("#dry-inputs", SelectionList)
+        picker.clear_options()
+        for n, item in enumerate(page):
+            label = ", ".join(c.id for c in item.concepts) or "unlabelled"
+            picker.add_option((f"{item.id[:16]}  {label}", item.id, n < 3))
+        if not page:
+            self.status("the app has no inputs: use a file or a URL")
+
+    def status(self, text: str) -> None:
+        self.query_one("#dry-status", Static).update(text)
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        kind = event.pressed.id or "source-app"
+        self.set_class(kind != "source-app", "-location")
+        location = self.query_one("#dry-location", Input)
+        location.placeholder = "path to an image file" if kind == "source-file" else "https://..."
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_run()
+
+    def refs(self) -> list[InputRef]:
+        kind = self.query_one("#dry-source-kind", RadioSet).pressed_button
+        source = kind.id if kind is not None else "source-app"
+        if source == "source-app":
+            return [
+                InputRef.existing(i) for i in self.query_one("#dry-inputs", SelectionList).selected
+            ]
+        text = self.query_one("#dry-location", Input).value.strip()
+        if not text:
+            raise ValueError("type a path or a URL first")
+        if source == "source-url":
+            if not text.startswith(("http://", "https://")):
+                raise ValueError("a URL starts with http:// or https://")
+            return [InputRef.from_url(text)]
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return [InputRef.from_bytes(path.read_bytes())]
+
+    def action_run(self) -> None:
+        try:
+            refs = self.refs()
+        except (ValueError, OSError) as exc:
+            self.status(str(exc))
+            return
+        if not refs:
+            self.status("pick at least one input (space)")
+            return
+        self.status(f"running on {len(refs)} input(s)…")
+        self.run_worker(self._run(refs), group="run", exclusive=True, exit_on_error=False)
+
+    async def _run(self, refs: list[InputRef]) -> None:
+        try:
+            self.results = await self.client.post_workflow_results(
+                self.workflow_id, refs, nodes=self.nodes
+            )
+        except Exception as exc:
+            self.status(f"dry run failed: {error_text(exc)}")
+            return
+        self.lines = describe_results(self.results, self.nodes, self.models)
+        self.query_one("#dry-output", Static).update("\n".join(self.lines))
+        self.status(f"done: {len(self.results)} input(s). Nothing was written.")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

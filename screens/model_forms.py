@@ -1,0 +1,312 @@
+"""The form that creates a model, shaped by its type.
+
+- classifier (`embedding-classifier`): the concepts it learns, picked from the app's list;
+- thresholder (`concept-thresholder`): the comparator (all six) and a threshold per concept,
+  with one default applied to every concept left blank;
+- writer (`annotation-writer`): SUCCESS or PENDING, and the annotation user (default: you);
+- embedder (`visual-embedder`): just an id.
+
+Fields validate as you type; the server's refusal comes back on the field it concerns (from
+the wire path or words in its description), else under the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
+
+from api.autoannotate import (
+    ANNOTATION_WRITER,
+    CONCEPT_THRESHOLDER,
+    DEFAULT_HIGH,
+    EMBEDDING_CLASSIFIER,
+    TYPE_TITLES,
+    VISUAL_EMBEDDER,
+    threshold_problem,
+)
+from api.client import ClarifaiClient
+from api.errors import ApiError
+from api.models import AnnotationStatus, Concept, Model, ValueComparator
+from tui.widgets.forms import (
+    FormField,
+    IdValidator,
+    RequiredValidator,
+    ThresholdValidator,
+    error_text,
+    field_for_error,
+    scoped_bindings,
+)
+
+#: Which form field a server error concerns: field -> keywords of its description.
+ERROR_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("model id", "already exists", "already present", "duplicate", "invalid id", "model.id"),
+    "type": ("model_type_id", "model type"),
+    "concepts": ("output_info.data.concepts", "concepts", "concept"),
+    "comparator": ("concept_threshold_type", "comparator"),
+    "default": ("threshold",),
+    "status": ("annotation_status",),
+    "user": ("annotation_user_id", "user id", "user"),
+}
+
+COMPARATORS: tuple[ValueComparator, ...] = tuple(ValueComparator)
+
+
+@dataclass(frozen=True)
+class ModelDraft:
+    """What the form would send: PostModels arguments."""
+
+    id: str
+    model_type_id: str
+    concepts: tuple[Concept, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _safe(index: int) -> str:
+    return f"c{index}"
+
+
+class ModelForm(ModalScreen[Model | None]):
+    """Create one model of `model_type_id`; dismisses with the created model, or None."""
+
+    DEFAULT_CSS = """
+    ModelForm { align: center middle; }
+    ModelForm > Vertical {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    ModelForm #form-title { text-style: bold; }
+    ModelForm #form-body { height: auto; max-height: 18; }
+    ModelForm SelectionList { height: auto; max-height: 7; }
+    ModelForm RadioSet { width: 1fr; }
+    ModelForm .threshold-row { height: 1; }
+    ModelForm .threshold-row Label { width: 24; }
+    ModelForm .threshold-row Input { width: 12; height: 1; border: none; padding: 0 1; }
+    ModelForm .threshold-row Input.-invalid { background: $error 30%; }
+    ModelForm #form-error { color: $text-error; height: auto; }
+    ModelForm #form-buttons { height: auto; }
+    ModelForm #form-buttons Button { margin: 0 1 0 0; min-width: 10; }
+    """
+    BINDINGS: ClassVar = scoped_bindings("models", "model_form.")
+
+    def __init__(
+        self,
+        model_type_id: str,
+        client: ClarifaiClient,
+        *,
+        concepts: Sequence[Concept] = (),
+        taken_ids: Collection[str] = (),
+        default_user: str = "",
+    ) -> None:
+        super().__init__()
+        self.model_type_id = model_type_id
+        self.client = client
+        self.app_concepts = list(concepts)
+        self.taken_ids = set(taken_ids)
+        self.default_user = default_user
+        self.saving = False
+
+    # ------------------------------------------------------------------ compose
+    def compose(self) -> ComposeResult:
+        title = TYPE_TITLES.get(self.model_type_id, self.model_type_id)
+        with Vertical():
+            yield Static(f"New {title} ({self.model_type_id})", id="form-title", markup=False)
+            with VerticalScroll(id="form-body"):
+                yield FormField(
+                    "Model id",
+                    Input(
+                        placeholder="e.g. my-classifier",
+                        validators=[IdValidator(lambda: self.taken_ids, what="model id")],
+                        id="model-id",
+                    ),
+                    name="id",
+                )
+                yield from self._type_fields()
+            yield Static("", id="form-error", markup=False)
+            with Horizontal(id="form-buttons"):
+                yield Button("Create (ctrl+s)", id="save", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _type_fields(self) -> ComposeResult:
+        kind = self.model_type_id
+        if kind == EMBEDDING_CLASSIFIER:
+            yield FormField(
+                "Concepts it learns",
+                SelectionList[str](
+                    *((c.name or c.id, c.id) for c in self.app_concepts), id="concepts"
+                ),
+                name="concepts",
+                hint="space toggles" if self.app_concepts else "the app has no concepts yet",
+            )
+        elif kind == CONCEPT_THRESHOLDER:
+            yield FormField(
+                "Comparator: keep concepts whose value ... threshold",
+                RadioSet(
+                    *(
+                        RadioButton(c.name, value=c is ValueComparator.GREATER_THAN)
+                        for c in COMPARATORS
+                    ),
+                    id="comparator",
+                ),
+                name="comparator",
+            )
+            yield FormField(
+                "Default threshold (applied to every concept left blank)",
+                Input(str(DEFAULT_HIGH), validators=[ThresholdValidator()], id="default"),
+                name="default",
+                hint="0 <= t <= 1",
+            )
+            yield FormField(
+                "Concepts and thresholds",
+                SelectionList[str](
+                    *((c.name or c.id, c.id, True) for c in self.app_concepts), id="concepts"
+                ),
+                name="concepts",
+                hint="space toggles; a blank threshold uses the default",
+            )
+            with Vertical(id="thresholds"):
+                for index, concept in enumerate(self.app_concepts):
+                    with Horizontal(classes="threshold-row"):
+                        yield Label(f"  {concept.id}"[:24])
+                        yield Input(
+                            placeholder="default",
+                            validators=[ThresholdValidator(allow_blank=True)],
+                            id=f"threshold-{_safe(index)}",
+                        )
+        elif kind == ANNOTATION_WRITER:
+            yield FormField(
+                "Annotation status",
+                RadioSet(
+                    RadioButton("SUCCESS (accepted)", value=True, id="status-success"),
+                    RadioButton("PENDING (review queue)", id="status-pending"),
+                    id="status",
+                ),
+                name="status",
+            )
+            yield FormField(
+                "Annotation user",
+                Input(self.default_user, validators=[RequiredValidator("user")], id="user"),
+                name="user",
+                hint="annotations are written as this user",
+            )
+        elif kind == VISUAL_EMBEDDER:
+            yield Static("An embedder needs nothing but an id.", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-id", Input).focus()
+
+    # ------------------------------------------------------------------ reading the form
+    def field(self, name: str) -> FormField:
+        return self.query_one(f"#field-{name}", FormField)
+
+    def collect(self) -> ModelDraft | None:
+        """The draft, or None after showing every problem on its field."""
+        ok = self.field("id").check()
+        model_id = self.query_one("#model-id", Input).value.strip()
+        kind = self.model_type_id
+        if kind == EMBEDDING_CLASSIFIER:
+            chosen = self.query_one("#concepts", SelectionList).selected
+            if not chosen:
+                self.field("concepts").set_error("pick at least one concept")
+                ok = False
+            else:
+                self.field("concepts").set_error(None)
+            return ModelDraft(model_id, kind, tuple(Concept(c) for c in chosen)) if ok else None
+        if kind == CONCEPT_THRESHOLDER:
+            ok = self.field("default").check() and ok
+            default = float(self.query_one("#default", Input).value) if ok else DEFAULT_HIGH
+            picked = set(self.query_one("#concepts", SelectionList).selected)
+            thresholds: list[Concept] = []
+            bad: list[str] = []
+            for index, concept in enumerate(self.app_concepts):
+                box = self.query_one(f"#threshold-{_safe(index)}", Input)
+                text = box.value.strip()
+                if text and (problem := threshold_problem(text)):
+                    bad.append(f"{concept.id}: {problem}")
+                    box.add_class("-invalid")
+                    continue
+                box.remove_class("-invalid")
+                if concept.id in picked:
+                    thresholds.append(Concept(concept.id, value=float(text) if text else default))
+            if bad:
+                self.field("concepts").set_error("; ".join(bad))
+                ok = False
+            elif not thresholds:
+                self.field("concepts").set_error("pick at least one concept")
+                ok = False
+            else:
+                self.field("concepts").set_error(None)
+            index = self.query_one("#comparator", RadioSet).pressed_index
+            comparator = COMPARATORS[index] if index >= 0 else ValueComparator.GREATER_THAN
+            params: dict[str, Any] = {"concept_threshold_type": comparator.name}
+            return ModelDraft(model_id, kind, tuple(thresholds), params) if ok else None
+        if kind == ANNOTATION_WRITER:
+            ok = self.field("user").check() and ok
+            pending = self.query_one("#status-pending", RadioButton).value
+            status = AnnotationStatus.PENDING if pending else AnnotationStatus.SUCCESS
+            user = self.query_one("#user", Input).value.strip()
+            writer: dict[str, Any] = {"annotation_status": int(status), "annotation_user_id": user}
+            return ModelDraft(model_id, kind, None, writer) if ok else None
+        return ModelDraft(model_id, kind) if ok else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.input.id.startswith("threshold-"):
+            result = event.validation_result
+            event.input.set_class(result is not None and not result.is_valid, "-invalid")
+
+    # ------------------------------------------------------------------ actions
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        self.query_one("#form-error", Static).update("")
+        draft = self.collect()
+        if draft is None:
+            return
+        self.saving = True
+        self.run_worker(self._create(draft), name="create model", exit_on_error=False)
+
+    async def _create(self, draft: ModelDraft) -> None:
+        try:
+            model = await self.client.create_model(
+                draft.id,
+                model_type_id=draft.model_type_id,
+                concepts=draft.concepts,
+                params=draft.params or None,
+            )
+        except Exception as exc:
+            self.saving = False
+            self.show_server_error(exc)
+            return
+        self.dismiss(model)
+
+    def show_server_error(self, error: BaseException) -> None:
+        """Put a refusal on the field it concerns (else under the form)."""
+        name = field_for_error(error, ERROR_FIELDS)
+        if name is not None and self.query(f"#field-{name}"):
+            target = self.field(name)
+            target.set_error(error_text(error))
+            self.query_one("#form-body", VerticalScroll).scroll_to_widget(target, animate=False)
+            self.query_one("#form-error", Static).update(f"not created: see {name}")
+        else:
+            self.query_one("#form-error", Static).update(f"not created: {error_text(error)}")
+        if isinstance(error, ApiError) and error.retryable:
+            self.query_one("#form-error", Static).update(f"not created: {error}")

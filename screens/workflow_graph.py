@@ -1,0 +1,141 @@
+"""Workflow <-> graph: what each box says, and the editing operations on a node list.
+
+Pure functions over `api.models` objects (no widgets), shared by the Workflows area and the
+wizard, and tested on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from api.autoannotate import (
+    ANNOTATION_WRITER,
+    COMPARATOR_SYMBOLS,
+    CONCEPT_THRESHOLDER,
+    WRITER_STATUSES,
+    canonical_type,
+    comparator_of,
+    writer_status_of,
+)
+from api.models import Model, WorkflowNode
+from tui.widgets.graph import GraphNode
+
+
+def writer_status_name(model: Model) -> str:
+    code = writer_status_of(model.params)
+    return next((name for k, name in WRITER_STATUSES.items() if k == code), f"status {code}")
+
+
+#: Short type names for the boxes (the full type id is in the selected node's detail line).
+SHORT_TYPES: dict[str, str] = {
+    "visual-embedder": "embedder",
+    "embedding-classifier": "classifier",
+    CONCEPT_THRESHOLDER: "threshold",
+    ANNOTATION_WRITER: "writer",
+}
+
+
+def thresholds_text(model: Model) -> str:
+    """`> 0.90` when every concept has the same threshold, else `a>0.90 b>0.80`."""
+    symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
+    values = {round(c.value, 6) for c in model.concepts}
+    if len(values) == 1:
+        return f"{symbol} {model.concepts[0].value:.2f}"
+    return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts) or symbol
+
+
+def node_lines(model: Model | None, model_id: str = "") -> list[str]:
+    """The text under a node's id: model type and, for thresholders, comparator and thresholds
+    (as a symbol: `> 0.90`), for writers the status they write."""
+    if model is None:
+        return [f"missing model {model_id}" if model_id else "no model"]
+    kind = canonical_type(model.model_type_id)
+    lines = [SHORT_TYPES.get(kind, kind)]
+    if kind == CONCEPT_THRESHOLDER:
+        lines.append(thresholds_text(model))
+    elif kind == ANNOTATION_WRITER:
+        lines.append(writer_status_name(model))
+    return lines
+
+
+def node_detail(node: WorkflowNode, model: Model | None) -> str:
+    """One line about a node for under the graph: model, full type, settings, inputs."""
+    inputs = ", ".join(node.node_inputs) or "the workflow input"
+    if model is None:
+        return f"{node.id}: model {node.model_id!r} is missing; takes {inputs}"
+    kind = canonical_type(model.model_type_id)
+    text = f"{node.id}: model {model.id} ({kind})"
+    if node.model_version_id:
+        text += f" version {node.model_version_id[:12]}"
+    if kind == CONCEPT_THRESHOLDER:
+        symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
+        thresholds = " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts)
+        text += f" {comparator_of(model.params).name} {thresholds}"
+    elif kind == ANNOTATION_WRITER:
+        user = model.params.get("annotation_user_id") or "the app owner"
+        text += f" writes {writer_status_name(model)} as {user}"
+    elif model.concepts:
+        text += " concepts: " + ", ".join(c.id for c in model.concepts)
+    return f"{text}; takes {inputs}"
+
+
+def to_graph(nodes: Sequence[WorkflowNode], models: Mapping[str, Model]) -> list[GraphNode]:
+    return [
+        GraphNode(n.id, node_lines(models.get(n.model_id), n.model_id), list(n.node_inputs))
+        for n in nodes
+    ]
+
+
+def model_types(models: Mapping[str, Model]) -> dict[str, str]:
+    return {m.id: canonical_type(m.model_type_id) for m in models.values()}
+
+
+# -- edits (each returns a new node list) --------------------------------------------------------
+
+
+def add_node(
+    nodes: Sequence[WorkflowNode], node_id: str, model_id: str, inputs: Sequence[str] = ()
+) -> list[WorkflowNode]:
+    return [*nodes, WorkflowNode(node_id, model_id, "", tuple(inputs))]
+
+
+def connect(nodes: Sequence[WorkflowNode], target: str, source: str) -> list[WorkflowNode]:
+    """`target` also takes input from `source`."""
+    return [
+        replace(n, node_inputs=(*n.node_inputs, source))
+        if n.id == target and source not in n.node_inputs
+        else n
+        for n in nodes
+    ]
+
+
+def disconnect(nodes: Sequence[WorkflowNode], target: str, source: str) -> list[WorkflowNode]:
+    """`target` no longer takes input from `source`."""
+    return [
+        replace(n, node_inputs=tuple(s for s in n.node_inputs if s != source))
+        if n.id == target
+        else n
+        for n in nodes
+    ]
+
+
+def delete_node(nodes: Sequence[WorkflowNode], node_id: str) -> list[WorkflowNode]:
+    """Remove a node and every edge from it."""
+    return [
+        replace(n, node_inputs=tuple(s for s in n.node_inputs if s != node_id))
+        for n in nodes
+        if n.id != node_id
+    ]
+
+
+def rename_node(nodes: Sequence[WorkflowNode], old: str, new: str) -> list[WorkflowNode]:
+    """Rename a node and every reference to it."""
+    return [
+        replace(
+            n,
+            id=new if n.id == old else n.id,
+            node_inputs=tuple(new if s == old else s for s in n.node_inputs),
+        )
+        for n in nodes
+    ]

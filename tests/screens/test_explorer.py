@@ -1,0 +1,322 @@
+"""Explorer area and input detail, driven by keys against the embedded backend."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+import screens.explorer as explorer_module
+from api.client import ClarifaiClient
+from api.local.backend import LocalBackend
+from api.local.rows import ConceptValue
+from api.local.rows import NewAnnotation as StoredAnnotation
+from api.models import AnnotationStatus, Concept, InputStatus, NewAnnotation, NewInput
+from screens.explorer import ExplorerScreen
+from screens.input_detail import InputDetailScreen
+from tests.tui_helpers import connected, make_tui, png_bytes, wait_until
+
+APP = "demo"
+PENDING, SUCCESS = AnnotationStatus.PENDING, AnnotationStatus.SUCCESS
+
+
+@asynccontextmanager
+async def backend_client(tmp_path: Path) -> Any:
+    backend = LocalBackend(tmp_path / "data", owner="test")
+    await backend.start()
+    client = ClarifaiClient(
+        base_url="http://embedded",
+        api_key=backend.api_key,
+        user_id="me",
+        app_id=APP,
+        transport=httpx.ASGITransport(app=backend.app),
+    )
+    try:
+        yield backend, client
+    finally:
+        await client.aclose()
+        await backend.stop()
+
+
+async def seed(tmp_path: Path, count: int = 60, *, broken: int = 0) -> None:
+    """`count` inputs in-000.. (in-000 oldest); annotation an-NNN on each: SUCCESS on even
+    inputs, PENDING on odd ones, concept cat everywhere, dog on every fifth; model-written
+    annotations (model version mv-1) on in-000..in-002; `broken` inputs that fail to decode."""
+    async with backend_client(tmp_path) as (backend, client):
+        await client.create_app(APP)
+        colours = [png_bytes((i * 4 % 256, 60, 90)) for i in range(count)]
+        await client.post_inputs(
+            [NewInput(data=colours[i], id=f"in-{i:03d}") for i in range(count)]
+        )
+        if broken:
+            await client.post_inputs(
+                [NewInput(data=b"not an image %d" % i, id=f"bad-{i}") for i in range(broken)]
+            )
+        await backend.wait_idle()
+        await client.post_annotations(
+            [
+                NewAnnotation(
+                    f"in-{i:03d}",
+                    (Concept("cat", "cat", 0.5 + i / 200),)
+                    + ((Concept("dog", "dog", 0.3),) if i % 5 == 0 else ()),
+                    status_code=PENDING if i % 2 else SUCCESS,
+                    id=f"an-{i:03d}",
+                )
+                for i in range(count)
+            ]
+        )
+        app = backend.store.get_app(backend.user_id, APP)
+        assert app is not None
+        backend.store.add_annotations(
+            app.pk,
+            [
+                StoredAnnotation(
+                    id=f"model-{i}",
+                    input_id=f"in-{i:03d}",
+                    user_id=backend.user_id,
+                    concepts=[ConceptValue("bird", "bird", 0.61)],
+                    model_version_id="mv-1",
+                )
+                for i in range(3)
+            ],
+        )
+
+
+async def open_explorer(pilot: Pilot[Any]) -> ExplorerScreen:
+    await connected(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ExplorerScreen)
+    await loaded(pilot, screen)
+    return screen
+
+
+async def loaded(pilot: Pilot[Any], screen: ExplorerScreen) -> None:
+    await wait_until(
+        pilot,
+        lambda: screen.data is not None and not screen._loading and screen.pager is not None,
+        what="explorer page",
+    )
+    await pilot.pause()
+
+
+def ids(screen: ExplorerScreen) -> list[str]:
+    table = screen.query_one("#explorer-table", DataTable)
+    return [str(key.value) for key in table.rows]
+
+
+def status_line(screen: ExplorerScreen) -> str:
+    return str(screen.query_one("#explorer-status").render())
+
+
+async def prompt(pilot: Pilot[Any], key: str, text: str) -> None:
+    await pilot.press(key)
+    await pilot.press(*text, "enter")
+
+
+async def filtered(pilot: Pilot[Any], screen: ExplorerScreen, old: object) -> None:
+    await wait_until(pilot, lambda: screen.data is not old and not screen._loading, what="reload")
+    await pilot.pause()
+
+
+async def test_pages_from_the_server(tmp_path: Path) -> None:
+    assert explorer_module.PER_PAGE == 30
+    await seed(tmp_path, 40)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        assert ids(screen)[:2] == ["in-039", "in-038"] and len(ids(screen)) == 30
+        first = screen.data
+        assert first is not None and first.rows[0].count(PENDING) == 1
+        assert "total 40" in status_line(screen) and "page 1" in status_line(screen)
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: screen.page_number == 2, what="page 2")
+        assert ids(screen) == [f"in-{i:03d}" for i in range(9, -1, -1)]
+        # in-000 has its own annotation and the model's
+        row0 = next(r for r in screen.data.rows if r.id == "in-000")  # type: ignore[union-attr]
+        assert row0.count(SUCCESS) == 2 and "bird:0.61" in row0.top_concepts()
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: screen.page_number == 1, what="page 1")
+        assert ids(screen)[0] == "in-039"
+        await prompt(pilot, "g", "2")
+        await wait_until(pilot, lambda: screen.page_number == 2, what="go to page 2")
+        # oldest first
+        old = screen.data
+        await pilot.press("o")
+        await filtered(pilot, screen, old)
+        assert ids(screen)[:3] == ["in-000", "in-001", "in-002"]
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: screen.page_number == 2, what="oldest page 2")
+        assert ids(screen) == [f"in-{i:03d}" for i in range(30, 40)]
+
+
+async def test_status_filters(tmp_path: Path) -> None:
+    await seed(tmp_path, 20, broken=2)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        assert len(ids(screen)) == 22
+        # annotation status: SUCCESS, then PENDING
+        old = screen.data
+        await pilot.press("a")
+        await filtered(pilot, screen, old)
+        assert set(ids(screen)) == {f"in-{i:03d}" for i in range(0, 20, 2)} | {"in-001"} | {
+            "in-002"
+        }
+        assert "ann=SUCCESS" in status_line(screen)
+        old = screen.data
+        await pilot.press("a")
+        await filtered(pilot, screen, old)
+        assert set(ids(screen)) == {f"in-{i:03d}" for i in range(1, 20, 2)}
+        assert "filtered 10" in status_line(screen)
+        # input status on top of it: processed
+        old = screen.data
+        await pilot.press("i")
+        await filtered(pilot, screen, old)
+        assert len(ids(screen)) == 10
+        old = screen.data
+        await pilot.press("x")
+        await filtered(pilot, screen, old)
+        # input status alone: cycle to FAILED (ok -> pending -> working -> failed)
+        for _ in range(4):
+            old = screen.data
+            await pilot.press("i")
+            await filtered(pilot, screen, old)
+        assert screen.filters.input_status == InputStatus.FAILED
+        assert sorted(ids(screen)) == ["bad-0", "bad-1"]
+        assert "filtered 2" in status_line(screen)
+
+
+async def test_text_concept_and_worker_filters(tmp_path: Path) -> None:
+    await seed(tmp_path, 30)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        old = screen.data
+        await prompt(pilot, "slash", "-01")
+        await filtered(pilot, screen, old)
+        assert ids(screen) == [f"in-{i:03d}" for i in range(19, 9, -1)]
+        assert "id~-01" in status_line(screen)
+        old = screen.data
+        await pilot.press("x")
+        await filtered(pilot, screen, old)
+        old = screen.data
+        await prompt(pilot, "c", "dog")
+        await filtered(pilot, screen, old)
+        assert sorted(ids(screen)) == [f"in-{i:03d}" for i in range(0, 30, 5)]
+        old = screen.data
+        await pilot.press("x")
+        await filtered(pilot, screen, old)
+        old = screen.data
+        await prompt(pilot, "w", "model:mv-1")
+        await filtered(pilot, screen, old)
+        assert sorted(ids(screen)) == ["in-000", "in-001", "in-002"]
+        old = screen.data
+        await pilot.press("x")
+        await filtered(pilot, screen, old)
+        old = screen.data
+        await prompt(pilot, "w", "somebody-else")
+        await filtered(pilot, screen, old)
+        assert ids(screen) == []
+
+
+async def test_jump_to_input_id(tmp_path: Path) -> None:
+    await seed(tmp_path)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        await prompt(pilot, "j", "in-003")
+        await wait_until(pilot, lambda: screen.page_number == 2, what="jump")
+        await pilot.pause()
+        assert screen._cursor_id() == "in-003"
+        await prompt(pilot, "j", "in-055")
+        await wait_until(pilot, lambda: screen._cursor_id() == "in-055", what="jump back")
+        assert screen.page_number == 1
+
+
+async def test_detail_view_and_copy(tmp_path: Path) -> None:
+    await seed(tmp_path, 5)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        await pilot.press("down", "down", "down", "down")  # in-000: two annotations
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InputDetailScreen))
+        detail = app.screen
+        assert isinstance(detail, InputDetailScreen)
+        await wait_until(pilot, lambda: detail.blob_path is not None, what="detail loaded")
+        assert detail.input_id == "in-000"
+        assert {a.id for a in detail.annotations} == {"an-000", "model-0"}
+        table = detail.query_one("#detail-annotations", DataTable)
+        assert table.row_count == 2
+        await pilot.press("c")
+        assert app.clipboard == "in-000"
+        await pilot.press("y")
+        first = app.clipboard
+        await pilot.press("down", "y")
+        assert {first, app.clipboard} == {"an-000", "model-0"}
+        info = str(detail.query_one("#detail-annotation").render())
+        assert app.clipboard in info
+        await pilot.press("o")
+        assert app.clipboard.endswith("/inputs/in-000/blob")
+        assert app.clipboard in str(detail.query_one("#detail-message").render())
+        await pilot.press("b")
+        path = Path(app.clipboard)
+        assert path.is_file() and path.is_relative_to(tmp_path / "data")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and screen._cursor_id() == "in-000"
+
+
+async def test_live_status_refresh_keeps_cursor_and_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ExplorerScreen, "POLL_SECONDS", 0.1)
+    await seed(tmp_path, 4)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        assert app.connection is not None and app.connection.backend is not None
+        backend = app.connection.backend
+        await backend.ingest.stop()
+        client = app.session.app_client()
+        await client.post_inputs(
+            [NewInput(data=png_bytes((9, 9, i)), id=f"new-{i}") for i in range(3)]
+        )
+        old = screen.data
+        await prompt(pilot, "slash", "new")
+        await filtered(pilot, screen, old)
+        assert ids(screen) == ["new-2", "new-1", "new-0"]
+        table = screen.query_one("#explorer-table", DataTable)
+        assert str(table.get_cell("new-1", "status")) == "pending"
+        await pilot.press("down")
+        assert screen._cursor_id() == "new-1"
+        data = screen.data
+        await backend.ingest.start()
+        backend.ingest.wake()
+        await wait_until(
+            pilot,
+            lambda: all(str(table.get_cell(f"new-{i}", "status")) == "ok" for i in range(3)),
+            what="statuses refreshed",
+        )
+        assert screen._cursor_id() == "new-1"
+        assert screen.filters.text == "new" and screen.page_number == 1
+        assert screen.data is not None and screen.data.page == data.page  # type: ignore[union-attr]
+
+
+def test_explorer_snapshot(
+    tmp_path: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asyncio.run(seed(tmp_path, 12))
+    monkeypatch.setattr(explorer_module, "format_time", lambda _when: "01-02 03:04")
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await open_explorer(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -1,0 +1,217 @@
+"""The Models area: a form per model type (valid, invalid, server error) and training."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.widgets import DataTable, Input, RadioButton, RadioSet, SelectionList
+
+from api.errors import ApiError
+from api.models import Concept, Model
+from screens.model_forms import ModelForm
+from screens.models import ModelsScreen
+from tests.screens.labelled_data import APP, prepare
+from tests.tui_helpers import connected, make_tui, wait_until
+from tui.widgets.forms import FormField, PickScreen
+
+CONCEPTS = [Concept("one"), Concept("two"), Concept("three")]
+
+
+class StubClient:
+    """Records create_model calls; raises `error` instead when given one."""
+
+    def __init__(self, error: ApiError | None = None) -> None:
+        self.error = error
+        self.calls: list[dict[str, Any]] = []
+
+    async def create_model(
+        self,
+        model_id: str,
+        *,
+        model_type_id: str,
+        concepts: Sequence[Concept] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Model:
+        self.calls.append(
+            {"id": model_id, "type": model_type_id, "concepts": concepts, "params": params}
+        )
+        if self.error is not None:
+            raise self.error
+        return Model(model_id, model_type_id=model_type_id, concepts=tuple(concepts or ()))
+
+
+class FormApp(App[None]):
+    def __init__(self, model_type_id: str, client: StubClient) -> None:
+        super().__init__()
+        self.form = ModelForm(
+            model_type_id,
+            client,  # type: ignore[arg-type]
+            concepts=CONCEPTS,
+            taken_ids={"taken"},
+            default_user="alice",
+        )
+        self.results: list[Model | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.form, self.results.append)
+
+
+def error_of(app: FormApp, name: str) -> str:
+    return app.form.query_one(f"#field-{name}", FormField).error
+
+
+async def test_classifier_form_picks_concepts_and_validates_as_you_type() -> None:
+    client = StubClient()
+    app = FormApp("embedding-classifier", client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"bad id")
+        await pilot.pause()
+        assert "letters, digits" in error_of(app, "id")
+        app.form.query_one("#model-id", Input).value = ""
+        await pilot.press(*"taken")
+        await pilot.pause()
+        assert "already taken" in error_of(app, "id")
+        app.form.query_one("#model-id", Input).value = ""
+        await pilot.press(*"my-classifier")
+        await pilot.pause()
+        assert error_of(app, "id") == ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "at least one concept" in error_of(app, "concepts")
+        assert client.calls == []
+        app.form.query_one("#concepts", SelectionList).focus()
+        await pilot.press("space", "down", "down", "space")  # one, three
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+    assert client.calls == [
+        {
+            "id": "my-classifier",
+            "type": "embedding-classifier",
+            "concepts": (Concept("one"), Concept("three")),
+            "params": None,
+        }
+    ]
+    assert app.results and app.results[0] is not None and app.results[0].id == "my-classifier"
+
+
+async def test_thresholder_form_default_and_per_concept_thresholds() -> None:
+    client = StubClient()
+    app = FormApp("concept-thresholder", client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"band")
+        form = app.form
+        default = form.query_one("#default", Input)
+        default.value = "1.5"
+        await pilot.pause()
+        assert "between 0 and 1" in error_of(app, "default")
+        default.value = "0.5"
+        await pilot.pause()
+        assert error_of(app, "default") == ""
+        form.query_one("#threshold-c1", Input).value = "2"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "two:" in error_of(app, "concepts") and client.calls == []
+        form.query_one("#threshold-c1", Input).value = "0.8"
+        form.query_one("#comparator", RadioSet).query(RadioButton)[4].value = True
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.pause()
+    (call,) = client.calls
+    assert call["params"] == {"concept_threshold_type": "LESS_THAN_OR_EQUAL"}
+    assert [(c.id, c.value) for c in call["concepts"]] == [
+        ("one", 0.5),
+        ("two", 0.8),
+        ("three", 0.5),
+    ]
+
+
+async def test_writer_form_server_error_lands_on_its_field() -> None:
+    error = ApiError(
+        21202,
+        "output_info.params.annotation_user_id: expected a user id",
+        name="MODEL_INVALID_ARGUMENT",
+    )
+    client = StubClient(error)
+    app = FormApp("annotation-writer", client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = app.form
+        assert form.query_one("#user", Input).value == "alice"
+        await pilot.press(*"writer")
+        form.query_one("#status-pending", RadioButton).value = True
+        form.query_one("#user", Input).value = ""
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "required" in error_of(app, "user") and client.calls == []
+        form.query_one("#user", Input).value = "bob"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        assert "expected a user id" in error_of(app, "user")
+        assert error_of(app, "id") == ""
+        assert app.results == []  # still open
+        await pilot.press("escape")
+        await pilot.pause()
+    assert client.calls[0]["params"] == {"annotation_status": 24151, "annotation_user_id": "bob"}
+    assert app.results == [None]
+
+
+async def test_embedder_form_duplicate_id_from_the_server() -> None:
+    client = StubClient(ApiError(21203, "model 'emb' already exists", name="MODEL_EXISTS"))
+    app = FormApp("visual-embedder", client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"emb", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert "already exists" in error_of(app, "id")
+
+
+async def test_models_area_creates_a_classifier_and_trains_it_with_live_status(
+    tmp_path: Path,
+) -> None:
+    await prepare(tmp_path, per_concept=8)
+    app = make_tui(tmp_path, app_id=APP, area="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        client = app.session.app_client()
+        await wait_until(pilot, lambda: len(screen.concepts) == 3, what="the concepts")
+
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.press("down", "enter")  # the second type: the classifier
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelForm))
+        form = app.screen
+        assert isinstance(form, ModelForm)
+        await pilot.press(*"digits")
+        # Meanwhile someone else takes the id: the server's refusal lands on the id field.
+        await client.create_model("digits", model_type_id="visual-embedder")
+        form.query_one("#concepts", SelectionList).select_all()
+        await pilot.press("ctrl+s")
+        field = form.query_one("#field-id", FormField)
+        await wait_until(pilot, lambda: bool(field.error), what="the server error")
+        assert "digits" in field.error
+        form.query_one("#model-id", Input).value = "digits-classifier"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="created")
+        await wait_until(
+            pilot, lambda: "digits-classifier" in {m.id for m in screen.models}, what="listed"
+        )
+        table = screen.query_one("#models-table", DataTable)
+        table.move_cursor(row=table.get_row_index("digits-classifier"))
+        await pilot.press("t")
+        await wait_until(pilot, lambda: "digits-classifier" in screen.versions, what="training")
+        await wait_until(
+            pilot, lambda: "digits-classifier" not in screen.training, timeout=60, what="trained"
+        )
+        version = screen.versions["digits-classifier"]
+        assert version.trained, version
+        assert table.get_row("digits-classifier")[3] == "trained"
+        detail = str(screen.query_one("#model-detail").content)
+        assert f"version {version.id}: trained" in detail
+        assert "learnt from 24 inputs" in detail and "zero" in detail

@@ -1,0 +1,60 @@
+"""`clarifai-tui demo`: create the demo app (handwritten digits) and say what to do next.
+
+The work is `api.demo_setup.setup_demo`, shared with the app picker's offer (`d`). The
+"new images" folder goes into the profile's data dir (local profiles) or its state dir.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from tui.config import Config, ConfigError, Profile, save_config
+
+
+def new_images_dir(profile: Profile) -> Path:
+    """Where the demo writes the digits it did not upload, for the "add new images" step."""
+    from api.demo_setup import NEW_IMAGES_DIRNAME
+
+    if profile.is_local:
+        return profile.resolved_data_dir() / NEW_IMAGES_DIRNAME
+    from tui.connect import state_dir
+
+    return state_dir(profile) / NEW_IMAGES_DIRNAME
+
+
+async def run_demo_command(config: Config, profile: Profile, app_id: str | None) -> int:
+    from api.demo import DEMO_APP_ID
+    from api.demo_setup import setup_demo
+    from api.errors import ApiError
+    from tui.connect import ConnectError, connect
+
+    target = app_id or DEMO_APP_ID
+    try:
+        connection = await connect(profile, owner="demo")
+    except ConnectError as exc:
+        print(f"clarifai-tui: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = await setup_demo(
+            connection.client,
+            app_id=target,
+            new_images_dir=new_images_dir(profile),
+            progress=lambda text: print(f"demo: {text}", file=sys.stderr, flush=True),
+        )
+    except ApiError as exc:
+        print(f"clarifai-tui demo: {exc}\nrun it again to finish.", file=sys.stderr)
+        return 2
+    finally:
+        await connection.aclose()
+    print(result.summary())
+    if not profile.app_id:
+        try:
+            save_config(config.with_profile(replace(profile, app_id=target)))
+            print(f"{target} is now the app of profile {profile.name!r}: run clarifai-tui")
+        except (OSError, ConfigError) as exc:
+            print(f"could not remember the app ({exc}): run clarifai-tui --app {target}")
+    else:
+        print(f"open it: clarifai-tui --app {target}")
+    return 1 if result.failed else 0

@@ -1,0 +1,13 @@
+"""Keys of the input detail screen, opened from the Explorer (pure data)."""
+
+from __future__ import annotations
+
+from tui.widgets.bindings import KeySpec
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec("input_detail.back", "escape", "back", "Back", "input_detail"),
+    KeySpec("input_detail.copy_input", "c", "copy_input", "Copy input id", "input_detail"),
+    KeySpec("input_detail.copy_annotation", "y", "copy_annotation", "Copy ann. id", "input_detail"),
+    KeySpec("input_detail.open_url", "o", "open_url", "Image URL", "input_detail"),
+    KeySpec("input_detail.blob_path", "b", "blob_path", "Blob path", "input_detail"),
+)
