@@ -203,3 +203,18 @@ async def test_widget_rerenders_on_resize() -> None:
         await settle(app)
         await pilot.pause()
         assert len(preview.lines) == 12 and len(preview.lines[0].plain) == 40
+
+
+async def test_every_row_of_the_image_reaches_the_screen() -> None:
+    """What is drawn, not only what is computed: a Group of Texts once showed only row 1."""
+    app = PreviewApp()
+    async with app.run_test(size=(20, 6)) as pilot:
+        preview = app.query_one(ImagePreview)
+        preview.set_image(encode(Image.new("RGB", (8, 8), BLUE)))
+        await settle(app)
+        await pilot.pause()
+        drawn = [
+            "".join(segment.text for segment in preview.render_line(y))
+            for y in range(preview.size.height)
+        ]
+        assert all("▀" in row for row in drawn), drawn

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from rich.color import Color
-from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -298,4 +297,7 @@ class ImagePreview(Widget):
             label = Text(self._label, style=style, no_wrap=True, overflow="ellipsis")
             label.align("center", width)
             rows.append(label)
-        return Group(*rows)
+        # One Text with line breaks: a Group of Texts showed only its first row in a real
+        # terminal (Textual 8 renders a Group's lines through a different path than Pilot's
+        # screenshots exercise).
+        return Text("\n", no_wrap=True).join(rows)
