@@ -19,7 +19,7 @@ from api.autoannotate import (
     writer_status_of,
 )
 from api.models import Model, WorkflowNode
-from tui.widgets.graph import GraphNode
+from tui.widgets.graph import GraphLayout, GraphNode, layout
 
 
 def writer_status_name(model: Model) -> str:
@@ -34,6 +34,9 @@ SHORT_TYPES: dict[str, str] = {
     CONCEPT_THRESHOLDER: "threshold",
     ANNOTATION_WRITER: "writer",
 }
+#: Shorter still, for when the full short names would be cut mid-word to fit the width (the
+#: seed graph at 80 columns); none is wider than a wizard node id, so none needs cutting.
+COMPACT_TYPES: dict[str, str] = {**SHORT_TYPES, "embedding-classifier": "classif."}
 
 
 def thresholds_text(model: Model) -> str:
@@ -45,13 +48,13 @@ def thresholds_text(model: Model) -> str:
     return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts) or symbol
 
 
-def node_lines(model: Model | None, model_id: str = "") -> list[str]:
+def node_lines(model: Model | None, model_id: str = "", *, compact: bool = False) -> list[str]:
     """The text under a node's id: model type and, for thresholders, comparator and thresholds
     (as a symbol: `> 0.90`), for writers the status they write."""
     if model is None:
         return [f"missing model {model_id}" if model_id else "no model"]
     kind = canonical_type(model.model_type_id)
-    lines = [SHORT_TYPES.get(kind, kind)]
+    lines = [(COMPACT_TYPES if compact else SHORT_TYPES).get(kind, kind)]
     if kind == CONCEPT_THRESHOLDER:
         lines.append(thresholds_text(model))
     elif kind == ANNOTATION_WRITER:
@@ -80,11 +83,45 @@ def node_detail(node: WorkflowNode, model: Model | None) -> str:
     return f"{text}; takes {inputs}"
 
 
-def to_graph(nodes: Sequence[WorkflowNode], models: Mapping[str, Model]) -> list[GraphNode]:
+def to_graph(
+    nodes: Sequence[WorkflowNode], models: Mapping[str, Model], *, compact: bool = False
+) -> list[GraphNode]:
     return [
-        GraphNode(n.id, node_lines(models.get(n.model_id), n.model_id), list(n.node_inputs))
+        GraphNode(
+            n.id,
+            node_lines(models.get(n.model_id), n.model_id, compact=compact),
+            list(n.node_inputs),
+        )
         for n in nodes
     ]
+
+
+def _words_whole(nodes: Sequence[GraphNode], fitted: GraphLayout) -> bool:
+    """Whether every word of every box survived the fitting uncut."""
+    for node in nodes:
+        box = fitted.boxes.get(node.id)
+        if box is None:
+            continue
+        shown = {word for row in box.text for word in row.split()}
+        if any(word not in shown for line in node.lines for word in line.split()):
+            return False
+    return True
+
+
+def fitted_graph(
+    nodes: Sequence[WorkflowNode], models: Mapping[str, Model], width: int
+) -> list[GraphNode]:
+    """`to_graph`, with the compact type names when the full ones would be cut to fit `width`
+    columns (0: unknown width, full names)."""
+    full = to_graph(nodes, models)
+    if width <= 0:
+        return full
+    try:
+        if _words_whole(full, layout(full, max_width=width)):
+            return full
+    except ValueError:  # a cycle: the view says so, whatever the labels
+        return full
+    return to_graph(nodes, models, compact=True)
 
 
 def model_types(models: Mapping[str, Model]) -> dict[str, str]:

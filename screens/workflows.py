@@ -24,10 +24,10 @@ from screens.workflow_graph import (
     connect,
     delete_node,
     disconnect,
+    fitted_graph,
     model_types,
     node_detail,
     rename_node,
-    to_graph,
 )
 from tui.widgets.area import AreaScreen
 from tui.widgets.forms import (
@@ -41,6 +41,34 @@ from tui.widgets.forms import (
 from tui.widgets.graph import GraphView
 
 DEFAULT_MARK = "★"
+
+
+class WorkflowGraphView(GraphView):
+    """The graph of a workflow, its boxes worded to fit the width (see `fitted_graph`)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._workflow: tuple[list[WorkflowNode], dict[str, Model]] = ([], {})
+        self._worded_for: int | None = None
+
+    def show(
+        self,
+        nodes: list[WorkflowNode],
+        models: dict[str, Model],
+        *,
+        selected: str | None = None,
+    ) -> None:
+        self._workflow = (list(nodes), dict(models))
+        self._word(selected)
+
+    def _word(self, selected: str | None = None) -> None:
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        self._worded_for = width
+        self.set_graph(fitted_graph(*self._workflow, width), selected=selected)
+
+    def on_resize(self) -> None:  # runs before GraphView's, which then has nothing to redo
+        if self.scrollable_content_region.width != self._worded_for:
+            self._word()
 
 
 class WorkflowsScreen(AreaScreen):
@@ -67,7 +95,7 @@ class WorkflowsScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         yield OptionList(id="workflow-list")
-        yield GraphView(id="graph")
+        yield WorkflowGraphView(id="graph")
         yield Static("", id="wf-info", markup=False)
 
     def on_mount(self) -> None:
@@ -95,8 +123,8 @@ class WorkflowsScreen(AreaScreen):
 
     # ------------------------------------------------------------------ state
     @property
-    def graph(self) -> GraphView:
-        return self.query_one(GraphView)
+    def graph(self) -> WorkflowGraphView:
+        return self.query_one(WorkflowGraphView)
 
     @property
     def nodes(self) -> list[WorkflowNode]:
@@ -174,7 +202,7 @@ class WorkflowsScreen(AreaScreen):
 
     def show_graph(self, selected: str | None = None) -> None:
         nodes = self.nodes
-        self.graph.set_graph(to_graph(nodes, self.models), selected=selected)
+        self.graph.show(nodes, self.models, selected=selected)
         if self.current is None:
             self.info("No workflow yet: n makes one, w runs the auto-annotation wizard.")
         elif not nodes:

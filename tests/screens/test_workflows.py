@@ -1,0 +1,166 @@
+"""The Workflows area on the embedded backend: the seed graph, editing, dry run, default."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+from api.autoannotate import WizardSpec
+from screens.dry_run import NOTHING_WRITTEN, DryRunScreen
+from screens.workflows import WorkflowsScreen
+from tests.screens.labelled_data import APP, CONCEPTS, all_annotations, pick_digits, prepare
+from tests.tui_helpers import connected, make_tui, wait_until
+from tui.widgets.forms import ConfirmScreen, PickScreen, PromptScreen
+from tui.widgets.graph import GraphView
+
+SPEC = WizardSpec(concepts=CONCEPTS, annotation_user_id="annotator")
+
+
+async def workflows_screen(pilot: Pilot[Any]) -> WorkflowsScreen:
+    await connected(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, WorkflowsScreen)
+    await wait_until(pilot, lambda: screen.loaded and screen.graph.lines[0], what="the graph")
+    return screen
+
+
+async def pick(pilot: Pilot[Any], option_id: str) -> None:
+    """In an open PickScreen, move to `option_id` and press enter."""
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PickScreen), what="a picker")
+    options = pilot.app.screen.query_one(OptionList)
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    options.highlighted = 0
+    await pilot.press(*["down"] * ids.index(option_id), "enter")
+    await pilot.pause()
+
+
+def test_seed_graph_snapshot(tmp_path: Path, snap_compare: Any) -> None:
+    asyncio.run(prepare(tmp_path, spec=SPEC))
+    app = make_tui(tmp_path, app_id=APP, area="workflows")
+
+    async def loaded(pilot: Pilot[Any]) -> None:
+        await workflows_screen(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+
+
+async def test_editing_refuses_cycles_and_mismatches_then_saves(tmp_path: Path) -> None:
+    await prepare(tmp_path, spec=SPEC)
+    app = make_tui(tmp_path, app_id=APP, area="workflows")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await workflows_screen(pilot)
+        client = app.session.app_client()
+        graph = screen.query_one(GraphView)
+        assert graph.selected == "embed"
+        await pilot.press("l", "l", "j")  # embed -> classify -> confident -> unsure
+        assert graph.selected == "unsure"
+
+        await pilot.press("c")
+        await pick(pilot, "unsure-band")
+        info = str(screen.query_one("#wf-info").content)
+        assert "cycle" in info and "unsure" in info and "unsure-band" in info
+        assert not screen.is_dirty("auto-annotate")
+
+        graph.select("write-pending")
+        await pilot.press("c")
+        await pick(pilot, "embed")
+        info = str(screen.query_one("#wf-info").content)
+        assert "takes concepts" in info and "gives embeddings" in info
+        assert not screen.is_dirty("auto-annotate")
+
+        graph.select("unsure-band")
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"band", "enter")
+        await pilot.pause()
+        assert screen.is_dirty("auto-annotate") and graph.selected == "band"
+
+        await pilot.press("d")  # delete `band`: write-pending is left without an input
+        await pilot.press("s")
+        await pilot.pause()
+        info = str(screen.query_one("#wf-info").content)
+        assert info.startswith("not saved") and "write-pending" in info
+        await pilot.press("u")  # undo every edit
+        assert not screen.is_dirty("auto-annotate")
+
+        graph.select("unsure-band")
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"band", "enter")
+        graph.select("classify")
+        await pilot.press("a")
+        await pick(pilot, "auto-annotate-write-success")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"audit", "enter")  # typing replaces the suggested id
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not screen.is_dirty("auto-annotate"), what="save")
+        saved = {n.id: n.node_inputs for n in (await client.get_workflow("auto-annotate")).nodes}
+        assert saved["band"] == ("unsure",)
+        assert saved["write-pending"] == ("band",)
+        assert saved["audit"] == ("classify",)
+        assert "unsure-band" not in saved
+
+
+async def test_dry_run_writes_nothing_and_the_default_needs_a_confirmation(
+    tmp_path: Path,
+) -> None:
+    await prepare(tmp_path, per_concept=8, spec=SPEC, train=True)
+    image = tmp_path / "digit.png"
+    image.write_bytes(pick_digits(1, skip=30)[0].png)
+    app = make_tui(tmp_path, app_id=APP, area="workflows")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await workflows_screen(pilot)
+        client = app.session.app_client()
+        before = await all_annotations(client)
+
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, DryRunScreen))
+        dry = app.screen
+        assert isinstance(dry, DryRunScreen)
+        picker = dry.query_one("#dry-inputs")
+        await wait_until(pilot, lambda: picker.option_count > 0, what="the app's inputs")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: bool(dry.lines), what="the dry run")
+        text = "\n".join(dry.lines)
+        assert text.startswith(NOTHING_WRITTEN)
+        assert len(dry.results) == 3
+        assert "classify (embedding-classifier): " in text
+        assert "write-success (annotation-writer): " in text
+        assert "would write" in text.lower()
+
+        dry.query_one("#source-file").value = True
+        await pilot.pause()
+        location = dry.query_one("#dry-location", Input)
+        location.focus()
+        location.value = str(image)  # a long temporary path: typing it adds nothing but time
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(dry.results) == 1, what="the file's dry run")
+        assert "confident (concept-thresholder) GREATER_THAN" in "\n".join(dry.lines)
+        assert await all_annotations(client) == before  # nothing was written
+        await pilot.press("escape")
+        await pilot.pause()
+
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        message = str(app.screen.query_one("#confirm-message").content)
+        assert "EVERY new input" in message
+        await pilot.press("n")
+        await pilot.pause()
+        assert (await client.get_app()).default_workflow_id == ""
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.default_id == "auto-annotate", what="default")
+        assert (await client.get_app()).default_workflow_id == "auto-annotate"
+        await pilot.press("D")  # again: offers to clear it
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "no longer" in str(app.screen.query_one("#confirm-message").content)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.default_id == "", what="default cleared")
+        assert (await client.get_app()).default_workflow_id == ""
