@@ -102,7 +102,9 @@ def _hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
+def _walk(
+    folder: Path, recursive: bool, extensions: frozenset[str] = IMAGE_EXTENSIONS
+) -> Iterable[Path]:
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError:
@@ -112,8 +114,8 @@ def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
             continue
         if entry.is_dir():
             if recursive:
-                yield from _walk(entry, recursive)
-        elif entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS:
+                yield from _walk(entry, recursive, extensions)
+        elif entry.is_file() and entry.suffix.lower() in extensions:
             yield entry
 
 
@@ -129,15 +131,23 @@ def collect_sources(
     recursive: bool = False,
     url_files: Sequence[str | Path] = (),
     urls: Sequence[str] = (),
+    extensions: Iterable[str] | None = None,
 ) -> list[UploadSource]:
     """Files named and found in folders (image extensions, hidden entries skipped; into
     sub-folders only with `recursive`), URLs from `url_files` and `urls`, in that order.
+    `extensions` ("png" or ".png") narrows or widens what counts as an image in folders
+    (default IMAGE_EXTENSIONS); a file named explicitly is always taken.
 
     Problems (a missing path, an unreadable URL file, a bad URL) come back as sources of
     kind "error", which the uploader reports as failed with the reason.
     """
     out: list[UploadSource] = []
     seen: set[str] = set()
+    wanted = (
+        IMAGE_EXTENSIONS
+        if extensions is None
+        else frozenset("." + e.lower().lstrip(".") for e in extensions)
+    )
 
     def add(source: UploadSource) -> None:
         if source.key not in seen:
@@ -148,7 +158,7 @@ def collect_sources(
         path = Path(given).expanduser()
         try:
             if path.is_dir():
-                for found in _walk(path, recursive):
+                for found in _walk(path, recursive, wanted):
                     add(UploadSource.for_file(found))
             elif path.is_file():
                 add(UploadSource.for_file(path, str(given)))

@@ -633,7 +633,9 @@ class UploadsScreen(AreaScreen):
             if node is None or node.data is None:
                 return
             paths = [node.data.path]
-        sources = collect_sources(paths, recursive=self.recursive)
+        sources = collect_sources(
+            paths, recursive=self.recursive, extensions=self._upload_config().extensions
+        )
         tree.clear_marks()
         self._message = ""
         self._enqueue(Batch(sources, self.concepts))

@@ -145,6 +145,7 @@ def _run_subcommand(command: str, args: argparse.Namespace) -> int:
     if command == "upload":
         from tui.upload_cmd import run_upload_command
 
+        args.extensions = config.upload.extensions  # [upload] extensions of the config
         return asyncio.run(
             run_with_client(
                 config,

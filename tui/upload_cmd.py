@@ -158,7 +158,12 @@ async def run_upload_command(
     if not paths and not url_files:
         err.write("clarifai-tui upload: nothing to upload: give files, folders or --urls FILE\n")
         return 2
-    sources = collect_sources(paths, recursive=bool(args.recursive), url_files=url_files)
+    sources = collect_sources(
+        paths,
+        recursive=bool(args.recursive),
+        url_files=url_files,
+        extensions=getattr(args, "extensions", None),
+    )
     if not sources:
         err.write("clarifai-tui upload: no image files found (use --recursive for sub-folders)\n")
         return 2

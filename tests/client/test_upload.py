@@ -272,3 +272,18 @@ async def test_urls_get_url_ids_and_no_wait_mode(tmp_path: Path) -> None:
         summary = await uploader(client, tmp_path / "s", follow_processing=False).run(sources)
     assert len(summary.uploaded) == 2 and fake.list_calls == 0
     assert {s.url for s in fake.inputs.values()} == {"https://x.test/a.jpg", "https://x.test/b.jpg"}
+
+
+def test_folder_walk_takes_the_configured_extensions(tmp_path: Path) -> None:
+    from api.upload import collect_sources
+
+    for name in ("a.png", "b.JPG", "c.tif", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    default = {s.label.rsplit("/", 1)[-1] for s in collect_sources([tmp_path])}
+    assert default == {"a.png", "b.JPG", "c.tif"}
+    narrowed = {
+        s.label.rsplit("/", 1)[-1] for s in collect_sources([tmp_path], extensions=["png", ".jpg"])
+    }
+    assert narrowed == {"a.png", "b.JPG"}
+    named = collect_sources([tmp_path / "notes.txt"], extensions=["png"])
+    assert [s.kind for s in named] == ["file"]  # named explicitly: always taken
