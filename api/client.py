@@ -330,6 +330,22 @@ class ClarifaiClient:
         )
         return body
 
+    async def _list(
+        self,
+        path: str,
+        key: str,
+        parse: Callable[[Mapping[str, Any]], T],
+        *,
+        page: int,
+        per_page: int,
+        params: wire.Params | None = None,
+    ) -> Page[T]:
+        """One page of a List call: GET `path`, parse each item under `key`."""
+        body = await self._call(
+            "GET", path, params=params if params is not None else wire.page_params(page, per_page)
+        )
+        return Page([parse(item) for item in wire.items(body, key)], page=page, per_page=per_page)
+
     async def _iterate(
         self, fetch: Callable[[int, int], Awaitable[Page[T]]], per_page: int
     ) -> AsyncIterator[T]:
@@ -346,11 +362,12 @@ class ClarifaiClient:
     # Apps
 
     async def list_apps(self, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page[App]:
-        body = await self._call(
-            "GET", self._user_path("apps"), params=wire.page_params(page, per_page)
-        )
-        return Page(
-            [wire.app_from(a) for a in wire.items(body, "apps")], page=page, per_page=per_page
+        return await self._list(
+            self._user_path("apps"),
+            "apps",
+            wire.app_from,
+            page=page,
+            per_page=per_page,
         )
 
     def iter_apps(self, *, per_page: int = DEFAULT_PER_PAGE) -> AsyncIterator[App]:
@@ -464,13 +481,13 @@ class ClarifaiClient:
         status: int | None = None,
         ids: Sequence[str] | None = None,
     ) -> Page[Input]:
-        body = await self._call(
-            "GET",
+        return await self._list(
             self._app_path("inputs"),
+            "inputs",
+            wire.input_from,
+            page=page,
+            per_page=per_page,
             params=wire.list_inputs_params(page, per_page, status, ids),
-        )
-        return Page(
-            [wire.input_from(i) for i in wire.items(body, "inputs")], page=page, per_page=per_page
         )
 
     def iter_inputs(
@@ -537,11 +554,10 @@ class ClarifaiClient:
     async def list_concepts(
         self, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE
     ) -> Page[Concept]:
-        body = await self._call(
-            "GET", self._app_path("concepts"), params=wire.page_params(page, per_page)
-        )
-        return Page(
-            [wire.concept_from(c) for c in wire.items(body, "concepts")],
+        return await self._list(
+            self._app_path("concepts"),
+            "concepts",
+            wire.concept_from,
             page=page,
             per_page=per_page,
         )
@@ -698,13 +714,13 @@ class ClarifaiClient:
         per_page: int = DEFAULT_PER_PAGE,
         model_type_id: str | None = None,
     ) -> Page[Model]:
-        body = await self._call(
-            "GET",
+        return await self._list(
             self._app_path("models"),
+            "models",
+            wire.model_from,
+            page=page,
+            per_page=per_page,
             params=wire.list_models_params(page, per_page, model_type_id),
-        )
-        return Page(
-            [wire.model_from(m) for m in wire.items(body, "models")], page=page, per_page=per_page
         )
 
     def iter_models(
@@ -811,13 +827,10 @@ class ClarifaiClient:
     async def list_model_versions(
         self, model_id: str, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE
     ) -> Page[ModelVersion]:
-        body = await self._call(
-            "GET",
+        return await self._list(
             self._app_path("models", model_id, "versions"),
-            params=wire.page_params(page, per_page),
-        )
-        return Page(
-            [wire.model_version_from(v) for v in wire.items(body, "model_versions")],
+            "model_versions",
+            wire.model_version_from,
             page=page,
             per_page=per_page,
         )
@@ -846,11 +859,10 @@ class ClarifaiClient:
     async def list_workflows(
         self, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE
     ) -> Page[Workflow]:
-        body = await self._call(
-            "GET", self._app_path("workflows"), params=wire.page_params(page, per_page)
-        )
-        return Page(
-            [wire.workflow_from(w) for w in wire.items(body, "workflows")],
+        return await self._list(
+            self._app_path("workflows"),
+            "workflows",
+            wire.workflow_from,
             page=page,
             per_page=per_page,
         )
