@@ -49,6 +49,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024 * 1024
 _OFF_LOOP_JSON_BYTES = 256 * 1024
 _ID = re.compile(r"^[^\s/\\?#%\x00-\x1f\x7f]{1,255}$")
 MAX_BATCH = 128
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,18 @@ class Call:
             )
         self.user_id = backend.user_id
         self._app: AppRow | None = None
+        self._body: Obj | None = None
 
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
 
     async def body(self) -> Obj:
+        """The parsed JSON body (read and checked once; 11102 when it is malformed)."""
+        if self._body is None:
+            self._body = await self._parse_body()
+        return self._body
+
+    async def _parse_body(self) -> Obj:
         declared = self.request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise invalid("body", f"{declared} bytes is more than the {MAX_BODY_BYTES} byte limit")
@@ -166,8 +174,12 @@ def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
         backend: LocalBackend = request.app.state.backend
         try:
             check_auth(request, backend.api_key)
+            call = Call(request, backend)
+            if request.method in _BODY_METHODS:
+                # A malformed body is an invalid request even where the handler ignores it.
+                await call.body()
             try:
-                result = await spec.handler(Call(request, backend))
+                result = await spec.handler(call)
             finally:
                 if spec.changes_workflows:
                     backend.automation.changed()

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,17 +70,14 @@ def normalize_keys(value: Any, path: str = "", depth: int = 0) -> Any:
         for key, item in value.items():
             _check_text(key, _join(path, key if key.isascii() else "?"))
             name = snake(key)
-            out[name] = _checked(item, _join(path, key), depth + 1, rename=name not in STRUCT_FIELDS)
+            if name in STRUCT_FIELDS:
+                _check_struct(item, _join(path, key), depth + 1)
+                out[name] = item
+            else:
+                out[name] = normalize_keys(item, _join(path, key), depth + 1)
         return out
     if isinstance(value, list):
         return [normalize_keys(item, _join(path, n), depth + 1) for n, item in enumerate(value)]
-    return value
-
-
-def _checked(value: Any, path: str, depth: int, *, rename: bool) -> Any:
-    if rename:
-        return normalize_keys(value, path, depth)
-    _check_struct(value, path, depth)
     return value
 
 
@@ -283,12 +281,11 @@ def as_int(value: object, field: str) -> int:
     elif isinstance(value, str):
         text = value.strip()
         if len(text) <= 40:
-            try:
+            with suppress(ValueError):
                 number = int(text)
-            except ValueError:
-                pass
     if number is None:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise invalid(field, f"expected an integer, got {shown}")
     if not INT64_MIN <= number <= INT64_MAX:
         raise invalid(field, f"{number} is out of range (a 64-bit integer is expected)")

@@ -107,3 +107,66 @@ async def test_camel_case_body_and_dotted_query(client: httpx.AsyncClient) -> No
         params={"user_app_id.user_id": "me", "user_app_id.app_id": "app", "perPage": "1"},
     )
     assert r.status_code == 200 and len(r.json()["inputs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "body", "nested too deeply"),
+        (b'{"inputs":' * 300 + b"1" + b"}" * 300, "inputs.inputs", "levels deep"),
+        (
+            b'{"inputs": [{"data": {"metadata": ' + b'{"a":' * 200 + b"1" + b"}" * 202 + b"]}",
+            "inputs[0].data.metadata",
+            "levels deep",
+        ),
+        (b'{"inputs": [{"id": "\\ud800"}]}', "inputs[0].id", "surrogate"),
+        (
+            b'{"inputs": [{"data": {"metadata": {"\\udfff": 1}}}]}',
+            "inputs[0].data.metadata",
+            "surrogate",
+        ),
+        (b'{"inputs": NaN}', "body", "NaN"),
+        (b'{"inputs": [{"id": 1e400}]}', "body", "out of range"),
+        (b'{"inputs": [{"id": ' + b"9" * 5000 + b"}]}", "body", "not valid JSON"),
+    ],
+    ids=["deep-list", "deep-obj", "deep-struct", "surrogate", "surrogate-key", "nan", "inf", "int"],
+)
+async def test_hostile_bodies_are_invalid_requests(
+    client: httpx.AsyncClient, body: bytes, field: str, words: str
+) -> None:
+    r = await client.post(f"{APP}/inputs", content=body)
+    assert r.status_code == 400, r.text
+    status = r.json()["status"]
+    assert status["code"] == 11102
+    assert status["description"].startswith(field) and words in status["description"], status
+
+
+async def test_a_malformed_body_is_refused_where_the_route_ignores_it(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.request("DELETE", f"{APP}/inputs/nothing", content=b"{oops")
+    assert r.status_code == 400 and r.json()["status"]["code"] == 11102
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "9" * 30},
+        {"page": str(2**62)},
+        {"per_page": "9" * 30},
+        {"status.code": "9" * 30},
+        {"status.code": "²"},
+    ],
+)
+async def test_huge_query_numbers_name_the_param(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    r = await client.get(f"{APP}/inputs", params=params)
+    assert r.status_code == 400 and r.json()["status"]["code"] == 11102, r.text
+    assert r.json()["status"]["description"].startswith(next(iter(params))), r.text
+
+
+@pytest.mark.parametrize("path", [f"{APP}/inputs/", f"{APP}/", "/v2/users/me/apps/"])
+async def test_trailing_slash_is_a_json_404(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 404 and r.json()["status"]["code"] == 11101, r.text

@@ -160,3 +160,28 @@ async def test_start_stop_idempotent(backend_factory: Callable[..., LocalBackend
     await backend.stop()
     await backend.stop()
     assert not backend.started
+
+
+async def test_results_that_fail_to_commit_are_retried_without_a_restart(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while recording outcomes: the inputs are claimed again after a back-off."""
+    real = Store.finish_jobs
+    failures = [3]
+
+    def full_disk(self: Store, results: list[object]) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(28, "No space left on device")
+        real(self, results)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "finish_jobs", full_disk)
+    async with client_for(backend) as c:
+        await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+        inputs = [image_input(f"r{n}") for n in range(3)]
+        r = await c.post(f"{APP}/inputs", json={"inputs": inputs})
+        assert r.status_code == 200, r.text
+        await backend.wait_idle(10)
+        r = await c.get(f"{APP}/inputs/status")
+    assert failures == [0]
+    assert r.json()["counts"]["processed"] == 3 and r.json()["counts"]["to_process"] == 0

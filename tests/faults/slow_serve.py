@@ -1,0 +1,35 @@
+"""``python -m tests.faults.slow_serve ...``: the real ``serve`` main, with ingest slowed down.
+
+Each ingest job sleeps ``FAULTS_INGEST_DELAY`` seconds in its worker thread (a processor added to
+every IngestWorker), so a test can SIGKILL the server while work is certainly in progress. The
+restart in the tests uses the unmodified ``python -m api.local.serve``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from api.local import ingest
+
+_original_init = ingest.IngestWorker.__init__
+
+
+def _slow_init(self: ingest.IngestWorker, *args: Any, **kwargs: Any) -> None:
+    _original_init(self, *args, **kwargs)
+    delay = float(os.environ.get("FAULTS_INGEST_DELAY", "0.01"))
+
+    def slow_down(ref: ingest.InputRef, image: object) -> None:
+        time.sleep(delay)
+
+    self.processors.append(slow_down)
+
+
+ingest.IngestWorker.__init__ = _slow_init  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    from api.local.serve import main
+
+    raise SystemExit(main(sys.argv[1:]))

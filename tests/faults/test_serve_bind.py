@@ -1,0 +1,90 @@
+"""`serve` refuses a non-loopback address unless told `--allow-remote`. Nothing here binds or
+sends to a non-loopback address: with the flag, the bind itself is replaced."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api.local import serve
+from tests.faults.support import PYTHON, ROOT, clean_env
+
+NON_LOOPBACK = ["0.0.0.0", "::", "192.0.2.10", "10.1.2.3", "2001:db8::1", "example.com"]
+
+
+@pytest.mark.parametrize("entry", [["-m", "tui.cli", "serve"], ["-m", "api.local.serve"]])
+def test_cli_refuses_all_interfaces_without_allow_remote(tmp_path: Path, entry: list[str]) -> None:
+    data = tmp_path / "data"
+    result = subprocess.run(
+        [PYTHON, *entry, "--host", "0.0.0.0", "--port", "0", "--data-dir", str(data)],
+        cwd=ROOT,
+        env=clean_env(CLARIFAI_PAT="bind-key-0123456789"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "refusing to bind 0.0.0.0" in lines[0]
+    assert "not a loopback address" in lines[0] and "--allow-remote" in lines[0]
+    assert not data.exists(), "the data dir was touched before the refusal"
+    assert "bind-key-0123456789" not in result.stderr
+
+
+@pytest.mark.parametrize("host", NON_LOOPBACK)
+def test_every_non_loopback_host_is_refused(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_bind(*args: object) -> socket.socket:
+        raise AssertionError(f"tried to bind {args}")
+
+    monkeypatch.setattr(serve, "_bind", no_bind)
+    status = serve.main(["--host", host, "--port", "0", "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"refusing to bind {host}" in err and "--allow-remote" in err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_allow_remote_lets_the_address_through_to_the_bind(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the flag the address is accepted and handed to the bind (which, here, is stubbed to
+    fail: the test never opens a non-loopback socket)."""
+    asked: list[tuple[str, int]] = []
+
+    def fake_bind(bind_host: str, port: int) -> socket.socket:
+        asked.append((bind_host, port))
+        raise OSError(99, "Cannot assign requested address (stubbed in the test)")
+
+    monkeypatch.setattr(serve, "_bind", fake_bind)
+    status = serve.main(
+        ["--host", host, "--port", "0", "--allow-remote", "--data-dir", str(tmp_path / "d")]
+    )
+    err = capsys.readouterr().err
+    assert asked == [(host, 0)]
+    assert status == 1
+    assert f"cannot bind {host}:0" in err and "refusing" not in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_need_no_flag(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+
+    def fake_bind(bind_host: str, port: int) -> socket.socket:
+        asked.append(bind_host)
+        raise OSError(98, "stubbed")
+
+    monkeypatch.setattr(serve, "_bind", fake_bind)
+    assert serve.main(["--host", host, "--port", "0", "--data-dir", str(tmp_path / "d")]) == 1
+    assert asked == [host]
+    assert "refusing" not in capsys.readouterr().err
