@@ -361,6 +361,12 @@ class ClarifaiClient:
     # -----------------------------------------------------------------------------------
     # Apps
 
+    async def get_user_id(self) -> str:
+        """The real id of the key's owner (GetUser on `/v2/users/{user_id}`): annotations come
+        back with it, not with `me`."""
+        body = await self._call("GET", self._user_path())
+        return wire.user_id_from(body) or self.user_id
+
     async def list_apps(self, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page[App]:
         return await self._list(
             self._user_path("apps"),

@@ -707,3 +707,9 @@ def items(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def single(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return _obj(body, key)
+
+
+def user_id_from(body: Mapping[str, Any]) -> str:
+    """The id in a GetUser response (`{"user": {"id": ...}}`), or ""."""
+    user = body.get("user")
+    return _str(user, "id") if isinstance(user, Mapping) else ""

@@ -41,6 +41,7 @@ async def connect(profile: Profile, *, owner: str = "tui") -> Connection:
     import httpx
 
     from api.client import ClarifaiClient
+    from api.errors import ApiError
 
     app_id = profile.app_id or None
     if profile.is_local:
@@ -67,7 +68,19 @@ async def connect(profile: Profile, *, owner: str = "tui") -> Connection:
         )
     base_url = profile.resolved_base_url()
     client = ClarifaiClient(base_url=base_url, api_key=pat, user_id=profile.user_id, app_id=app_id)
-    return Connection(client=client, label=base_url, user_id=profile.user_id)
+    user_id = profile.user_id
+    if user_id == "me":
+        # Annotations come back with the owner's real id: learn it, so "mine" means mine.
+        try:
+            user_id = await client.get_user_id()
+        except ApiError as exc:
+            if exc.is_auth and exc.http_status == 401:
+                await client.aclose()
+                raise ConnectError(f"{base_url} refused the key: {exc}") from None
+            # Unreachable now, or a PAT without the scope to read the user: keep "me" and
+            # let the first real call say what is wrong.
+            user_id = profile.user_id
+    return Connection(client=client, label=base_url, user_id=user_id)
 
 
 def state_dir(profile: Profile) -> Path:

@@ -73,7 +73,13 @@ async def patch_apps(call: Call) -> dict[str, Any]:
     return {"apps": [app_json(r) for r in rows]}
 
 
+async def get_user(call: Call) -> dict[str, Any]:
+    """GetUser: who `me` is (this server has one user)."""
+    return {"user": {"id": call.user_id}}
+
+
 ROUTES = [
+    RouteSpec("GET", "", "GetUser", get_user),
     RouteSpec("POST", "/apps", "PostApps", post_apps),
     RouteSpec("GET", "/apps", "ListApps", list_apps),
     RouteSpec("PATCH", "/apps", "PatchApps", patch_apps, changes_workflows=True),

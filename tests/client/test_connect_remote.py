@@ -1,0 +1,74 @@
+"""Connecting a remote profile: `me` is swapped for the key owner's real id (annotations come
+back with it), a refused key is a ConnectError that never shows the key, and a key without
+the scope to read the user keeps `me`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+import respx
+
+from tui.config import Profile
+from tui.connect import ConnectError, connect
+
+BASE = "https://api.test"
+SECRET = "pat-0123456789abcdef"
+
+
+@pytest.fixture
+def profile(monkeypatch: pytest.MonkeyPatch) -> Profile:
+    monkeypatch.setenv("CLARIFAI_PAT", SECRET)
+    return Profile(name="team", backend="clarifai", base_url=BASE, user_id="me", app_id="a1")
+
+
+def status(code: int, description: str, **payload: object) -> dict[str, object]:
+    return {"status": {"code": code, "description": description}, **payload}
+
+
+async def test_me_becomes_the_key_owner(profile: Profile) -> None:
+    with respx.mock(base_url=BASE, assert_all_called=True) as router:
+        route = router.get("/v2/users/me").mock(
+            return_value=httpx.Response(200, json=status(10000, "Ok", user={"id": "ada"}))
+        )
+        conn = await connect(profile)
+        try:
+            assert conn.user_id == "ada"
+            assert route.calls.last.request.headers["Authorization"] == f"Key {SECRET}"
+        finally:
+            await conn.aclose()
+
+
+async def test_refused_key_is_a_connect_error_without_the_key(profile: Profile) -> None:
+    with respx.mock(base_url=BASE) as router:
+        router.get("/v2/users/me").mock(
+            return_value=httpx.Response(401, json=status(11008, "API key not found"))
+        )
+        with pytest.raises(ConnectError) as info:
+            await connect(profile)
+    message = str(info.value)
+    assert BASE in message and "refused the key" in message
+    assert SECRET not in message
+
+
+async def test_key_without_user_scope_keeps_me(profile: Profile) -> None:
+    with respx.mock(base_url=BASE) as router:
+        router.get("/v2/users/me").mock(
+            return_value=httpx.Response(403, json=status(11007, "Insufficient scopes"))
+        )
+        conn = await connect(profile)
+        try:
+            assert conn.user_id == "me"
+        finally:
+            await conn.aclose()
+
+
+async def test_a_named_user_is_not_looked_up(profile: Profile) -> None:
+    profile = dataclasses.replace(profile, user_id="grace")
+    with respx.mock(base_url=BASE, assert_all_mocked=True) as router:
+        conn = await connect(profile)
+        try:
+            assert conn.user_id == "grace" and router.calls.call_count == 0
+        finally:
+            await conn.aclose()
