@@ -170,12 +170,30 @@ def evaluate(
     ok = accuracy >= TARGET_ACCURACY and precision >= TARGET_PRECISION
     ok = ok and coverage >= TARGET_COVERAGE
     if seed == 0:
-        record("digits", "held-out accuracy (seed 0)", accuracy, "",
-               target=f">= {TARGET_ACCURACY}", ok=accuracy >= TARGET_ACCURACY)
-        record("digits", f"SUCCESS precision (GREATER_THAN {DEFAULT_HIGH})", precision, "",
-               target=f">= {TARGET_PRECISION}", ok=precision >= TARGET_PRECISION)
-        record("digits", "SUCCESS coverage of held-out inputs", coverage, "",
-               target=f">= {TARGET_COVERAGE}", ok=coverage >= TARGET_COVERAGE)
+        record(
+            "digits",
+            "held-out accuracy (seed 0)",
+            accuracy,
+            "",
+            target=f">= {TARGET_ACCURACY}",
+            ok=accuracy >= TARGET_ACCURACY,
+        )
+        record(
+            "digits",
+            f"SUCCESS precision (GREATER_THAN {DEFAULT_HIGH})",
+            precision,
+            "",
+            target=f">= {TARGET_PRECISION}",
+            ok=precision >= TARGET_PRECISION,
+        )
+        record(
+            "digits",
+            "SUCCESS coverage of held-out inputs",
+            coverage,
+            "",
+            target=f">= {TARGET_COVERAGE}",
+            ok=coverage >= TARGET_COVERAGE,
+        )
     print(
         f"seed {seed}: train {len(tr)} inputs in {train_s:.2f}s, held out {n}\n"
         f"  accuracy            {accuracy:.4f}   (target >= {TARGET_ACCURACY})\n"

@@ -137,8 +137,9 @@ def main() -> int:
     )
     record("ingest", "acknowledged (PostInputs answered)", ack_rate, "inputs/s")
     record("ingest", "processed to 30000", proc_rate, "inputs/s")
-    record("ingest", "processed / bare Pillow decode", ratio, "x", target=">= 0.50",
-           ok=ratio >= 0.5)
+    record(
+        "ingest", "processed / bare Pillow decode", ratio, "x", target=">= 0.50", ok=ratio >= 0.5
+    )
     return 0 if ratio >= 0.5 else 1
 
 

@@ -51,11 +51,14 @@ async def measure(
     data_dir: Path, pages: list[int], per_page: int, repeat: int
 ) -> dict[int, list[float]]:
     timings: dict[int, list[float]] = {p: [] for p in pages}
-    async with LocalBackend(data_dir, api_key="bench") as backend, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=backend.app),
-        base_url="http://local",
-        headers={"Authorization": "Key bench"},
-    ) as client:
+    async with (
+        LocalBackend(data_dir, api_key="bench") as backend,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=backend.app),
+            base_url="http://local",
+            headers={"Authorization": "Key bench"},
+        ) as client,
+    ):
         for _ in range(repeat):
             for page in pages:
                 t0 = time.perf_counter()
@@ -64,9 +67,7 @@ async def measure(
                     params={"page": page, "per_page": per_page},
                 )
                 timings[page].append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 200 and len(r.json()["inputs"]) == per_page, r.text[
-                    :200
-                ]
+                assert r.status_code == 200 and len(r.json()["inputs"]) == per_page, r.text[:200]
     return timings
 
 
@@ -96,8 +97,14 @@ def main() -> int:
         med = statistics.median(values)
         passed = p95 < 50
         ok = ok and passed
-        record("list", f"ListInputs page {page} p95 ({count:,} inputs)", p95, "ms",
-               target="< 50", ok=passed)
+        record(
+            "list",
+            f"ListInputs page {page} p95 ({count:,} inputs)",
+            p95,
+            "ms",
+            target="< 50",
+            ok=passed,
+        )
         print(
             f"{page:>6} {med:>10.1f} {p95:>8.1f} {values[-1]:>8.1f}  "
             f"< 50 ms {'ok' if passed else 'MISSED'}"

@@ -69,7 +69,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = subprocess.run(
                 [python, "-c", FIRST_PAINT, repr(time.time()), tmp],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             paints.append(float(out.strip().splitlines()[-1]))
     paint = statistics.median(paints)

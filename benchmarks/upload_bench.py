@@ -150,10 +150,17 @@ async def bench(base_url: str, key: str, files: int, follow: bool, work: Path) -
     print(f"engine: {engine_time:.2f} s{' (following processing)' if follow else ''}")
     print(f"bare httpx loop: {bare_time:.2f} s  ratio: {ratio:.2f} (limit 1.5)")
     ok = engine_calls == expected_calls and (follow or ratio <= 1.5) and not summary.failed
-    record("upload", f"PostInputs calls for {files} files", engine_calls, "calls",
-           target=f"= {expected_calls}", ok=engine_calls == expected_calls)
-    record("upload", "upload wall time / bare httpx loop", ratio, "x", target="<= 1.5",
-           ok=ratio <= 1.5)
+    record(
+        "upload",
+        f"PostInputs calls for {files} files",
+        engine_calls,
+        "calls",
+        target=f"= {expected_calls}",
+        ok=engine_calls == expected_calls,
+    )
+    record(
+        "upload", "upload wall time / bare httpx loop", ratio, "x", target="<= 1.5", ok=ratio <= 1.5
+    )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -1,4 +1,4 @@
-"""Static checks run as part of the test command: ruff, mypy, and the import rules."""
+"""Static checks run as part of the test command: ruff (lint and format), mypy, import rules."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff() -> None:
     result = run("ruff", "check", "--no-cache", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format() -> None:
+    result = run("ruff", "format", "--check", "--no-cache", ".")
+    assert result.returncode == 0, "run `ruff format .`\n" + result.stdout + result.stderr
 
 
 def test_mypy() -> None:

@@ -34,7 +34,10 @@ def make_tui(tmp_path: Path, *, app_id: str = "", area: str | None = None) -> Cl
 
 
 async def wait_until(
-    pilot: Pilot[Any], predicate: Callable[[], object], *, timeout: float = 20.0,
+    pilot: Pilot[Any],
+    predicate: Callable[[], object],
+    *,
+    timeout: float = 20.0,
     what: str = "condition",
 ) -> None:
     """Let the app run until `predicate()` is true (a deadline, not a timing assertion)."""

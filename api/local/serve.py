@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
     try:
-        backend = LocalBackend(
-            data_dir, allow_private_urls=args.allow_private_urls, owner="serve"
-        )
+        backend = LocalBackend(data_dir, allow_private_urls=args.allow_private_urls, owner="serve")
         backend.acquire_lock(url)
     except DataDirLocked as exc:
         sock.close()

@@ -88,9 +88,7 @@ class AppPicker(ModalScreen[str | None]):
         if apps:
             self._status(f"{len(apps)} apps")
         elif self._is_local():
-            self._status(
-                "no apps yet: n creates one, or d builds a demo app of handwritten digits"
-            )
+            self._status("no apps yet: n creates one, or d builds a demo app of handwritten digits")
         else:
             self._status("no apps yet: press n to create one")
         table.focus()

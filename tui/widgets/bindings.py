@@ -42,7 +42,6 @@ GLOBAL_KEYS: Final[tuple[KeySpec, ...]] = (
 )
 
 
-
 def _area_keys() -> dict[str, tuple[KeySpec, ...]]:
     """Each area's own keys, declared in `tui/widgets/keys/<area>.py` as `KEYS` (pure data,
     not in the screen modules) so the config loader can validate [keymap] without importing
