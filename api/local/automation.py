@@ -502,7 +502,40 @@ class Automation:
     def process(self, ref: InputRef, image: Image.Image) -> PipelineResult:
         """Embed one ingested input and run its app's default workflow (worker thread)."""
         embedder = default_embedder()
-        vector = embedder.embed(image)
+        return self._after_embedding(ref, image, embedder, embedder.embed(image))
+
+    def process_many(
+        self, refs: Sequence[InputRef], images: Sequence[Image.Image]
+    ) -> list[PipelineResult | Exception]:
+        """``process`` for a chunk of inputs, with one batched embedding (worker thread)."""
+        embedder = default_embedder()
+        try:
+            vectors = embedder.embed_many(images)
+        except Exception:
+            # One bad image must not fail its neighbours: embed them one by one.
+            return [self._guarded(ref, image) for ref, image in zip(refs, images, strict=True)]
+        out: list[PipelineResult | Exception] = []
+        for ref, image, vector in zip(refs, images, vectors, strict=True):
+            try:
+                out.append(self._after_embedding(ref, image, embedder, vector))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _guarded(self, ref: InputRef, image: Image.Image) -> PipelineResult | Exception:
+        try:
+            return self.process(ref, image)
+        except Exception as exc:
+            return exc
+
+    def _after_embedding(
+        self,
+        ref: InputRef,
+        image: Image.Image,
+        embedder: Embedder,
+        vector: npt.NDArray[np.float32],
+    ) -> PipelineResult:
+        """The embedding row plus the app's default workflow run on one input."""
         result = PipelineResult(embeddings=[embedding_row(embedder, vector)])
         prepared = self._prepare(ref.app_pk)
         if prepared is None:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,7 +39,7 @@ import httpx
 from PIL import Image
 
 from api.local.fetch import Resolver, download, resolve
-from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
+from api.local.imaging import Decoded, ImageRejected, IngestLimits, decode, to_rgb
 from api.local.rows import EmbeddingRow, Job, JobResult, WorkflowWrite
 from api.local.status import FAILURE
 from api.local.store import Store
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 #: Back-off between attempts to record results that could not be committed (seconds).
 _RETRY_MIN = 0.05
 _RETRY_MAX = 2.0
+#: Image bytes kept in memory between PostInputs and the worker (see IngestWorker.offer).
+_FRESH_BUDGET = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,12 @@ class PipelineResult:
 
 class IngestPipeline(Protocol):
     def process(self, ref: InputRef, image: Image.Image) -> PipelineResult: ...
+
+    def process_many(
+        self, refs: Sequence[InputRef], images: Sequence[Image.Image]
+    ) -> list[PipelineResult | Exception]:
+        """Several inputs at once (one batched embedding): a result or the error per input."""
+        ...
 
 
 class IngestWorker:
@@ -122,6 +132,11 @@ class IngestWorker:
         self._retry_delay = _RETRY_MIN
         self._retry_timer: asyncio.TimerHandle | None = None
         self.processed = 0
+        #: Bytes PostInputs just wrote, handed to the worker so it need not read them back from
+        #: disk (bounded; the blob files stay the source of truth).
+        self._fresh: OrderedDict[str, bytes] = OrderedDict()
+        self._fresh_bytes = 0
+        self._fresh_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -185,6 +200,34 @@ class IngestWorker:
         """New jobs were committed: claim them."""
         self._idle.clear()
         self._wake.set()
+
+    def offer(self, blobs: Mapping[str, bytes]) -> None:
+        """Keep freshly stored image bytes in memory for the worker (up to a budget)."""
+        with self._fresh_lock:
+            for sha, data in blobs.items():
+                if sha in self._fresh or len(data) > _FRESH_BUDGET:
+                    continue
+                # Oldest first out: an entry nobody read (the input was deleted, or claimed
+                # before it was offered) must not hold the budget for ever.
+                while self._fresh and self._fresh_bytes + len(data) > _FRESH_BUDGET:
+                    _, old = self._fresh.popitem(last=False)
+                    self._fresh_bytes -= len(old)
+                self._fresh[sha] = data
+                self._fresh_bytes += len(data)
+
+    def _read(self, sha: str) -> bytes:
+        with self._fresh_lock:
+            data = self._fresh.pop(sha, None)
+            if data is not None:
+                self._fresh_bytes -= len(data)
+                return data
+        try:
+            return self.store.read_blob(sha)
+        except FileNotFoundError:
+            raise ImageRejected(
+                f"the stored image bytes are missing ({self.store.blob_path(sha)}); "
+                "upload the input again"
+            ) from None
 
     @property
     def active(self) -> int:
@@ -269,35 +312,60 @@ class IngestWorker:
             self._results.put_nowait(outcome)
 
     def _process_many(self, jobs: list[Job]) -> list[tuple[JobResult, ProcessedInput | None]]:
-        out: list[tuple[JobResult, ProcessedInput | None]] = []
-        for job in jobs:
+        """Worker-thread part for a chunk of stored inputs: decode each, then run the pipeline
+        on the whole chunk (one batched embedding) and write the thumbnails together."""
+        outcomes: list[tuple[JobResult, ProcessedInput | None] | None] = [None] * len(jobs)
+        staged: list[tuple[int, Job, InputRef, Decoded, Image.Image | None]] = []
+        for index, job in enumerate(jobs):
             ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
             try:
-                result, image = self._process(job, ref, None)
-                out.append((result, ProcessedInput(ref, image) if image is not None else None))
-            except ImageRejected as exc:
-                out.append(
-                    (
-                        JobResult(job.job_id, job.input_pk, ok=False, description=exc.description),
-                        None,
-                    )
-                )
+                data = self._read(job.blob_sha or "")
+                decoded = decode(data, self.limits)
+                rgb = self._prepare(ref, decoded)
+                staged.append((index, job, ref, decoded, rgb))
             except Exception as exc:
-                log.exception("ingest of input %s failed unexpectedly", job.input_id)
-                out.append(
-                    (
-                        JobResult(
-                            job.job_id,
-                            job.input_pk,
-                            ok=False,
-                            description=(
-                                f"internal error while processing: {type(exc).__name__}: {exc}"
-                            ),
-                        ),
-                        None,
-                    )
-                )
-        return out
+                outcomes[index] = (_failed(job, exc), None)
+        piped: list[PipelineResult | Exception] = [PipelineResult() for _ in staged]
+        if self.pipeline is not None and staged:
+            refs = [ref for _, _, ref, _, _ in staged]
+            images = [rgb for _, _, _, _, rgb in staged if rgb is not None]
+            assert len(images) == len(refs)  # _prepare gives an image whenever there is a pipeline
+            try:
+                piped = self.pipeline.process_many(refs, images)
+            except Exception as exc:
+                piped = [exc for _ in staged]
+        thumbs: dict[int, str] = {}
+        try:
+            with_thumb = [(i, d.thumbnail) for i, _, _, d, _ in staged if d.thumbnail is not None]
+            shas = self.store.put_blobs([thumb for _, thumb in with_thumb])
+            thumbs = {i: sha for (i, _), sha in zip(with_thumb, shas, strict=True)}
+        except Exception as exc:
+            for index, job, _, _, _ in staged:
+                outcomes[index] = (_failed(job, exc), None)
+            staged = []
+        for (index, job, ref, decoded, rgb), result in zip(staged, piped, strict=False):
+            if isinstance(result, Exception):
+                outcomes[index] = (_failed(job, _pipeline_error(result)), None)
+                continue
+            job_result = _success(job, decoded, job.blob_sha, None, thumbs.get(index), result)
+            keep = rgb if self.post_success_hooks and rgb is not None else None
+            outcomes[index] = (job_result, ProcessedInput(ref, keep) if keep is not None else None)
+        return [o for o in outcomes if o is not None]
+
+    def _prepare(self, ref: InputRef, decoded: Decoded) -> Image.Image | None:
+        """The RGB image the processors and pipeline see (None when nobody needs it)."""
+        if not (self.processors or self.post_success_hooks or self.pipeline is not None):
+            return None
+        rgb = to_rgb(decoded.image)
+        for processor in self.processors:
+            name = getattr(processor, "__name__", type(processor).__name__)
+            try:
+                processor(ref, rgb)
+            except ImageRejected:
+                raise
+            except Exception as exc:
+                raise ImageRejected(f"processing step {name} failed: {exc}") from exc
+        return rgb
 
     async def _run(self, job: Job) -> None:
         ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
@@ -336,62 +404,28 @@ class IngestWorker:
     def _process(
         self, job: Job, ref: InputRef, downloaded: bytes | None
     ) -> tuple[JobResult, Image.Image | None]:
-        """Worker-thread part: read, decode, thumbnail, processors, write blobs."""
+        """Worker-thread part for one input: read, decode, processors, pipeline, write blobs."""
         if downloaded is not None:
             data = downloaded
         elif job.blob_sha:
-            try:
-                data = self.store.read_blob(job.blob_sha)
-            except FileNotFoundError:
-                raise ImageRejected(
-                    f"the stored image bytes are missing ({self.store.blob_path(job.blob_sha)}); "
-                    "upload the input again"
-                ) from None
+            data = self._read(job.blob_sha)
         else:
             raise ImageRejected("the input has neither image bytes nor a URL")
         decoded = decode(data, self.limits)
-        rgb: Image.Image | None = None
+        rgb = self._prepare(ref, decoded)
         piped = PipelineResult()
-        if self.processors or self.post_success_hooks or self.pipeline is not None:
-            rgb = to_rgb(decoded.image)
-            for processor in self.processors:
-                name = getattr(processor, "__name__", type(processor).__name__)
-                try:
-                    processor(ref, rgb)
-                except ImageRejected:
-                    raise
-                except Exception as exc:
-                    raise ImageRejected(f"processing step {name} failed: {exc}") from exc
-            if self.pipeline is not None:
-                try:
-                    piped = self.pipeline.process(ref, rgb)
-                except ImageRejected:
-                    raise
-                except Exception as exc:
-                    raise ImageRejected(f"processing failed: {type(exc).__name__}: {exc}") from exc
+        if self.pipeline is not None and rgb is not None:
+            try:
+                piped = self.pipeline.process(ref, rgb)
+            except Exception as exc:
+                raise _pipeline_error(exc) from exc
         blob_sha = job.blob_sha
         if downloaded is not None:
             blob_sha = self.store.put_blob(downloaded)
-        thumb_sha = blob_sha
+        thumb_sha = None
         if decoded.thumbnail is not None:
             thumb_sha = self.store.put_blob(decoded.thumbnail)
-        result = JobResult(
-            job.job_id,
-            job.input_pk,
-            ok=True,
-            description="Download complete",
-            blob_sha=blob_sha if downloaded is not None else None,
-            blob=downloaded,
-            thumb_sha=thumb_sha,
-            thumb=decoded.thumbnail,
-            width=decoded.width,
-            height=decoded.height,
-            format=decoded.format,
-            color_mode=decoded.color_mode,
-            embeddings=piped.embeddings,
-            annotations=piped.annotations,
-            workflow_status=piped.workflow_status,
-        )
+        result = _success(job, decoded, blob_sha, downloaded, thumb_sha, piped)
         return result, (rgb if self.post_success_hooks else None)
 
     async def _commit(self) -> None:
@@ -469,3 +503,45 @@ class IngestWorker:
                 self.store.set_workflow_status(
                     processed.ref.input_pk, FAILURE, f"{name} failed: {exc}"
                 )
+
+
+def _pipeline_error(exc: Exception) -> ImageRejected:
+    if isinstance(exc, ImageRejected):
+        return exc
+    return ImageRejected(f"processing failed: {type(exc).__name__}: {exc}")
+
+
+def _failed(job: Job, exc: Exception) -> JobResult:
+    if isinstance(exc, ImageRejected):
+        description = exc.description
+    else:
+        log.error("ingest of input %s failed unexpectedly", job.input_id, exc_info=exc)
+        description = f"internal error while processing: {type(exc).__name__}: {exc}"
+    return JobResult(job.job_id, job.input_pk, ok=False, description=description)
+
+
+def _success(
+    job: Job,
+    decoded: Decoded,
+    blob_sha: str | None,
+    downloaded: bytes | None,
+    thumb_sha: str | None,
+    piped: PipelineResult,
+) -> JobResult:
+    return JobResult(
+        job.job_id,
+        job.input_pk,
+        ok=True,
+        description="Download complete",
+        blob_sha=blob_sha if downloaded is not None else None,
+        blob=downloaded,
+        thumb_sha=thumb_sha or blob_sha,
+        thumb=decoded.thumbnail,
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        color_mode=decoded.color_mode,
+        embeddings=piped.embeddings,
+        annotations=piped.annotations,
+        workflow_status=piped.workflow_status,
+    )

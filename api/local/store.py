@@ -1,8 +1,9 @@
 """SQLite (WAL) storage plus content-addressed blob files for the embedded backend.
 
 Durability: the database runs in WAL mode with ``synchronous=FULL``, so a committed transaction
-survives ``kill -9`` (and power loss). Blob files are written to a temp file, fsynced and renamed
-into ``blobs/ab/<sha256>`` *before* the row that refers to them commits.
+survives ``kill -9`` (and power loss). Blob files are written to temp files, synced and renamed
+into ``blobs/ab/<sha256>`` (and the renames synced) *before* the row that refers to them
+commits.
 
 Threads: every method is synchronous and may be called from any thread. Each thread gets its own
 connection; writers are serialised by one lock (``BEGIN IMMEDIATE`` under it), readers never
@@ -11,10 +12,13 @@ block thanks to WAL. Async callers run these methods with ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -53,6 +57,24 @@ from api.local.status import (
     ApiFailure,
     not_found,
 )
+
+
+def _find_syncfs() -> Any:
+    """Linux ``syncfs(2)`` through libc (None elsewhere, or if libc does not have it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        func = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int]
+    func.restype = ctypes.c_int
+    return func
+
+
+#: One sync of the blob filesystem per batch instead of an fsync per file (see put_blobs).
+_syncfs = _find_syncfs()
 
 _INPUT_COLUMNS = (
     "pk, app_pk, id, source_url, blob_sha, thumb_sha, width, height, format, color_mode, "
@@ -221,40 +243,74 @@ class Store:
         return self.blob_dir / sha[:2] / sha
 
     def put_blobs(self, blobs: Iterable[bytes]) -> list[str]:
-        """Write content-addressed blobs durably (temp file, fsync, rename, fsync dir)."""
+        """Write content-addressed blobs durably, returning their sha256 hex digests.
+
+        Each new blob goes to a temp file beside its final name. The temp files are made durable
+        together (one ``syncfs`` of the blob filesystem on Linux, else an fsync each), only then
+        renamed into place, and the renames made durable the same way. So a blob under its final
+        name is always complete, and a batch of 128 costs two filesystem syncs, not 256 fsyncs.
+        """
         shas: list[str] = []
+        pending: list[tuple[Path, Path]] = []  # (temp file, final path)
+        seen: set[str] = set()
         dirs: set[Path] = set()
-        for data in blobs:
-            sha = hashlib.sha256(data).hexdigest()
-            shas.append(sha)
-            path = self.blob_path(sha)
-            if path.exists():
-                continue
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
+        batched = _syncfs is not None
+        try:
+            for data in blobs:
+                sha = hashlib.sha256(data).hexdigest()
+                shas.append(sha)
+                if sha in seen:
+                    continue
+                seen.add(sha)
+                path = self.blob_path(sha)
+                if path.exists():
+                    continue
+                path.parent.mkdir(exist_ok=True)
+                tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                pending.append((tmp, path))
                 try:
                     view = memoryview(data)
                     while view:
                         written = os.write(fd, view)
                         view = view[written:]
-                    os.fsync(fd)
+                    if not batched:
+                        os.fsync(fd)
                 finally:
                     os.close(fd)
+                dirs.add(path.parent)
+            if not pending:
+                return shas
+            if batched:
+                self._sync_blob_fs()
+            for tmp, path in pending:
                 os.replace(tmp, path)
-            except BaseException:
+            pending = []
+            if batched:
+                self._sync_blob_fs()
+            else:
+                for directory in dirs:
+                    fd = os.open(directory, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+        except BaseException:
+            for tmp, _ in pending:
                 with suppress(FileNotFoundError):
                     tmp.unlink()  # never leave a partial temp file behind (a full disk)
-                raise
-            dirs.add(path.parent)
-        for directory in dirs:
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            raise
         return shas
+
+    def _sync_blob_fs(self) -> None:
+        assert _syncfs is not None
+        fd = os.open(self.blob_dir, os.O_RDONLY)
+        try:
+            if _syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"syncfs failed: {os.strerror(err)}", str(self.blob_dir))
+        finally:
+            os.close(fd)
 
     def put_blob(self, data: bytes) -> str:
         return self.put_blobs([data])[0]
