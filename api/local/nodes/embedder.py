@@ -29,6 +29,8 @@ applied here: decoding (ingest) is the place for that.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
@@ -73,10 +75,43 @@ _W_HOG: Final = 1.0
 _W_GHOG: Final = 0.4
 _W_THUMB: Final = 0.8
 
-
-def _unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    n = float(np.sqrt(np.dot(v, v)))
-    return v / n if n > 1e-12 else v
+# How ``_features`` computes the above for a whole batch at once (same results as a
+# per-image loop in float64, to ~1e-10):
+# - Every image goes through the same whole-batch numpy operations, so a row never depends
+#   on the other rows: ``embed(im)`` and ``embed_many([..., im, ...])`` give the same bytes.
+# - Pixels are read as uint32 words r | g << 8 | b << 16 (from RGBX bytes, X zeroed).
+#   Pixel values stay integers as long as possible:
+#   r, g and b are packed into 20-bit fields of a uint64, so one pyramid of pairwise sums
+#   gives the exact 8x8 block sums of all three (layout, thumbnail), and one multiply
+#   extracts ``299 r + 587 g + 114 b`` = grey * 255000, so gradients are exact integers.
+# - Histogram codes: ``floor(v / 255 * 4)`` capped at 3 is ``v >> 6``, and one multiply
+#   gathers the three 2-bit fields into a 6-bit code.
+# - The orientation bin comes from ``arctan2`` without ``% pi``: ``ang * 9 / pi + 9`` lies in
+#   [0, 18] and indexes 19 slots per cell (slot s >= 9 is bin s - 9, a slot below 9 is bin
+#   s, slot 18 (``ang == pi``) is bin 0), folded to 9 bins after ``bincount``.
+# - ``bincount`` spreads consecutive pixels over 4 lanes (separate histograms, summed
+#   after): flat areas would otherwise hit one counter back to back and serialise.
+# - Two different colours can have exactly the same true grey (RGB deltas of (15, -9, 7),
+#   common in noisy photos); the float grey ``rgb / 255 @ luma`` then differs by one ulp,
+#   and the sign of that tiny vertical gradient picks bin 0 or 8. Such pixels get their bin
+#   from the float formula (``_float_bins``), as the per-image code did.
+_PIX: Final = _SIZE * _SIZE
+_N_CELLS: Final = _GRID * _GRID
+_SLOTS: Final = 2 * _BINS + 1  # unfolded orientation slots per cell, see above
+_LANES: Final = 4
+_LUMA: Final = np.array([0.299, 0.587, 0.114])
+_GREY_SCALE: Final = 255_000.0  # grey * 255000 == 299 r + 587 g + 114 b
+# (r + g X + b X^2) * (114 + 587 X + 299 X^2) with X = 2^20 has 299 r + 587 g + 114 b at X^2,
+# below it fields < 2^20 (no carries), above it only bits >= 60.
+_GREY_MUL: Final = 114 + (587 << 20) + (299 << 40)
+_FIELD: Final = (1 << 20) - 1
+_CODE_MUL: Final = (1 << 20) + (1 << 10) + 1  # r'@0, g'@8, b'@16 -> 16 r' + 4 g' + b' @16
+_CHUNK: Final = 32  # images per vectorised pass: bounds the per-thread scratch memory
+_PAD: Final = np.array([0, 0, 1, 2, 3, 3])  # edge padding of the 4x4 cell grid
+# Feature blocks, each L2-normalised, then weighted.
+_BLOCK_SIZES: Final = (64, _N_CELLS * 3, _N_CELLS * _BINS, _BINS, _THUMB * _THUMB)
+_BLOCK_STARTS: Final = np.cumsum((0, *_BLOCK_SIZES[:-1]))
+_BLOCK_WEIGHTS: Final = np.repeat([_W_HIST, _W_LAYOUT, _W_HOG, _W_GHOG, _W_THUMB], _BLOCK_SIZES)
 
 
 def _cell_index(size: int, grid: int) -> npt.NDArray[np.intp]:
@@ -88,13 +123,199 @@ def _cell_index(size: int, grid: int) -> npt.NDArray[np.intp]:
 _CELLS: Final = _cell_index(_SIZE, _GRID)
 
 
+@functools.cache
+def _bin_bases(capacity: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Per-pixel ``bincount`` offsets for batches of up to ``capacity`` images.
+
+    Shapes ``(capacity, 4096)``: histogram bin 0 and orientation slot 0 of the pixel's image,
+    lane and (orientation) cell. Read-only, shared by all threads.
+    """
+    images = np.arange(capacity, dtype=np.intp)[:, None]
+    lanes = np.arange(_PIX, dtype=np.intp) % _LANES
+    hist = lanes * (capacity * 64) + images * 64
+    slot = lanes * (capacity * _N_CELLS * _SLOTS) + images * (_N_CELLS * _SLOTS)
+    slot += _CELLS * _SLOTS
+    hist.setflags(write=False)
+    slot.setflags(write=False)
+    return hist, slot
+
+
+class _Scratch:
+    """Work arrays for up to ``capacity`` images, reused by one thread from call to call.
+
+    Allocating these (about 250 KB per image) afresh per batch costs more than the
+    arithmetic: the memory goes back to the OS and is page-faulted in again every time.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        c = capacity
+        self.capacity = c
+        img = (c, _SIZE, _SIZE)
+        self.rgbx = np.zeros((*img, 4), np.uint8)
+        self.words = self.rgbx.view(np.uint32).reshape(img)  # little-endian: r | g << 8 | ...
+        self.code = np.empty(img, np.uint32)
+        # Four 8-byte-per-pixel buffers, reused under several dtypes along the way.
+        self.buf = [np.empty(img, np.uint64) for _ in range(4)]
+        self.sum_x = [np.empty((c, _SIZE, _SIZE >> k), np.uint64) for k in (1, 2, 3)]
+        self.sum_y = [np.empty((c, _SIZE >> k, _THUMB), np.uint64) for k in (1, 2, 3)]
+        self.gx = np.zeros(img, np.float64)
+        self.gy = np.zeros(img, np.float64)  # border rows stay 0
+        self.flat = np.empty((c, _SIZE - 2, _SIZE), np.bool_)
+        self.differs = np.empty((c, _SIZE - 2, _SIZE), np.bool_)
+        self.hist_base, self.slot_base = _bin_bases(c)
+
+
+_local = threading.local()
+
+
+def _scratch(n: int) -> _Scratch:
+    """This thread's work arrays, grown to hold at least ``n`` images."""
+    scratch: _Scratch | None = getattr(_local, "scratch", None)
+    if scratch is None or scratch.capacity < n:
+        scratch = _Scratch(n)
+        _local.scratch = scratch
+    return scratch
+
+
+def _float_bins(
+    rgbx: npt.NDArray[np.uint8],
+    im: npt.NDArray[np.intp],
+    y: npt.NDArray[np.intp],
+    x: npt.NDArray[np.intp],
+) -> npt.NDArray[np.intp]:
+    """Orientation bins of the given pixels from float grey (``rgb / 255 @ luma``), exactly."""
+    last = _SIZE - 1
+    xl = np.maximum(x - 1, 0)
+    xr = np.minimum(x + 1, last)
+    colours = np.concatenate(
+        [rgbx[im, y + 1, x, :3], rgbx[im, y - 1, x, :3], rgbx[im, y, xr, :3], rgbx[im, y, xl, :3]]
+    )
+    grey = (colours / 255.0) @ _LUMA  # the same BLAS call as the per-image code: same bits
+    down, up, right, left = grey.reshape(4, -1)
+    gy = down - up
+    gx = np.where((x > 0) & (x < last), right - left, 0.0)
+    ang = np.arctan2(gy, gx) % np.pi
+    bins: npt.NDArray[np.intp] = np.minimum((ang * (_BINS / np.pi)).astype(np.intp), _BINS - 1)
+    return bins
+
+
+def _features(scratch: _Scratch, n: int) -> npt.NDArray[np.float64]:
+    """Embeddings of the ``n`` images in ``scratch.rgbx[:n]``, shape ``(n, dim)``."""
+    s = scratch
+    c = s.capacity
+    s.rgbx[:n, :, :, 3] = 0  # Pillow's pad byte is 255 or 0
+    words = s.words[:n]
+    b0, b1, b2, b3 = (b[:n] for b in s.buf)
+
+    # Colour: joint RGB histogram (4x4x4 bins), Hellinger.
+    code = s.code[:n]
+    np.right_shift(words, 6, out=code)
+    np.bitwise_and(code, 0x030303, out=code)
+    np.multiply(code, _CODE_MUL, out=code)
+    np.right_shift(code, 16, out=code)
+    np.bitwise_and(code, 63, out=code)
+    codes = b0.view(np.intp).reshape(n, _PIX)
+    np.add(code.reshape(n, _PIX), s.hist_base[:n], out=codes)
+    counts = np.bincount(codes.ravel(), minlength=_LANES * c * 64)
+    counts = counts.reshape(_LANES, c, 64)[:, :n].sum(axis=0)
+    hist = np.sqrt(counts / _PIX)
+
+    # r, g, b in 20-bit fields of one uint64: r | g << 20 | b << 40.
+    packed, tmp = b1, b2
+    np.bitwise_and(words, 0x00FF00FF, out=tmp, dtype=np.uint64)
+    np.multiply(tmp, 1 + (1 << 24), out=tmp)
+    np.bitwise_and(tmp, 0xFF | (0xFF << 40), out=packed)
+    np.bitwise_and(words, 0xFF00, out=tmp, dtype=np.uint64)
+    np.left_shift(tmp, 12, out=tmp)
+    np.bitwise_or(packed, tmp, out=packed)
+    # Exact 8x8 block sums (a 16x16 cell sums to at most 65280: fields never carry).
+    level = packed
+    for out in s.sum_x:
+        np.add(level[..., 0::2], level[..., 1::2], out=out[:n])
+        level = out[:n]
+    for out in s.sum_y:
+        np.add(level[:, 0::2], level[:, 1::2], out=out[:n])
+        level = out[:n]
+    shifts = np.array([0, 20, 40], dtype=np.uint64)
+    block8 = (level.reshape(n, _THUMB * _THUMB, 1) >> shifts) & np.uint64(_FIELD)
+    # Layout: mean colour of each 16x16 cell (2x2 blocks of 8x8), minus 0.5.
+    cell = level[:, :, 0::2] + level[:, :, 1::2]
+    cell = (cell[:, 0::2] + cell[:, 1::2]).reshape(n, _N_CELLS, 1)
+    rgb_sums = (cell >> shifts) & np.uint64(_FIELD)  # (n, 16, 3)
+    layout = rgb_sums / 255.0 / ((_SIZE // _GRID) ** 2) - 0.5
+    # Appearance: 8x8 grey thumbnail (block means), mean-centred.
+    n_blocks = _THUMB * _THUMB
+    grey_sums = block8.view(np.int64) @ np.array([299, 587, 114])  # exact, < 2^24
+    centred = grey_sums * n_blocks - grey_sums.sum(axis=1, keepdims=True)
+    thumb = centred / (_GREY_SCALE * (_SIZE // _THUMB) ** 2 * n_blocks)
+
+    # Shape: HOG-like orientation histograms on the grey image (grey * 255000 here).
+    grey_int, grey = b2, b3.view(np.float64)
+    np.multiply(packed, _GREY_MUL, out=grey_int)
+    np.right_shift(grey_int, 40, out=grey_int)
+    np.bitwise_and(grey_int, _FIELD, out=grey_int)
+    np.copyto(grey, grey_int)
+    gx, gy = s.gx[:n], s.gy[:n]
+    # x: one contiguous pass over the whole batch, then the border columns back to 0.
+    np.subtract(grey.reshape(-1)[2:], grey.reshape(-1)[:-2], out=gx.reshape(-1)[1:-1])
+    gx[:, :, 0] = gx[:, :, -1] = 0.0
+    np.subtract(grey[:, 2:], grey[:, :-2], out=gy[:, 1:-1])
+    mag, tmp64, ang = b0.view(np.float64), b1.view(np.float64), b2.view(np.float64)
+    np.multiply(gx, gx, out=mag)
+    np.multiply(gy, gy, out=tmp64)
+    np.add(mag, tmp64, out=mag)
+    np.sqrt(mag, out=mag)
+    np.arctan2(gy, gx, out=ang)
+    np.multiply(ang, _BINS / np.pi, out=ang)
+    slots = b3.view(np.intp).reshape(n, _PIX)
+    # + 9, then truncate (floor, as >= 0) to an integer slot.
+    np.add(ang.reshape(n, _PIX), _BINS, out=slots, casting="unsafe")
+    np.add(slots, s.slot_base[:n], out=slots)
+    # Same true grey above and below, different colours: the float grey decides the bin.
+    flat, differs = s.flat[:n], s.differs[:n]
+    np.equal(gy[:, 1:-1], 0, out=flat)
+    np.not_equal(words[:, 2:], words[:, :-2], out=differs)
+    np.logical_and(flat, differs, out=flat)
+    if flat.any():
+        im, pos = np.divmod(np.flatnonzero(flat), (_SIZE - 2) * _SIZE)
+        pos += _SIZE  # flat starts at row 1
+        bins = _float_bins(s.rgbx, im, pos // _SIZE, pos % _SIZE)
+        slots[im, pos] = s.slot_base[im, pos] + _BINS + bins
+
+    unfolded = np.bincount(
+        slots.ravel(), weights=mag.ravel(), minlength=_LANES * c * _N_CELLS * _SLOTS
+    )
+    unfolded = unfolded.reshape(_LANES, c, _N_CELLS, _SLOTS)[:, :n].sum(axis=0)
+    cells = unfolded[..., _BINS : 2 * _BINS] + unfolded[..., :_BINS]
+    cells[..., 0] += unfolded[..., 2 * _BINS]
+    cells /= _GREY_SCALE  # (n, 16, 9)
+    # 2x2 block energy normalisation: each cell divided by the mean norm of its blocks.
+    energy = np.sqrt((cells * cells).sum(axis=2) + 1e-6).reshape(n, _GRID, _GRID)
+    padded = energy[:, _PAD][:, :, _PAD]  # (n, 6, 6), edge mode
+    block = padded[:, :-1] + padded[:, 1:]
+    block = block[:, :, :-1] + block[:, :, 1:]  # (n, 5, 5): 4 x the mean of each 2x2 block
+    local = block[:, :-1] + block[:, 1:]
+    local = local[:, :, :-1] + local[:, :, 1:]  # (n, 4, 4): 16 x the mean of its 4 blocks
+    hog = np.sqrt(cells / (local.reshape(n, _N_CELLS, 1) / 16 + 1e-3))
+    ghog = np.sqrt(cells.sum(axis=1))
+
+    raw = np.concatenate([hist, layout.reshape(n, -1), hog.reshape(n, -1), ghog, thumb], axis=1)
+    norms = np.sqrt(np.add.reduceat(raw * raw, _BLOCK_STARTS, axis=1))
+    vec = raw / np.repeat(np.where(norms > 1e-12, norms, 1.0), _BLOCK_SIZES, axis=1)
+    vec *= _BLOCK_WEIGHTS
+    norm = np.sqrt(np.einsum("ij,ij->i", vec, vec))[:, None]
+    unit: npt.NDArray[np.float64] = vec / np.where(norm > 1e-12, norm, 1.0)
+    return unit
+
+
 class HandcraftedEmbedder:
     """Offline colour + gradient-orientation + thumbnail features (see module docstring)."""
 
     id: str = "handcrafted-v1"
     dim: int = 64 + _GRID * _GRID * 3 + _GRID * _GRID * _BINS + _BINS + _THUMB * _THUMB
 
-    def _prepare(self, image: Image.Image) -> npt.NDArray[np.float64]:
+    def _prepare(self, image: Image.Image) -> Image.Image:
+        """``image`` as RGB (transparency composited onto white), resized to 64x64."""
         from PIL import Image as PILImage
 
         img = image
@@ -106,65 +327,22 @@ class HandcraftedEmbedder:
             img = img.convert("RGB")
         if img.size != (_SIZE, _SIZE):
             img = img.resize((_SIZE, _SIZE), PILImage.Resampling.BILINEAR, reducing_gap=3.0)
-        return np.asarray(img, dtype=np.float64) / 255.0
+        return img
 
     def embed(self, image: Image.Image) -> Vector:
-        rgb = self._prepare(image)  # (64, 64, 3) in [0, 1]
-        n_cells = _GRID * _GRID
-
-        # Colour: joint RGB histogram (Hellinger) and 4x4 mean-colour layout.
-        q = np.minimum((rgb * 4).astype(np.intp), 3)
-        codes = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]).ravel()
-        hist = np.sqrt(np.bincount(codes, minlength=64) / codes.size)
-        flat = rgb.reshape(-1, 3)
-        counts = np.bincount(_CELLS, minlength=n_cells).astype(np.float64)
-        layout = (
-            np.stack(
-                [np.bincount(_CELLS, weights=flat[:, c], minlength=n_cells) for c in range(3)],
-                axis=1,
-            )
-            / counts[:, None]
-        )
-
-        # Shape: HOG-like orientation histograms on the grey image.
-        grey = rgb @ np.array([0.299, 0.587, 0.114])
-        gx = np.zeros_like(grey)
-        gy = np.zeros_like(grey)
-        gx[:, 1:-1] = grey[:, 2:] - grey[:, :-2]
-        gy[1:-1, :] = grey[2:, :] - grey[:-2, :]
-        mag = np.hypot(gx, gy).ravel()
-        ang = np.arctan2(gy, gx).ravel() % np.pi
-        obin = np.minimum((ang * (_BINS / np.pi)).astype(np.intp), _BINS - 1)
-        cells = np.bincount(_CELLS * _BINS + obin, weights=mag, minlength=n_cells * _BINS)
-        cells = cells.reshape(_GRID, _GRID, _BINS)
-        # 2x2 block energy normalisation: each cell divided by the mean norm of its blocks.
-        energy = np.sqrt((cells**2).sum(axis=2) + 1e-6)
-        padded = np.pad(energy, 1, mode="edge")
-        block = (padded[:-1, :-1] + padded[1:, :-1] + padded[:-1, 1:] + padded[1:, 1:]) / 4
-        local = (block[:-1, :-1] + block[1:, 1:] + block[:-1, 1:] + block[1:, :-1]) / 4
-        hog = np.sqrt(cells / (local[..., None] + 1e-3)).ravel()
-        ghog = np.sqrt(cells.sum(axis=(0, 1)))
-
-        # Appearance: 8x8 grey thumbnail (block means), mean-centred.
-        k = _SIZE // _THUMB
-        thumb = grey.reshape(_THUMB, k, _THUMB, k).mean(axis=(1, 3)).ravel()
-        thumb = thumb - thumb.mean()
-
-        vec = np.concatenate(
-            [
-                _W_HIST * _unit(hist),
-                _W_LAYOUT * _unit(layout.ravel() - 0.5),
-                _W_HOG * _unit(hog),
-                _W_GHOG * _unit(ghog),
-                _W_THUMB * _unit(thumb),
-            ]
-        )
-        return _unit(vec).astype(np.float32)
+        # The batch code with one image: the same bytes as within any batch.
+        return self.embed_many([image]).reshape(self.dim)
 
     def embed_many(self, images: Sequence[Image.Image]) -> Vector:
-        if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.embed(im) for im in images])
+        out = np.empty((len(images), self.dim), dtype=np.float32)
+        for start in range(0, len(images), _CHUNK):
+            chunk = images[start : start + _CHUNK]
+            scratch = _scratch(len(chunk))
+            rows = scratch.rgbx.reshape(scratch.capacity, -1)
+            for i, image in enumerate(chunk):  # only the Pillow part is per image
+                rows[i] = np.frombuffer(self._prepare(image).tobytes("raw", "RGBX"), np.uint8)
+            out[start : start + len(chunk)] = _features(scratch, len(chunk))
+        return out
 
 
 _REGISTRY: dict[str, Callable[[], Embedder]] = {DEFAULT_EMBEDDER: HandcraftedEmbedder}
