@@ -25,8 +25,9 @@ explorer reads the server's pages from the end); annotation-driven filters keep 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Final
@@ -35,6 +36,8 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.widgets import Input as TextInput
@@ -59,6 +62,9 @@ ANNOTATIONS_PER_PAGE: Final = 1000
 #: How far `j` (jump to id) looks for an input's page: this many inputs.
 JUMP_SCAN_LIMIT: Final = 10_000
 CACHE_PAGES: Final = 5
+#: Longest the cyclic garbage collector is held off for one page swap (seconds); see
+#: `ExplorerScreen._hold_gc`.
+GC_HOLD_SECONDS: Final = 0.5
 
 INPUT_STATUS_CYCLE: Final[tuple[int | None, ...]] = (
     None,
@@ -503,6 +509,28 @@ class PromptInput(TextInput):
         self.screen.query_one(DataTable).focus()
 
 
+class PageTable(DataTable[Any]):
+    """The explorer's table: a DataTable that can run callbacks once it has painted."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._after_paint: list[Callable[[], object]] = []
+
+    def after_paint(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once, just after the table next paints (not before: unlike
+        `call_after_refresh`, which may run before a changed table has been redrawn)."""
+        if callback not in self._after_paint:
+            self._after_paint.append(callback)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        lines = super().render_lines(crop)
+        if self._after_paint:
+            callbacks, self._after_paint = self._after_paint, []
+            for callback in callbacks:
+                self.call_later(callback)
+        return lines
+
+
 _PRIORITY = frozenset({"explorer.next_page", "explorer.prev_page"})
 
 
@@ -549,9 +577,13 @@ class ExplorerScreen(AreaScreen):
         self._new_inputs = 0
         self._loading = False
         self._want_cursor: str | None = None
+        self._gc_held = False
+        self._gc_timer: Timer | None = None
+        #: `_generation` of the page last shown.
+        self._shown_generation = 0
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="explorer-table", cursor_type="row")
+        table = PageTable(id="explorer-table", cursor_type="row")
         yield table
         yield PromptInput()
         yield Static("", id="explorer-status")
@@ -568,6 +600,9 @@ class ExplorerScreen(AreaScreen):
         self._poll_timer = self.set_interval(self.POLL_SECONDS, self._poll, pause=False)
         self.reload()
 
+    def on_unmount(self) -> None:
+        self._release_gc()
+
     def on_session_changed(self) -> None:
         super().on_session_changed()
         self.reload()
@@ -575,8 +610,8 @@ class ExplorerScreen(AreaScreen):
     # -- loading ---------------------------------------------------------------------------
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#explorer-table", DataTable)
+    def table(self) -> PageTable:
+        return self.query_one("#explorer-table", PageTable)
 
     def _client(self) -> ClarifaiClient | None:
         session = self.session
@@ -589,6 +624,8 @@ class ExplorerScreen(AreaScreen):
         client = self._client()
         self._generation += 1
         self._cache.clear()
+        self.workers.cancel_group(self, "explorer-prefetch")  # for the old filters
+        self._release_gc()
         if client is None:
             self.pager = None
             self.data = None
@@ -622,26 +659,68 @@ class ExplorerScreen(AreaScreen):
             return
         self._cache[number] = data
         self._show(data)
-        self.call_after_refresh(self._prefetch, number + 1)
 
-    def _prefetch(self, number: int) -> None:
+    def _prefetch(self) -> bool:
+        """Fetch the page after the one shown, in the background, into the cache; the
+        garbage collector, if held for the page swap, is let go when that fetch ends.
+        False if there is nothing to fetch."""
         pager, data = self.pager, self.data
-        if pager is None or data is None or not data.has_next or number in self._cache:
-            return
+        if pager is None or data is None or not data.has_next:
+            return False
+        number = data.page + 1
+        if number in self._cache:
+            return False
         if pager.filters.scanning:
-            return  # a walk may be slow: walk only when asked
+            return False  # a walk may be slow: walk only when asked
         generation = self._generation
 
         async def fetch() -> None:
-            page = await pager.page(number)
+            try:
+                page = await pager.page(number)
+            finally:
+                self._release_gc()
             if generation == self._generation:
                 self._cache[number] = page
                 while len(self._cache) > CACHE_PAGES:
                     self._cache.popitem(last=False)
 
         self.run_worker(fetch(), group="explorer-prefetch", exclusive=True, exit_on_error=False)
+        return True
+
+    def _hold_gc(self) -> None:
+        """Keep the cyclic garbage collector out of a page swap: from the swap until the page
+        has been painted and the next page pre-fetched (`GC_HOLD_SECONDS` at most).
+
+        Painting a page allocates thousands of render objects (cells, segments, strips) that
+        live until the next page; every ~15 pages that churn triggers a full (generation 2)
+        collection of the whole TUI heap, a 70-100 ms pause. Landing inside the swap, it made
+        page-down's p95 several times its median. Held, that pause comes once the page is on
+        screen and the pre-fetch has finished, while the user reads. Nothing is skipped, only
+        moved; Textual does the same while scrolling (`App.PAUSE_GC_ON_SCROLL`).
+        """
+        if self._gc_held or not gc.isenabled():
+            return  # already held, or someone else has paused collection: leave it to them
+        gc.disable()
+        self._gc_held = True
+        self._gc_timer = self.set_timer(GC_HOLD_SECONDS, self._release_gc)
+
+    def _release_gc(self) -> None:
+        if self._gc_timer is not None:
+            self._gc_timer.stop()
+            self._gc_timer = None
+        if self._gc_held:
+            self._gc_held = False
+            gc.enable()
+
+    def _page_painted(self) -> None:
+        """The new page is on screen: fetch the next one, then let the collector run."""
+        current = self._shown_generation == self._generation and not self._loading
+        if not (current and self._prefetch()):
+            self._release_gc()
 
     def _show(self, data: PageData) -> None:
+        self._hold_gc()
+        self._shown_generation = self._generation
         self.data = data
         self.page_number = data.page
         table = self.table
@@ -658,6 +737,7 @@ class ExplorerScreen(AreaScreen):
         else:
             table.move_cursor(row=0, animate=False)
         self._status_text()
+        table.after_paint(self._page_painted)
 
     @staticmethod
     def _cells(row: Row) -> list[Any]:
@@ -669,12 +749,14 @@ class ExplorerScreen(AreaScreen):
             if status not in (InputStatus.SUCCESS, 0)
             else ""
         )
-        cells: list[Any] = [row.id, Text(input_status_name(status), style=style)]
+        # Text, not str: DataTable reads a str cell as markup ("[/]" in a concept name would
+        # raise MarkupError while painting)
+        cells: list[Any] = [Text(row.id), Text(input_status_name(status), style=style)]
         for code, _ in COUNT_COLUMNS:
             count = row.count(code)
             cells.append(Text(str(count) if count else "·", justify="right"))
-        cells.append(row.top_concepts())
-        cells.append(format_time(row.input.created_at))
+        cells.append(Text(row.top_concepts()))
+        cells.append(Text(format_time(row.input.created_at)))
         return cells
 
     def _status_text(self) -> None:
@@ -790,8 +872,7 @@ class ExplorerScreen(AreaScreen):
         cached = self._cache.get(number)
         if cached is not None and not (self.data is not None and self.data.partial):
             self._cache.move_to_end(number)
-            self._show(cached)
-            self.call_after_refresh(self._prefetch, number + 1)  # after the paint
+            self._show(cached)  # the next page is pre-fetched once this one is painted
             return
         self.run_worker(
             self._load(pager, number, self._generation),

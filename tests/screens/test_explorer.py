@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,66 @@ def test_explorer_snapshot(
         await open_explorer(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+async def test_page_swap_holds_the_collector_until_painted_and_prefetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(tmp_path, 70)
+    monkeypatch.setattr(explorer_module, "GC_HOLD_SECONDS", 60)  # no help from the timer
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        await wait_until(pilot, lambda: 2 in screen._cache and gc.isenabled(), what="prefetch")
+        during_swap: list[bool] = []
+        show = screen._show
+
+        def recording_show(data: explorer_module.PageData) -> None:
+            show(data)
+            during_swap.append(gc.isenabled())
+
+        monkeypatch.setattr(screen, "_show", recording_show)
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: 3 in screen._cache, what="page 3 pre-fetched")
+        await wait_until(pilot, gc.isenabled, what="collector resumed")
+        assert during_swap == [False] and not screen._gc_held
+        # the last page: nothing to pre-fetch, the collector resumes once it is painted
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: screen.page_number == 3, what="page 3")
+        await wait_until(pilot, gc.isenabled, what="collector resumed")
+        assert during_swap == [False, False] and ids(screen) == [
+            f"in-{i:03d}" for i in range(9, -1, -1)
+        ]
+        # never held for long, even when the table does not paint
+        monkeypatch.setattr(explorer_module, "GC_HOLD_SECONDS", 0.05)
+        screen._hold_gc()
+        assert not gc.isenabled()
+        await wait_until(pilot, gc.isenabled, what="collector resumed by the timer")
+        # a collector paused by someone else stays paused
+        gc.disable()
+        try:
+            await pilot.press("pageup")
+            await wait_until(pilot, lambda: screen.page_number == 2, what="page 2")
+            await wait_until(pilot, lambda: not screen.table._after_paint, what="painted")
+            await pilot.pause()
+            assert not gc.isenabled() and not screen._gc_held
+        finally:
+            gc.enable()
+
+
+async def test_concept_names_are_shown_verbatim(tmp_path: Path) -> None:
+    async with backend_client(tmp_path) as (backend, client):
+        await client.create_app(APP)
+        await client.post_inputs([NewInput(data=png_bytes((1, 2, 3)), id="odd")])
+        await backend.wait_idle()
+        await client.post_annotations(
+            [NewAnnotation("odd", (Concept("odd-1", "[/]", 0.9), Concept("odd-2", "[b]x", 0.8)))]
+        )
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        await pilot.pause()
+        table = screen.query_one("#explorer-table", DataTable)
+        assert str(table.get_cell("odd", "concepts")) == "[/]:0.90 [b]x:0.80"
+        first_row = table.render_line(1).text  # line 0 is the header; no MarkupError
+        assert "[/]:0.90 [b]x:0." in first_row, first_row
