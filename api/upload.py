@@ -13,7 +13,12 @@ How it stays correct when killed at any moment (SIGKILL included):
   `queued`/`uploading` are (re)posted (a duplicate answer for an `uploading` item means
   the killed run had sent it: counted as uploaded); `acknowledged` items are not re-sent but
   followed; settled items are checked on the server (one ListInputs per 128 ids) and
-  re-sent if they are gone.
+  re-sent if they are gone. Only `uploading` has to be on disk before the call; a later
+  state lost to a kill leaves the item `uploading`, which a resumed run re-posts and counts
+  as its own. So journal writes run on a thread of their own, never stalling the calls in
+  flight, and whatever piles up meanwhile goes into one transaction (fsync).
+- Batches are read and journalled ahead of the free call slots, so an answered call is
+  followed at once by the next one, as in a bare loop of prepared requests.
 - Processing is followed (ListInputs by ids) until each input is 30000 (done) or failed,
   whose reason (status description and details) is reported with the path.
 
@@ -27,10 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -43,6 +51,7 @@ from api.models import (
     Concept,
     InputStatus,
     NewInput,
+    content_input_id,
     url_input_id,
 )
 
@@ -50,6 +59,8 @@ IMAGE_EXTENSIONS: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif"}
 )
 MISSING_POLLS_BEFORE_FAILING: Final = 3
+#: How much file data may be read ahead of the calls in flight (at least one batch).
+PREPARE_AHEAD_BYTES: Final = 64 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------------
@@ -71,8 +82,9 @@ class UploadSource:
     input_id: str | None = None
     """An explicit input id (default: derived from the content or the URL)."""
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        """The journal's key: path + size + mtime_ns, or the URL."""
         if self.kind == "file":
             return f"file:{self.path}:{self.size}:{self.mtime_ns}"
         if self.kind == "url":
@@ -98,25 +110,48 @@ class UploadSource:
         return cls(kind="url", label=url, url=url)
 
 
-def _hidden(path: Path) -> bool:
-    return path.name.startswith(".")
-
-
 def _walk(
     folder: Path, recursive: bool, extensions: frozenset[str] = IMAGE_EXTENSIONS
-) -> Iterable[Path]:
+) -> Iterable[UploadSource]:
+    """Sources for the image files in `folder` (by name; hidden entries skipped).
+
+    One `scandir` per folder and one `stat` per file: the entry types come with the listing
+    and the folder is resolved once, so thousands of files cost no per-file `resolve()`.
+    """
     try:
-        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        resolved = folder.resolve()
     except OSError:
         return
     for entry in entries:
-        if _hidden(entry):
+        if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            if recursive:
-                yield from _walk(entry, recursive, extensions)
-        elif entry.is_file() and entry.suffix.lower() in extensions:
-            yield entry
+        try:
+            if entry.is_dir():
+                if recursive:
+                    yield from _walk(folder / entry.name, recursive, extensions)
+                continue
+            if not entry.is_file() or os.path.splitext(entry.name)[1].lower() not in extensions:
+                continue
+        except OSError:
+            continue  # gone while walking: as if it had not been there
+        path = folder / entry.name
+        try:
+            if entry.is_symlink():
+                yield UploadSource.for_file(path)
+                continue
+            stat = entry.stat()
+        except OSError as exc:
+            yield UploadSource(kind="error", label=str(path), error=exc.strerror or str(exc))
+            continue
+        yield UploadSource(
+            kind="file",
+            label=str(path),
+            path=resolved / entry.name,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+        )
 
 
 def read_url_file(path: Path) -> list[str]:
@@ -159,7 +194,7 @@ def collect_sources(
         try:
             if path.is_dir():
                 for found in _walk(path, recursive, wanted):
-                    add(UploadSource.for_file(found))
+                    add(found)
             elif path.is_file():
                 add(UploadSource.for_file(path, str(given)))
             else:
@@ -193,6 +228,7 @@ class ItemState(StrEnum):
 
 
 SETTLED_STATES: Final = frozenset({ItemState.DONE, ItemState.FAILED})
+_ACCEPTED_STATES: Final = frozenset({ItemState.ACKNOWLEDGED, ItemState.PROCESSING, *SETTLED_STATES})
 Outcome = Literal["uploaded", "already_present", "failed", ""]
 
 
@@ -310,13 +346,20 @@ class _Item:
     """Settled in a previous run; only checked on the server."""
 
 
+_Row = tuple[str, str, str, str, str, str, float]
+
+
 class Journal:
-    """SQLite (WAL, synchronous=FULL) record of each source's input id and state."""
+    """SQLite (WAL, synchronous=FULL) record of each source's input id and state.
+
+    Used from one thread at a time: the event loop's while loading and closing, the
+    `_JournalWriter`'s thread in between.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
@@ -348,21 +391,26 @@ class Journal:
     def set_run(self, state: Literal["open", "closed"]) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('run', ?)", (state,))
 
-    def save(self, items: Iterable[_Item]) -> None:
+    @staticmethod
+    def rows(items: Iterable[_Item], state: ItemState | None = None) -> list[_Row]:
+        """The items' current states (or `state`) as rows, taken on the event loop."""
         now = time.time()
-        rows = [
+        return [
             (
                 i.source.key,
                 i.source.label,
                 i.input_id,
-                i.state.value,
+                (state or i.state).value,
                 i.outcome,
                 i.reason,
                 now,
             )
             for i in items
         ]
-        if not rows:
+
+    def write(self, rows: Sequence[_Row], meta: Sequence[tuple[str, str]] = ()) -> None:
+        """Write `rows` (and `meta` values) in one transaction; on disk when this returns."""
+        if not rows and not meta:
             return
         self._db.execute("BEGIN")
         try:
@@ -371,14 +419,129 @@ class Journal:
                 "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self._db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
 
+    def save(self, items: Iterable[_Item]) -> None:
+        self.write(self.rows(items))
+
+
+class _JournalWriter:
+    """Writes journal rows on a thread of its own, so that an fsync never stalls the event
+    loop (which meanwhile sends and receives the other batches in flight).
+
+    Group commit: whatever is put while a transaction is being written goes into the next
+    one, the newest state of an item replacing an older one not yet written. `put` returns
+    at once (for states whose loss a resume repairs: see the module docstring); `durable()`
+    is a future that is done once everything put so far is on disk (`uploading` must be,
+    before the PostInputs call). The first failure to write fails every later `durable()`
+    and `close()`.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="upload-journal")
+        self._pending: dict[str, _Row] = {}
+        self._meta: dict[str, str] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    def put(self, items: Iterable[_Item], state: ItemState | None = None) -> None:
+        for row in Journal.rows(items, state):
+            self._pending[row[0]] = row
+        self._kick()
+
+    def put_meta(self, name: str, value: str) -> None:
+        self._meta[name] = value
+        self._kick()
+
+    def durable(self) -> asyncio.Future[None]:
+        """Done once everything put so far is on disk."""
+        waiter = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(_retrieve)  # its awaiter may be gone (a cancelled run)
+        if self._error is not None:
+            waiter.set_exception(self._error)
+        elif not self._pending and not self._meta and self._task is None:
+            waiter.set_result(None)
+        else:
+            self._waiters.append(waiter)
+            self._kick()
+        return waiter
+
+    def _kick(self) -> None:
+        if self._task is None and self._error is None and (self._pending or self._meta):
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def _take(self) -> tuple[list[_Row], list[tuple[str, str]]]:
+        rows, meta = list(self._pending.values()), list(self._meta.items())
+        self._pending, self._meta = {}, {}
+        return rows, meta
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending or self._meta or self._waiters:
+                waiters, self._waiters = self._waiters, []
+                # Submitted in the same step as taken, and shielded: a cancellation cannot
+                # lose them, and `close` waits for the thread.
+                writing = asyncio.wrap_future(
+                    self._executor.submit(self.journal.write, *self._take())
+                )
+                writing.add_done_callback(_retrieve)
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    for waiter in waiters:
+                        waiter.cancel()
+                    raise
+                except Exception as exc:
+                    self._error = exc
+                    for waiter in [*waiters, *self._waiters]:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    self._waiters = []
+                    return
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            self._task = None
+
+    def close(self) -> None:
+        """Stop the writer and write what is left, here and now (also after a cancel)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._executor.shutdown(wait=True)  # the transaction in progress, if any
+        for waiter in self._waiters:
+            waiter.cancel()
+        self._waiters = []
+        if self._error is not None:
+            raise self._error
+        self.journal.write(*self._take())
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a shielded future's outcome as seen (its awaiter may have been cancelled)."""
+    if not future.cancelled():
+        future.exception()
+
 
 # ---------------------------------------------------------------------------------------
 # The engine
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch ready to post: its items, the inputs to send (failures and copies out), and
+    the journal write of their `uploading` states, to wait for before posting."""
+
+    batch: list[_Item]
+    pairs: list[tuple[_Item, NewInput]]
+    durable: asyncio.Future[None]
 
 
 def _is_fatal(error: ApiError) -> bool:
@@ -427,9 +590,11 @@ class Uploader:
         self._clock = clock
         self._items: list[_Item] = []
         self._by_input: dict[str, _Item] = {}
-        self._journal: Journal | None = None
+        self._writer: _JournalWriter | None = None
         self._started = 0.0
         self._paused_time = 0.0
+        self._pausers = 0
+        self._pause_began = 0.0
         self._progressed = 0
         self._last_progress = -1.0e9
         self._wake = asyncio.Event()
@@ -448,10 +613,10 @@ class Uploader:
         outcome: Outcome = "",
         reason: str = "",
     ) -> None:
-        if state in (ItemState.ACKNOWLEDGED, *SETTLED_STATES) and item.state not in (
-            ItemState.ACKNOWLEDGED,
-            ItemState.PROCESSING,
-            *SETTLED_STATES,
+        if (
+            state in _ACCEPTED_STATES
+            and state is not ItemState.PROCESSING
+            and item.state not in _ACCEPTED_STATES
         ):
             self._progressed += 1
         item.state = state
@@ -461,7 +626,9 @@ class Uploader:
             item.outcome = outcome
         if reason or state is not ItemState.FAILED:
             item.reason = reason
-        self._emit(
+        if self.on_event is None:
+            return
+        self.on_event(
             ItemEvent(
                 key=item.source.key,
                 label=item.source.label,
@@ -514,17 +681,25 @@ class Uploader:
         now = self._clock()
         if force or now - self._last_progress >= self.options.progress_interval:
             self._last_progress = now
-            self._emit(self.progress())
+            if self.on_event is not None:
+                self.on_event(self.progress())
 
     async def _wait_running(self) -> bool:
-        if self.controller.paused:
-            began = self._clock()
+        """Wait while paused (the preparer and the poster may both wait: the pause is
+        counted and announced once); False once cancelled."""
+        if not self.controller.paused:
+            return not self.controller.cancelled
+        self._pausers += 1
+        if self._pausers == 1:
+            self._pause_began = self._clock()
             self._tick(force=True)
-            running = await self.controller.wait_running()
-            self._paused_time += self._clock() - began
-            self._tick(force=True)
-            return running
-        return not self.controller.cancelled
+        try:
+            return await self.controller.wait_running()
+        finally:
+            self._pausers -= 1
+            if self._pausers == 0:
+                self._paused_time += self._clock() - self._pause_began
+                self._tick(force=True)
 
     # -- run -----------------------------------------------------------------------------
 
@@ -536,17 +711,24 @@ class Uploader:
         """
         self._started = self._clock()
         journal = Journal.for_app(self.state_dir, self.client)
-        self._journal = journal
+        writer = _JournalWriter(journal)
+        self._writer = writer
         try:
             self._load(sources, journal)
-            journal.set_run("open")
+            # written with this run's first states (before anything is sent)
+            writer.put_meta("run", "open")
             self._tick(force=True)
             cancelled = await self._run_all()
+            writer.close()
             if not cancelled and all(i.state in SETTLED_STATES for i in self._items):
                 journal.set_run("closed")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()  # best effort: an item not written keeps its last durable state
+            raise
         finally:
             journal.close()
-            self._journal = None
+            self._writer = None
         self._tick(force=True)
         return self._summary(cancelled)
 
@@ -643,35 +825,64 @@ class Uploader:
     # -- posting -------------------------------------------------------------------------
 
     async def _post_all(self, posting_done: asyncio.Event) -> None:
+        """Post the queued items in batches, `concurrency` calls in flight.
+
+        Batches are prepared (files read and hashed, `uploading` on disk) ahead of the free
+        call slots, up to `concurrency` batches and about PREPARE_AHEAD_BYTES: when a call
+        is answered the next one goes out at once, as a bare loop of prepared requests would.
+        """
         queue = [i for i in self._items if i.state is ItemState.QUEUED]
         size = max(1, min(self.options.batch_size, BATCH_SIZE))
-        gate = asyncio.Semaphore(max(1, self.options.concurrency))
+        batches = [queue[start : start + size] for start in range(0, len(queue), size)]
+        concurrency = max(1, self.options.concurrency)
+        batch_bytes = max((sum(i.source.size for i in b) for b in batches), default=0)
+        ahead = max(1, min(concurrency, PREPARE_AHEAD_BYTES // max(1, batch_bytes)))
+        room = asyncio.Semaphore(ahead)  # prepared batches not yet sent
+        ready: asyncio.Queue[_Prepared | None] = asyncio.Queue()
+        gate = asyncio.Semaphore(concurrency)  # calls in flight
         tasks: set[asyncio.Task[None]] = set()
+
+        async def prepare_all() -> None:
+            try:
+                for batch in batches:
+                    await room.acquire()
+                    if not await self._wait_running():
+                        break
+                    prepared = await self._prepare(batch)
+                    if prepared:
+                        ready.put_nowait(prepared)
+                    else:
+                        room.release()
+            finally:
+                ready.put_nowait(None)
+
+        preparer = asyncio.create_task(prepare_all())
         try:
-            for start in range(0, len(queue), size):
+            while (prepared := await ready.get()) is not None:
                 if not await self._wait_running():
                     break
                 await gate.acquire()
+                room.release()
                 if self.controller.cancelled:
                     gate.release()
                     break
-                batch = queue[start : start + size]
-                task = asyncio.create_task(self._post_batch(batch))
+                task = asyncio.create_task(self._send(prepared))
                 task.add_done_callback(lambda _t: gate.release())
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 # surface a fatal error promptly
                 for finished in [t for t in tasks if t.done()]:
                     finished.result()
+            if preparer.done():
+                preparer.result()  # a failure to prepare (the journal) stops the run
             while tasks:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 for finished in done:
                     finished.result()
         finally:
-            for task in tasks:
+            for task in (preparer, *tasks):
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(preparer, *tasks, return_exceptions=True)
             posting_done.set()
             self._wake.set()
 
@@ -679,6 +890,7 @@ class Uploader:
         concepts = tuple(Concept(c, value=1.0) for c in self.options.concepts)
 
         def load() -> list[tuple[_Item, bytes | None, str]]:
+            """(item, bytes, content id) or (item, None, problem); hashed here, off the loop."""
             loaded: list[tuple[_Item, bytes | None, str]] = []
             for item in batch:
                 source = item.source
@@ -691,17 +903,20 @@ class Uploader:
                 except OSError as exc:
                     loaded.append((item, None, f"cannot read: {exc.strerror or exc}"))
                     continue
-                loaded.append((item, data, "" if data else "empty file"))
+                if not data:
+                    loaded.append((item, None, "empty file"))
+                    continue
+                loaded.append((item, data, source.input_id or content_input_id(data)))
             return loaded
 
         out: list[tuple[_Item, NewInput]] = []
-        for item, data, problem in await asyncio.to_thread(load):
-            if problem:
+        for item, data, text in await asyncio.to_thread(load):
+            if item.source.kind == "file" and data is None:
                 item.outcome = "failed"
-                self._set(item, ItemState.FAILED, outcome="failed", reason=problem)
+                self._set(item, ItemState.FAILED, outcome="failed", reason=text)
                 continue
-            if item.source.kind == "file":
-                new = NewInput(data=data, id=item.source.input_id, concepts=concepts)
+            if data is not None:
+                new = NewInput(data=data, id=text, concepts=concepts)
             else:
                 new = NewInput(url=item.source.url, id=item.source.input_id, concepts=concepts)
             item.input_id = new.input_id
@@ -719,17 +934,40 @@ class Uploader:
             out.append((item, new))
         return out
 
-    async def _post_batch(self, batch: list[_Item]) -> None:
+    async def _prepare(self, batch: list[_Item]) -> _Prepared | None:
+        """Read the batch and queue the journal write of its `uploading` states (which
+        `_send` waits for); None if nothing is left to send.
+
+        The items are shown as uploading only once sent: until then a batch read ahead is
+        `uploading` in the journal alone, which a resumed run takes as "may have been sent"
+        and re-posts, counting a duplicate answer as its own.
+        """
         pairs = await self._read(batch)
-        journal = self._journal
-        assert journal is not None
+        writer = self._writer
+        assert writer is not None
+        sending = {id(item) for item, _ in pairs}
+        writer.put([i for i in batch if id(i) not in sending])  # failed to read, or copies
         if not pairs:
-            journal.save(batch)
-            return
+            return None
+        writer.put([item for item, _ in pairs], state=ItemState.UPLOADING)
+        return _Prepared(batch, pairs, writer.durable())
+
+    async def _post_batch(self, batch: list[_Item]) -> None:
+        prepared = await self._prepare(batch)
+        if prepared:
+            await self._send(prepared)
+
+    async def _send(self, prepared: _Prepared) -> None:
+        batch, pairs = prepared.batch, prepared.pairs
+        writer = self._writer
+        assert writer is not None
         for item, _ in pairs:
             self._set(item, ItemState.UPLOADING)
-        journal.save(batch)  # written before the call: a kill from here on resumes safely
         self._tick()
+        # `uploading` on disk before the call: a kill from here on resumes safely. Later
+        # states need not wait (a kill before they are written leaves `uploading`: the
+        # resumed run re-posts those items and counts the duplicate answer as its own).
+        await prepared.durable
         try:
             results = await self.client.post_inputs_batch([new for _, new in pairs])
         except ApiError as exc:
@@ -737,7 +975,7 @@ class Uploader:
                 raise
             for item, _ in pairs:
                 self._set(item, ItemState.FAILED, outcome="failed", reason=str(exc))
-            journal.save(batch)
+            writer.put(batch)
             self._tick()
             return
         for (item, _), result in zip(pairs, results, strict=True):
@@ -756,7 +994,7 @@ class Uploader:
             )
             if not self.options.follow_processing:
                 self._set(item, ItemState.DONE)
-        journal.save(batch)
+        writer.put(batch)
         self._tick()
 
     # -- following processing ------------------------------------------------------------
@@ -801,8 +1039,8 @@ class Uploader:
             self._wake.clear()
 
     async def _poll(self, waiting: list[_Item]) -> None:
-        journal = self._journal
-        assert journal is not None
+        writer = self._writer
+        assert writer is not None
         for start in range(0, len(waiting), BATCH_SIZE):
             chunk = waiting[start : start + BATCH_SIZE]
             ids = [i.input_id for i in chunk]
@@ -845,7 +1083,7 @@ class Uploader:
                         reason = f"{reason}: {remote.status_details}"
                     self._set(item, ItemState.FAILED, outcome="failed", reason=reason)
                     changed.append(item)
-            journal.save(changed)
+            writer.put(changed)
             self._tick()
 
     # -- summary -------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.client import ClarifaiClient
@@ -12,6 +16,7 @@ from api.retry import RetryPolicy
 from api.upload import (
     ItemEvent,
     ItemState,
+    Journal,
     ProgressEvent,
     UploadController,
     Uploader,
@@ -287,3 +292,121 @@ def test_folder_walk_takes_the_configured_extensions(tmp_path: Path) -> None:
     assert narrowed == {"a.png", "b.JPG"}
     named = collect_sources([tmp_path / "notes.txt"], extensions=["png"])
     assert [s.kind for s in named] == ["file"]  # named explicitly: always taken
+
+
+def _journal_states(state: Path) -> dict[str, str]:
+    """input id -> state, as a separate connection (another process) sees the journal."""
+    [path] = (state / "uploads").glob("*.sqlite")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return dict(db.execute("SELECT input_id, state FROM items WHERE input_id != ''"))
+
+
+async def test_every_input_is_journalled_as_uploading_before_it_is_posted(
+    tmp_path: Path,
+) -> None:
+    fake = FakeClarifai()
+    make_files(tmp_path / "imgs", 30)
+    seen_at_post: list[dict[str, str]] = []
+    handle = fake.handle
+
+    async def checking(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/inputs"):
+            ids = [i["id"] for i in json.loads(request.content)["inputs"]]
+            states = _journal_states(tmp_path / "state")
+            seen_at_post.append({i: states.get(i, "missing") for i in ids})
+        return await handle(request)
+
+    fake.handle = checking  # type: ignore[method-assign]
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "state", concurrency=3).run(
+            collect_sources([tmp_path / "imgs"])
+        )
+    assert len(summary.uploaded) == 30 and fake.post_calls == 4
+    assert len(seen_at_post) == 4
+    for states in seen_at_post:
+        assert set(states.values()) == {"uploading"}, states
+    final = _journal_states(tmp_path / "state")
+    assert len(final) == 30 and set(final.values()) == {"done"}
+
+
+async def test_a_journal_that_cannot_be_written_stops_the_run_before_any_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeClarifai()
+    make_files(tmp_path / "imgs", 20)
+    sources = collect_sources([tmp_path / "imgs"])
+
+    def failing(self: Journal, rows: object, meta: object = ()) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async with make_client(fake) as client:
+        with monkeypatch.context() as patch:
+            patch.setattr(Journal, "write", failing)
+            with pytest.raises(sqlite3.OperationalError):
+                await uploader(client, tmp_path / "state").run(sources)
+        assert fake.post_calls == 0  # nothing is sent that the journal does not know of
+        summary = await uploader(client, tmp_path / "state").run(sources)
+    assert len(summary.uploaded) == 20 and summary.ok
+
+
+async def test_a_batch_read_ahead_is_not_shown_as_uploading_and_resumes(tmp_path: Path) -> None:
+    fake = FakeClarifai(block_post=1)
+    make_files(tmp_path / "imgs", 24)
+    sources = collect_sources([tmp_path / "imgs"])
+    events: list[UploadEvent] = []
+    async with make_client(fake) as client:
+        up = uploader(client, tmp_path / "state", events, concurrency=1, batch_size=8)
+        task = asyncio.create_task(up.run(sources))
+        await fake.blocked.wait()
+        for _ in range(50):  # let the next batch be read ahead while the first is in flight
+            await asyncio.sleep(0.01)
+        latest = {e.key: e.state for e in events if isinstance(e, ItemEvent)}
+        assert list(latest.values()).count(ItemState.UPLOADING) == 8  # only the batch sent
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        fake.block_post = None
+        summary = await uploader(client, tmp_path / "state").run(sources)
+    assert fake.post_calls == 4  # the first batch once more (its answer was lost), then 2
+    assert len(summary.uploaded) == 24 and not summary.already_present and summary.ok
+    assert all(n == 1 for n in fake.created.values())
+
+
+def test_folder_walk_gives_the_same_sources_as_naming_each_file(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    make_files(folder, 3)
+    elsewhere = tmp_path / "elsewhere"
+    make_files(elsewhere, 1)
+    (folder / "link.png").symlink_to(elsewhere / "img000.png")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "deep.png").write_bytes(PNG)
+    walked = collect_sources([folder], recursive=True)
+    named = [UploadSource.for_file(folder / n) for n in ("img000.png", "img001.png", "img002.png")]
+    named.insert(3, UploadSource.for_file(folder / "link.png"))
+    named.append(UploadSource.for_file(folder / "sub" / "deep.png"))
+    assert [(s.key, s.label, s.path) for s in walked] == [(s.key, s.label, s.path) for s in named]
+    assert walked[3].path == (elsewhere / "img000.png").resolve()
+
+
+async def test_a_pause_is_counted_once_while_reader_and_poster_both_wait(tmp_path: Path) -> None:
+    now = [0.0]
+    controller = UploadController()
+    events: list[UploadEvent] = []
+    async with make_client(FakeClarifai()) as client:
+        up = Uploader(
+            client,
+            state_dir=tmp_path / "s",
+            controller=controller,
+            on_event=events.append,
+            clock=lambda: now[0],
+        )
+        controller.pause()
+        waiters = [asyncio.create_task(up._wait_running()) for _ in range(2)]
+        await asyncio.sleep(0)
+        now[0] = 10.0
+        controller.resume()
+        assert await asyncio.gather(*waiters) == [True, True]
+        now[0] = 15.0
+        assert up.progress().elapsed == 5.0
+    paused = [e.paused for e in events if isinstance(e, ProgressEvent)]
+    assert paused == [True, False]  # announced once each way
