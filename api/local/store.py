@@ -160,6 +160,9 @@ class Store:
         self.data_dir = Path(data_dir)
         self.db_path = self.data_dir / "clarifai-tui.sqlite3"
         self.blob_dir = self.data_dir / "blobs"
+        #: Blob bucket dirs (``blobs/ab``) known to exist: a mkdir of an existing dir is a
+        #: costly syscall on some filesystems, and put_blobs would make one per blob.
+        self._buckets: set[str] = set()
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -265,9 +268,8 @@ class Store:
                 path = self.blob_path(sha)
                 if path.exists():
                     continue
-                path.parent.mkdir(exist_ok=True)
                 tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = self._create(tmp)
                 pending.append((tmp, path))
                 try:
                     view = memoryview(data)
@@ -301,6 +303,19 @@ class Store:
                     tmp.unlink()  # never leave a partial temp file behind (a full disk)
             raise
         return shas
+
+    def _create(self, tmp: Path) -> int:
+        """Open a new temp file in its bucket dir, making the dir the first time it is used."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        bucket = tmp.parent.name
+        if bucket not in self._buckets:
+            tmp.parent.mkdir(exist_ok=True)
+            self._buckets.add(bucket)
+        try:
+            return os.open(tmp, flags, 0o644)
+        except FileNotFoundError:  # the dir was removed behind our back
+            tmp.parent.mkdir(exist_ok=True)
+            return os.open(tmp, flags, 0o644)
 
     def _sync_blob_fs(self) -> None:
         assert _syncfs is not None
