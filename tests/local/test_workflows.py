@@ -360,14 +360,14 @@ async def test_default_workflow_embeds_once(
 ) -> None:
     from api.local.nodes.embedder import HandcraftedEmbedder
 
-    calls: list[int] = []
-    original = HandcraftedEmbedder.embed
+    calls: list[int] = []  # images embedded (embed() goes through embed_many too)
+    original = HandcraftedEmbedder.embed_many
 
-    def counting(self: HandcraftedEmbedder, image: Any) -> Any:
-        calls.append(1)
-        return original(self, image)
+    def counting(self: HandcraftedEmbedder, images: Any) -> Any:
+        calls.extend(1 for _ in images)
+        return original(self, images)
 
-    monkeypatch.setattr(HandcraftedEmbedder, "embed", counting)
+    monkeypatch.setattr(HandcraftedEmbedder, "embed_many", counting)
     await create_model(client, "embed", "visual-embedder")
     r = await client.post(
         f"{APP}/workflows", json={"workflows": [{"id": "wf", "nodes": [node("e", "embed")]}]}
