@@ -66,3 +66,29 @@ def png_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (32, 32)) ->
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, format="PNG")
     return out.getvalue()
+
+
+async def labelling_shown(pilot: Pilot[Any], screen: Any) -> None:
+    """Until the labelling screen shows its current input and none of its own workers runs
+    (`screen.workers` is the app's manager: other screens' loaders run there too)."""
+    await wait_until(
+        pilot,
+        lambda: (
+            screen.labeller is not None
+            and not screen.busy
+            and (screen.current is None or screen.shown_id == screen.current.id)
+            and not [w for w in screen.workers if w.node is screen and not w.is_finished]
+        ),
+        what="input shown",
+    )
+    await pilot.pause()
+
+
+async def picker_opened_alone(pilot: Pilot[Any], app: ClarifaiTUI) -> None:
+    """With no app yet the picker opens by itself, and ctrl+o does not stack a second one."""
+    from tui.widgets.app_picker import AppPicker
+
+    await wait_until(pilot, lambda: isinstance(app.screen, AppPicker), what="picker")
+    await pilot.press("ctrl+o")
+    await pilot.pause()
+    assert sum(isinstance(s, AppPicker) for s in app.screen_stack) == 1

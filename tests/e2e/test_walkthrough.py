@@ -40,10 +40,15 @@ from screens.wizard import WizardScreen
 from screens.workflows import WorkflowsScreen
 from tests.faults.support import serve
 from tests.screens.labelled_data import CONCEPTS, all_annotations, pick_digits, settle
-from tests.tui_helpers import connected, make_tui, wait_until
+from tests.tui_helpers import (
+    connected,
+    labelling_shown,
+    make_tui,
+    picker_opened_alone,
+    wait_until,
+)
 from tui.app import ClarifaiTUI
 from tui.config import load_config
-from tui.widgets.app_picker import AppPicker
 from tui.widgets.forms import ConfirmScreen, PromptScreen
 
 APP = "digits"
@@ -119,21 +124,6 @@ async def upload_folder(pilot: Pilot[Any], screen: UploadsScreen, total: int) ->
     assert set(screen.states.values()) == {"done"}, screen.states
 
 
-async def shown(pilot: Pilot[Any], screen: LabellingScreen) -> None:
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.labeller is not None
-            and not screen.busy
-            and (screen.current is None or screen.shown_id == screen.current.id)
-            # `screen.workers` is the app's manager: the Uploads tree's loader runs there too
-            and not [w for w in screen.workers if w.node is screen and not w.is_finished]
-        ),
-        what="input shown",
-    )
-    await pilot.pause()
-
-
 async def labelled(client: ClarifaiClient) -> dict[str, set[str]]:
     """input id -> concept ids of its SUCCESS human annotations."""
     out: dict[str, set[str]] = {}
@@ -162,10 +152,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             await connected(pilot)
 
             # 1. The app: with none yet the picker opens by itself; ctrl+o does not stack.
-            await wait_until(pilot, lambda: isinstance(app.screen, AppPicker), what="picker")
-            await pilot.press("ctrl+o")
-            await pilot.pause()
-            assert sum(isinstance(s, AppPicker) for s in app.screen_stack) == 1
+            await picker_opened_alone(pilot, app)
             await pilot.press("n", *APP, "enter")
             await wait_until(pilot, lambda: app.session.app_id == APP, what="app created")
             await wait_until(pilot, lambda: isinstance(app.screen, UploadsScreen))
@@ -204,7 +191,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             await wait_until(pilot, lambda: isinstance(app.screen, LabellingScreen))
             loop = app.screen
             assert isinstance(loop, LabellingScreen)
-            await shown(pilot, loop)
+            await labelling_shown(pilot, loop)
             assert loop.labeller is not None
             order = [c.id for c in loop.labeller.concepts]
             # The loop shows unlabelled inputs first, so the three come first. Any other input
@@ -223,7 +210,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
                     to_label.discard(current.id)
                     concept = train[current.id].concept
                     await pilot.press(str(order.index(concept) + 1), "space")
-                await shown(pilot, loop)
+                await labelling_shown(pilot, loop)
             await pilot.press("escape")
             await wait_until(pilot, lambda: isinstance(app.screen, ConceptsScreen))
             labels = await labelled(client)

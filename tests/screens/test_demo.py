@@ -10,7 +10,7 @@ import pytest
 import api.demo_setup as demo_setup
 from api.demo import DEMO_APP_ID, DIGIT_CONCEPTS
 from api.models import AnnotationStatus
-from tests.tui_helpers import connected, local_config, make_tui, wait_until
+from tests.tui_helpers import connected, local_config, make_tui, picker_opened_alone, wait_until
 from tui.config import load_config
 from tui.connect import connect
 from tui.demo import run_demo_command
@@ -71,10 +71,7 @@ async def test_empty_install_offers_the_demo(
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
         # With no app yet, the picker opens by itself (and ctrl+o does not stack another).
-        await wait_until(pilot, lambda: isinstance(app.screen, AppPicker), what="picker")
-        await pilot.press("ctrl+o")
-        await pilot.pause()
-        assert sum(isinstance(s, AppPicker) for s in app.screen_stack) == 1
+        await picker_opened_alone(pilot, app)
         picker = app.screen
         status = picker.query_one("#picker-status")
         await wait_until(pilot, lambda: "demo" in str(status.render()), what="the offer")

@@ -13,7 +13,14 @@ from api.client import ClarifaiClient
 from api.models import AnnotationStatus, Concept, NewInput
 from screens.concepts import ConceptsScreen
 from screens.labelling import LabellingScreen
-from tests.tui_helpers import connected, local_config, make_tui, png_bytes, wait_until
+from tests.tui_helpers import (
+    connected,
+    labelling_shown,
+    local_config,
+    make_tui,
+    png_bytes,
+    wait_until,
+)
 from tui.app import ClarifaiTUI
 from tui.connect import connect
 
@@ -55,22 +62,8 @@ async def open_labelling(pilot: Pilot[Any]) -> LabellingScreen:
     await wait_until(pilot, lambda: isinstance(app.screen, LabellingScreen), what="labelling")
     screen = app.screen
     assert isinstance(screen, LabellingScreen)
-    await shown(pilot, screen)
+    await labelling_shown(pilot, screen)
     return screen
-
-
-async def shown(pilot: Pilot[Any], screen: LabellingScreen) -> None:
-    await wait_until(
-        pilot,
-        lambda: (
-            screen.labeller is not None
-            and not screen.busy
-            and (screen.current is None or screen.shown_id == screen.current.id)
-            and not screen.workers
-        ),
-        what="input shown",
-    )
-    await pilot.pause()
 
 
 async def labels(client: ClarifaiClient) -> dict[str, set[tuple[str, float]]]:
@@ -95,12 +88,12 @@ async def test_label_three_and_undo_one(tmp_path: Path) -> None:
         assert "1 walker" in concepts and "3 bike_rider" in concepts
         first, second, third = order[:3]
         await pilot.press("1", "space")  # walker
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert screen.current is not None and screen.current.id == second
         await pilot.press("2", "3", "enter")  # runner and bike_rider
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         await pilot.press("3", "3", "3", "space")  # bike_rider (toggled on, off, on)
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         client = app.session.app_client()
         after = await labels(client)
         assert after[first] == {("walker", 1.0)}
@@ -108,7 +101,7 @@ async def test_label_three_and_undo_one(tmp_path: Path) -> None:
         assert after[third] == {("bike_rider", 1.0)}
         # undo: the third save is gone on the server, and the loop is back on that input
         await pilot.press("u")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert screen.current is not None and screen.current.id == third
         after = await labels(client)
         assert third not in after
@@ -116,7 +109,7 @@ async def test_label_three_and_undo_one(tmp_path: Path) -> None:
         assert "2 saved" in str(screen.query_one("#label-counter").render())
         # backspace goes back and shows what was saved
         await pilot.press("backspace")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert screen.current is not None and screen.current.id == second
         assert screen.on == ["runner", "bike_rider"]
         await pilot.press("escape")
@@ -133,29 +126,29 @@ async def test_none_skip_and_relabel_an_upload_label(tmp_path: Path) -> None:
         assert [i.id for i in screen.labeller.inputs] == ["in-1", "in-0"]
         # space with nothing toggled writes nothing; n writes an explicit negative
         await pilot.press("space")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         client = app.session.app_client()
         assert "in-1" not in await labels(client)
         await pilot.press("backspace")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         await pilot.press("n", "space")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert (await labels(client))["in-1"] == {(c, 0.0) for c in CONCEPTS}
         # in-0 came labelled runner from its upload: the loop shows it, and replaces it
         assert screen.current is not None and screen.current.id == "in-0"
         assert screen.on == ["runner"]
         await pilot.press("2", "1", "space")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert (await labels(client))["in-0"] == {("walker", 1.0)}
         assert screen.current is None  # the end
         assert "End of the 2 inputs" in str(screen.query_one("#label-meta").render())
         # undo brings the upload's label back
         await pilot.press("u")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert (await labels(client))["in-0"] == {("runner", 1.0)}
         # s skips without writing
         await pilot.press("s")
-        await shown(pilot, screen)
+        await labelling_shown(pilot, screen)
         assert screen.current is None
 
 
