@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,6 +66,14 @@ class ProcessedInput:
     ref: InputRef
     #: The decoded RGB image (only kept when post-success hooks are registered).
     image: Image.Image
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """Image bytes handed from PostInputs to the worker, and how many queued inputs use them."""
+
+    data: bytes
+    readers: int = 1
 
 
 Processor = Callable[[InputRef, Image.Image], None]
@@ -134,7 +142,7 @@ class IngestWorker:
         self.processed = 0
         #: Bytes PostInputs just wrote, handed to the worker so it need not read them back from
         #: disk (bounded; the blob files stay the source of truth).
-        self._fresh: OrderedDict[str, bytes] = OrderedDict()
+        self._fresh: OrderedDict[str, _Fresh] = OrderedDict()
         self._fresh_bytes = 0
         self._fresh_lock = threading.Lock()
 
@@ -201,26 +209,35 @@ class IngestWorker:
         self._idle.clear()
         self._wake.set()
 
-    def offer(self, blobs: Mapping[str, bytes]) -> None:
-        """Keep freshly stored image bytes in memory for the worker (up to a budget)."""
+    def offer(self, blobs: Iterable[tuple[str, bytes]]) -> None:
+        """Keep freshly stored image bytes in memory for the worker (up to a budget): one
+        ``(sha, bytes)`` pair per queued input, so bytes shared by several inputs stay until
+        the last of them is read."""
         with self._fresh_lock:
-            for sha, data in blobs.items():
-                if sha in self._fresh or len(data) > _FRESH_BUDGET:
+            for sha, data in blobs:
+                entry = self._fresh.get(sha)
+                if entry is not None:
+                    entry.readers += 1
+                    continue
+                if len(data) > _FRESH_BUDGET:
                     continue
                 # Oldest first out: an entry nobody read (the input was deleted, or claimed
                 # before it was offered) must not hold the budget for ever.
                 while self._fresh and self._fresh_bytes + len(data) > _FRESH_BUDGET:
                     _, old = self._fresh.popitem(last=False)
-                    self._fresh_bytes -= len(old)
-                self._fresh[sha] = data
+                    self._fresh_bytes -= len(old.data)
+                self._fresh[sha] = _Fresh(data)
                 self._fresh_bytes += len(data)
 
     def _read(self, sha: str) -> bytes:
         with self._fresh_lock:
-            data = self._fresh.pop(sha, None)
-            if data is not None:
-                self._fresh_bytes -= len(data)
-                return data
+            entry = self._fresh.get(sha)
+            if entry is not None:
+                entry.readers -= 1
+                if entry.readers <= 0:
+                    del self._fresh[sha]
+                    self._fresh_bytes -= len(entry.data)
+                return entry.data
         try:
             return self.store.read_blob(sha)
         except FileNotFoundError:

@@ -807,6 +807,7 @@ class Store:
                 if r.ok:
                     self._ensure_blob(r.blob_sha, r.blob)
                     self._ensure_blob(r.thumb_sha, r.thumb)
+                    workflow_code, workflow_description = r.workflow_status or (None, None)
                     done.append(
                         (
                             r.description,
@@ -816,6 +817,8 @@ class Store:
                             r.height,
                             r.format,
                             r.color_mode,
+                            workflow_code,
+                            workflow_description,
                             now,
                             r.input_pk,
                         )
@@ -825,7 +828,10 @@ class Store:
             conn.executemany(
                 f"UPDATE inputs SET status_code = {INPUT_SUCCESS}, status_description = ?, "
                 "blob_sha = COALESCE(?, blob_sha), thumb_sha = ?, width = ?, height = ?, "
-                "format = ?, color_mode = ?, modified_at = ? WHERE pk = ?",
+                "format = ?, color_mode = ?, "
+                "workflow_status_code = COALESCE(?, workflow_status_code), "
+                "workflow_status_description = COALESCE(?, workflow_status_description), "
+                "modified_at = ? WHERE pk = ?",
                 done,
             )
             conn.executemany(
@@ -839,23 +845,29 @@ class Store:
     def _write_workflow_results(
         self, conn: sqlite3.Connection, results: Sequence[JobResult], now: float
     ) -> None:
-        """Embeddings, default-workflow annotations and workflow statuses of ingested inputs."""
+        """Embeddings and default-workflow annotations of ingested inputs (their workflow
+        statuses are set with their input status, in finish_jobs)."""
         conn.executemany(
             "INSERT OR REPLACE INTO embeddings (input_pk, embedder_id, dim, vector) "
             "VALUES (?, ?, ?, ?)",
             [(r.input_pk, e.embedder_id, e.dim, e.vector) for r in results for e in r.embeddings],
         )
-        conn.executemany(
-            "UPDATE inputs SET workflow_status_code = ?, workflow_status_description = ? "
-            "WHERE pk = ?",
-            [(*r.workflow_status, r.input_pk) for r in results if r.workflow_status is not None],
-        )
-        for result in results:
-            if not result.annotations:
-                continue
-            app_pk = conn.execute(
-                "SELECT app_pk FROM inputs WHERE pk = ?", (result.input_pk,)
-            ).fetchone()[0]
+        annotated = [r for r in results if r.annotations]
+        if not annotated:
+            return
+        app_of: dict[int, int] = {}
+        pks = [r.input_pk for r in annotated]
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            app_of.update(
+                conn.execute(
+                    f"SELECT pk, app_pk FROM inputs WHERE pk IN ({_marks(len(chunk))})", chunk
+                ).fetchall()
+            )
+        concepts: dict[tuple[int, str], ConceptValue] = {}
+        values: list[tuple[int, str, float]] = []
+        for result in annotated:
+            app_pk = app_of[result.input_pk]
             for write in result.annotations:
                 cur = conn.execute(
                     "INSERT INTO annotations (app_pk, input_pk, id, user_id, model_version_id, "
@@ -874,12 +886,18 @@ class Store:
                     ),
                 )
                 annotation_pk = int(cur.lastrowid or 0)
-                self._ensure_concepts(conn, app_pk, write.concepts, now)
-                conn.executemany(
-                    "INSERT OR REPLACE INTO annotation_concepts (annotation_pk, concept_id, value) "
-                    "VALUES (?, ?, ?)",
-                    [(annotation_pk, c.id, c.value) for c in write.concepts],
-                )
+                for c in write.concepts:
+                    concepts.setdefault((app_pk, c.id), c)
+                    values.append((annotation_pk, c.id, c.value))
+        for app_pk in {key[0] for key in concepts}:
+            self._ensure_concepts(
+                conn, app_pk, [c for (pk, _), c in concepts.items() if pk == app_pk], now
+            )
+        conn.executemany(
+            "INSERT OR REPLACE INTO annotation_concepts (annotation_pk, concept_id, value) "
+            "VALUES (?, ?, ?)",
+            values,
+        )
 
     def set_workflow_status(self, input_pk: int, code: int, description: str) -> None:
         """Record the default-workflow outcome of one input (separate from its input status)."""

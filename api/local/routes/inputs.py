@@ -69,11 +69,13 @@ async def post_inputs(call: Call) -> dict[str, Any]:
     results = await call.db(call.store.add_inputs, app.pk, call.user_id, new)
     # The worker decodes these next: spare it reading them back from disk.
     call.backend.ingest.offer(
-        {
-            n.blob_sha: n.blob
-            for n, r in zip(new, results, strict=True)
-            if n.blob is not None and n.blob_sha and r.row is not None and r.id == n.id
-        }
+        (n.blob_sha, n.blob)
+        for n, r in zip(new, results, strict=True)
+        if n.blob is not None
+        and n.blob_sha
+        and r.row is not None
+        and r.id == n.id
+        and r.row.status_code == INPUT_PENDING
     )
     if any(r.row is not None and r.row.status_code == INPUT_PENDING for r in results):
         call.backend.ingest.wake()

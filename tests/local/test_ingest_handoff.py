@@ -1,0 +1,58 @@
+"""The in-memory handoff of fresh image bytes from PostInputs to the ingest worker: shared bytes
+stay until their last input is read, the budget evicts oldest first, and anything not handed
+over is read from the blob file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import api.local.ingest as ingest_module
+from api.local.ingest import IngestWorker
+from api.local.store import Store
+
+
+@pytest.fixture
+def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[IngestWorker, list[str]]:
+    store = Store(tmp_path / "data")
+    store.open()
+    disk_reads: list[str] = []
+    real = store.read_blob
+
+    def read_blob(sha: str) -> bytes:
+        disk_reads.append(sha)
+        return real(sha)
+
+    monkeypatch.setattr(store, "read_blob", read_blob)
+    return IngestWorker(store), disk_reads
+
+
+def test_shared_bytes_stay_until_the_last_input_reads_them(
+    worker: tuple[IngestWorker, list[str]],
+) -> None:
+    w, disk_reads = worker
+    data = b"same bytes for two inputs"
+    (sha,) = w.store.put_blobs([data])
+    w.offer([(sha, data), (sha, data)])
+    assert w._read(sha) == data and w._read(sha) == data
+    assert disk_reads == []
+    # Both inputs read it: it is gone from memory, and a third read goes to the file.
+    assert w._read(sha) == data and disk_reads == [sha]
+
+
+def test_budget_evicts_oldest_first(
+    worker: tuple[IngestWorker, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, disk_reads = worker
+    monkeypatch.setattr(ingest_module, "_FRESH_BUDGET", 25)
+    blobs = [bytes([n]) * 10 for n in range(3)]
+    shas = w.store.put_blobs(blobs)
+    w.offer(zip(shas, blobs, strict=True))  # 30 bytes: the first is evicted
+    assert [w._read(sha) for sha in shas] == blobs
+    assert disk_reads == [shas[0]]
+    # Larger than the whole budget: never kept.
+    big = b"x" * 26
+    (big_sha,) = w.store.put_blobs([big])
+    w.offer([(big_sha, big)])
+    assert w._read(big_sha) == big and disk_reads[-1] == big_sha
