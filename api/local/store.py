@@ -13,7 +13,6 @@ block thanks to WAL. Async callers run these methods with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import json
 import os
@@ -64,7 +63,8 @@ def _find_syncfs() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        # The process's own symbols include libc's; find_library would spawn ldconfig.
+        libc = ctypes.CDLL(None, use_errno=True)
         func = libc.syncfs
     except (OSError, AttributeError):
         return None
