@@ -9,6 +9,7 @@ snake_case, checked by tests/client/test_contract.py against the clarifai_grpc m
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -48,12 +49,16 @@ ACCEPTED_ITEM_CODES = frozenset({10000, 30000, 30001, 30003, 24150, 24151, 24157
 _CAMEL = re.compile(r"_([a-z])")
 
 
+@functools.cache
+def _camel(key: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), key)
+
+
 def _get(d: Mapping[str, Any], key: str, default: Any = None) -> Any:
     """`d[key]`, also trying the lowerCamelCase spelling protobuf JSON may use."""
     if key in d:
         return d[key]
-    camel = _CAMEL.sub(lambda m: m.group(1).upper(), key)
-    return d.get(camel, default)
+    return d.get(_camel(key), default)
 
 
 def _obj(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
