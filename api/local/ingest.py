@@ -404,18 +404,8 @@ class IngestWorker:
             )
             if image is not None:
                 processed = ProcessedInput(ref, image)
-        except ImageRejected as exc:
-            result = JobResult(job.job_id, job.input_pk, ok=False, description=exc.description)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("ingest of input %s failed unexpectedly", job.input_id)
-            result = JobResult(
-                job.job_id,
-                job.input_pk,
-                ok=False,
-                description=f"internal error while processing: {type(exc).__name__}: {exc}",
-            )
+        except Exception as exc:  # CancelledError is a BaseException: it goes through
+            result = _failed(job, exc)
         self._results.put_nowait((result, processed))
 
     def _process(
