@@ -1,8 +1,9 @@
 """Input detail, opened from the Explorer with enter: preview, metadata, every annotation.
 
 `c` copies the input id and `y` the highlighted annotation's id (OSC 52, works over SSH);
-`o` shows and copies the image URL; `b` shows and copies the local blob path (embedded
-backend: the content-addressed file under the data dir), `escape` goes back.
+`o` shows and copies the image URL; `b` shows and copies the path of a local file with the image
+(embedded backend: the content-addressed blob file under the data dir; small images live inside
+the database, so `b` writes a copy to the data dir's ``exports/`` first), `escape` goes back.
 """
 
 from __future__ import annotations
@@ -38,18 +39,46 @@ def blob_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def local_blob_path(app: object, data: bytes) -> Path | None:
-    """Where the embedded backend keeps these bytes, if the profile is local and it exists."""
+_SUFFIXES = {b"\xff\xd8": ".jpg", b"\x89PNG": ".png", b"GIF8": ".gif", b"BM": ".bmp"}
+
+
+def _local_data_dir(app: object) -> Path | None:
     profile = getattr(app, "profile", None)
     if profile is None or not getattr(profile, "is_local", False):
         return None
     try:
-        data_dir = Path(profile.resolved_data_dir())
+        return Path(profile.resolved_data_dir())
     except Exception:
+        return None
+
+
+def local_blob_path(app: object, data: bytes) -> Path | None:
+    """Where the embedded backend keeps these bytes as a file, if the profile is local and it
+    does (large images; small ones are kept inside its database)."""
+    data_dir = _local_data_dir(app)
+    if data_dir is None:
         return None
     sha = blob_sha(data)
     path = data_dir / "blobs" / sha[:2] / sha
     return path if path.exists() else None
+
+
+def export_image(app: object, data: bytes) -> Path | None:
+    """A file with these bytes under the local data dir's ``exports/`` (written once, whole:
+    a temp file renamed into place). None when the profile is not local."""
+    data_dir = _local_data_dir(app)
+    if data_dir is None:
+        return None
+    suffix = next((s for head, s in _SUFFIXES.items() if data.startswith(head)), "")
+    if not suffix and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        suffix = ".webp"
+    path = data_dir / "exports" / f"{blob_sha(data)}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
 
 
 def concepts_text(annotation: Annotation) -> str:
@@ -233,9 +262,15 @@ class InputDetailScreen(Screen[None]):
         self._copy("image URL", url)
 
     def action_blob_path(self) -> None:
+        if self.blob_path is None and self.image is not None:
+            try:
+                self.blob_path = export_image(self.app, self.image)
+            except OSError as exc:
+                self._message(f"could not write a copy of the image: {exc}")
+                return
         if self.blob_path is None:
             self._message(
-                "no local blob file: the image is not stored by the embedded backend here"
+                "no local image file: the image is not stored by the embedded backend here"
             )
             return
-        self._copy("blob path", str(self.blob_path))
+        self._copy("image file", str(self.blob_path))

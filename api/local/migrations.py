@@ -166,9 +166,20 @@ _V2 = (
     ) WITHOUT ROWID""",
 )
 
+# Small blobs (images and thumbnails up to store.INLINE_BLOB_MAX) live in the database,
+# committed with the rows that refer to them; larger ones stay files under blobs/. Blob files
+# written before this version stay where they are: reads look in both places.
+_V3 = (
+    """CREATE TABLE blobs (
+        sha TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    )""",
+)
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
+    Migration(3, "small blobs inside the database", _V3),
 ]
 
 

@@ -1,9 +1,14 @@
-"""SQLite (WAL) storage plus content-addressed blob files for the embedded backend.
+"""SQLite (WAL) storage plus content-addressed blobs for the embedded backend.
+
+Blobs (image bytes, thumbnails) are addressed by their sha256. Small ones (up to
+``INLINE_BLOB_MAX``, which covers thumbnails and most small images) are rows of table ``blobs``,
+written in the same transaction as the rows that refer to them; larger ones are files
+``blobs/ab/<sha256>`` under the data dir.
 
 Durability: the database runs in WAL mode with ``synchronous=FULL``, so a committed transaction
-survives ``kill -9`` (and power loss). Blob files are written to temp files, synced and renamed
-into ``blobs/ab/<sha256>`` (and the renames synced) *before* the row that refers to them
-commits.
+survives ``kill -9`` (and power loss), small blobs included. Blob files are written to temp
+files, synced and renamed into place (and the renames synced) *before* the row that refers to
+them commits.
 
 Threads: every method is synchronous and may be called from any thread. Each thread gets its own
 connection; writers are serialised by one lock (``BEGIN IMMEDIATE`` under it), readers never
@@ -15,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -73,6 +79,8 @@ def _find_syncfs() -> Any:
     return func
 
 
+log = logging.getLogger(__name__)
+
 #: One sync of the blob filesystem per batch instead of an fsync per file (see put_blobs).
 _syncfs = _find_syncfs()
 
@@ -87,6 +95,13 @@ _ANNOTATION_COLUMNS = (
     "a.workflow_version_id, a.metadata, a.annotation_info, a.status_code, a.status_description, "
     "a.input_level, a.created_at, a.modified_at"
 )
+#: Write transactions between two WAL checkpoints (see Store._checkpoint_loop).
+_CHECKPOINT_EVERY = 8
+#: Blobs up to this size are kept in the database (table ``blobs``), committed in the same
+#: transaction as the rows that refer to them: SQLite reads and writes small blobs faster than a
+#: file each (https://www.sqlite.org/intern-v-extern-blob.html), and creating one file per
+#: small image was most of the cost of PostInputs. Larger blobs are files under ``blobs/``.
+INLINE_BLOB_MAX = 256 * 1024
 #: SQLite's default limit on host parameters is 32766; stay well below it per IN (...) list.
 _CHUNK = 500
 
@@ -104,7 +119,17 @@ def _json_or_none(text: str | None) -> dict[str, Any] | None:
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":")) if value else "{}"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _inline(data: bytes) -> bool:
+    return len(data) <= INLINE_BLOB_MAX
 
 
 def _marks(count: int) -> str:
@@ -169,6 +194,9 @@ class Store:
         self._write_lock = threading.RLock()
         self._open = False
         self.schema_version = 0
+        self._commits = 0
+        self._checkpoint_due = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -181,12 +209,22 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         with self._write_lock:
             self.schema_version = migrate(conn)
+        self._commits = 0
+        self._checkpoint_due = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="clarifai-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     def close(self) -> None:
         """Checkpoint the WAL and close every connection (from any thread)."""
+        self._open = False
+        if self._checkpointer is not None:
+            self._checkpoint_due.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         with self._conns_lock:
             conns, self._conns = self._conns, []
-        self._open = False
         for index, conn in enumerate(conns):
             try:
                 if index == 0:
@@ -208,6 +246,9 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints are made by the checkpointer thread, not by whichever writer commits
+        # when the WAL passes 1,000 pages (it would hold the write lock meanwhile).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         self._local.conn = conn
         with self._conns_lock:
             self._conns.append(conn)
@@ -226,6 +267,26 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._commits += 1
+            if self._commits >= _CHECKPOINT_EVERY:
+                self._commits = 0
+                self._checkpoint_due.set()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy committed WAL pages into the database now and then, beside the writers.
+
+        PASSIVE never waits for readers or writers, so it never holds anyone up; what it cannot
+        copy now, a later round does. A failed round (a full disk) is tried again later.
+        """
+        while self._open:
+            self._checkpoint_due.wait(1.0)
+            self._checkpoint_due.clear()
+            if not self._open:
+                return
+            try:
+                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except (sqlite3.Error, RuntimeError):
+                log.debug("WAL checkpoint failed; trying again later", exc_info=True)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -243,25 +304,63 @@ class Store:
     # -- blobs ---------------------------------------------------------------------------------
 
     def blob_path(self, sha: str) -> Path:
+        """Where a blob larger than INLINE_BLOB_MAX is kept (smaller ones are in the database)."""
         return self.blob_dir / sha[:2] / sha
 
     def put_blobs(self, blobs: Iterable[bytes]) -> list[str]:
-        """Write content-addressed blobs durably, returning their sha256 hex digests.
+        """Store content-addressed blobs durably, returning their sha256 hex digests."""
+        items = list(blobs)
+        shas = self.stage_blobs(items)
+        small = [(sha, data) for sha, data in zip(shas, items, strict=True) if _inline(data)]
+        if small:
+            with self.write() as conn:
+                self._keep_inline(conn, small)
+        return shas
+
+    def stage_blobs(self, blobs: Sequence[bytes]) -> list[str]:
+        """The sha256 of each blob; the ones too large to keep in the database are written to
+        files now (durably, see _write_files). The small ones are *not* stored here: the write
+        transaction that refers to them stores them (add_inputs and finish_jobs take the bytes),
+        so a small blob and its rows commit together, with one sync of the WAL."""
+        shas = [_sha(data) for data in blobs]
+        large = [(sha, data) for sha, data in zip(shas, blobs, strict=True) if not _inline(data)]
+        if large:
+            self._write_files(large)
+        return shas
+
+    def _keep_inline(self, conn: sqlite3.Connection, blobs: Iterable[tuple[str, bytes]]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO blobs (sha, data) VALUES (?, ?)", blobs)
+
+    def _keep_blobs(
+        self, conn: sqlite3.Connection, blobs: Iterable[tuple[str | None, bytes | None]]
+    ) -> None:
+        """Inside a write transaction: store the small blobs of rows being written, and rewrite
+        any large one that a concurrent delete collected since it was staged."""
+        small: list[tuple[str, bytes]] = []
+        for sha, data in blobs:
+            if not sha or data is None:
+                continue
+            if _inline(data):
+                small.append((sha, data))
+            elif not self.blob_path(sha).exists():
+                self._write_files([(sha, data)])
+        if small:
+            self._keep_inline(conn, small)
+
+    def _write_files(self, blobs: Sequence[tuple[str, bytes]]) -> None:
+        """Write blob files so that a file under its final name is always complete.
 
         Each new blob goes to a temp file beside its final name. The temp files are made durable
         together (one ``syncfs`` of the blob filesystem on Linux, else an fsync each), only then
-        renamed into place, and the renames made durable the same way. So a blob under its final
-        name is always complete, and a batch of 128 costs two filesystem syncs, not 256 fsyncs.
+        renamed into place, and the renames made durable the same way. So a batch costs two
+        filesystem syncs, not an fsync per file.
         """
-        shas: list[str] = []
         pending: list[tuple[Path, Path]] = []  # (temp file, final path)
         seen: set[str] = set()
         dirs: set[Path] = set()
         batched = _syncfs is not None
         try:
-            for data in blobs:
-                sha = hashlib.sha256(data).hexdigest()
-                shas.append(sha)
+            for sha, data in blobs:
                 if sha in seen:
                     continue
                 seen.add(sha)
@@ -282,7 +381,7 @@ class Store:
                     os.close(fd)
                 dirs.add(path.parent)
             if not pending:
-                return shas
+                return
             if batched:
                 self._sync_blob_fs()
             for tmp, path in pending:
@@ -302,7 +401,6 @@ class Store:
                 with suppress(FileNotFoundError):
                     tmp.unlink()  # never leave a partial temp file behind (a full disk)
             raise
-        return shas
 
     def _create(self, tmp: Path) -> int:
         """Open a new temp file in its bucket dir, making the dir the first time it is used."""
@@ -331,24 +429,28 @@ class Store:
         return self.put_blobs([data])[0]
 
     def read_blob(self, sha: str) -> bytes:
+        """A blob's bytes, from the database or its file (FileNotFoundError if neither)."""
+        row = self._conn().execute("SELECT data FROM blobs WHERE sha = ?", (sha,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
         return self.blob_path(sha).read_bytes()
 
-    def _ensure_blob(self, sha: str | None, data: bytes | None) -> None:
-        """Rewrite a blob that a concurrent delete collected (called under the write lock)."""
-        if sha and data is not None and not self.blob_path(sha).exists():
-            self.put_blobs([data])
+    def blob_location(self, sha: str) -> str:
+        """Where a blob lives, for messages: its file, or the database table."""
+        path = self.blob_path(sha)
+        return str(path) if path.exists() else f"{self.db_path} (table blobs, sha {sha})"
 
     def _collect_blobs(self, conn: sqlite3.Connection, shas: set[str]) -> None:
-        """Delete blob files no input refers to any more (called under the write lock)."""
+        """Delete blobs no input refers to any more (called in a write transaction). A file is
+        only unlinked if its row is gone for good: the caller's commit follows at once."""
         for sha in shas:
             used = conn.execute(
                 "SELECT 1 FROM inputs WHERE blob_sha = ? OR thumb_sha = ? LIMIT 1", (sha, sha)
             ).fetchone()
             if used is None:
+                conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
                 with suppress(FileNotFoundError):
                     self.blob_path(sha).unlink()
-
-    # -- apps ----------------------------------------------------------------------------------
 
     @staticmethod
     def _app(row: Sequence[Any]) -> AppRow:
@@ -588,11 +690,18 @@ class Store:
     def add_inputs(self, app_pk: int, user_id: str, items: Sequence[NewInput]) -> list[AddedInput]:
         """Insert a batch; ids already in the app (or repeated in the batch) answer 30100.
 
-        Items with status 30001 are queued for ingest in the same transaction.
+        Items with status 30001 are queued for ingest in the same transaction. Items that carry
+        ``blob`` bytes get ``blob_sha`` set; their bytes are stored durably before or with the
+        rows (see stage_blobs).
         """
+        with_bytes = [i for i in items if i.blob is not None]
+        if with_bytes:
+            shas = self.stage_blobs([i.blob for i in with_bytes if i.blob is not None])
+            for item, sha in zip(with_bytes, shas, strict=True):
+                item.blob_sha = sha
         now = time.time()
         out: list[AddedInput] = []
-        added: list[int] = []
+        accepted: list[NewInput] = []
         with self.write() as conn:
             seen: set[str] = set()
             ids = [i.id for i in items]
@@ -619,34 +728,65 @@ class Store:
                     )
                     continue
                 seen.add(item.id)
-                self._ensure_blob(item.blob_sha, item.blob)
-                cur = conn.execute(
-                    "INSERT INTO inputs (app_pk, id, source_url, blob_sha, metadata, status_code, "
-                    "status_description, created_at, modified_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        app_pk,
-                        item.id,
-                        item.source_url,
-                        item.blob_sha,
-                        _dump(item.metadata),
-                        item.status_code,
-                        item.status_description,
-                        now,
-                        now,
-                    ),
-                )
-                input_pk = int(cur.lastrowid or 0)
-                added.append(input_pk)
-                if item.concepts:
-                    self._write_input_level(conn, app_pk, input_pk, user_id, item.concepts, now)
-                if item.status_code == INPUT_PENDING:
-                    conn.execute(
-                        "INSERT INTO ingest_jobs (input_pk, enqueued_at) VALUES (?, ?)",
-                        (input_pk, now),
-                    )
+                accepted.append(item)
                 out.append(AddedInput(item.id, None))
-            rows = self._inputs_by_pk(conn, added)
+            # Row ids are given here (the write lock and BEGIN IMMEDIATE make this the only
+            # writer), so the batch goes in with one executemany instead of a statement each.
+            last = conn.execute("SELECT COALESCE(MAX(pk), 0) FROM inputs").fetchone()[0]
+            rows = [
+                InputRow(
+                    pk=int(last) + n,
+                    app_pk=app_pk,
+                    id=item.id,
+                    source_url=item.source_url,
+                    blob_sha=item.blob_sha,
+                    thumb_sha=None,
+                    width=0,
+                    height=0,
+                    format="",
+                    color_mode="",
+                    metadata=item.metadata,
+                    status_code=item.status_code,
+                    status_description=item.status_description,
+                    workflow_status_code=None,
+                    workflow_status_description="",
+                    created_at=now,
+                    modified_at=now,
+                )
+                for n, item in enumerate(accepted, start=1)
+            ]
+            conn.executemany(
+                "INSERT INTO inputs (pk, app_pk, id, source_url, blob_sha, metadata, status_code, "
+                "status_description, created_at, modified_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.pk,
+                        app_pk,
+                        r.id,
+                        r.source_url,
+                        r.blob_sha,
+                        _dump(r.metadata),
+                        r.status_code,
+                        r.status_description,
+                        now,
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO ingest_jobs (input_pk, enqueued_at) VALUES (?, ?)",
+                [(r.pk, now) for r in rows if r.status_code == INPUT_PENDING],
+            )
+            labelled = []
+            for item, row in zip(accepted, rows, strict=True):
+                if item.concepts:
+                    self._write_input_level(conn, app_pk, row.pk, user_id, item.concepts, now)
+                    labelled.append(row)
+            # Concept names as stored (an existing concept keeps its name).
+            self._attach_input_concepts(conn, labelled)
+            self._keep_blobs(conn, [(i.blob_sha, i.blob) for i in accepted])
         by_id = {r.id: r for r in rows}
         for result in out:
             if not result.error_code:
@@ -793,6 +933,19 @@ class Store:
         )
         return [Job(*r) for r in rows]
 
+    def app_job_count(self, app_pk: int) -> int:
+        """Inputs of one app still queued for ingest."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT COUNT(*) FROM ingest_jobs j JOIN inputs i ON i.pk = j.input_pk "
+                "WHERE i.app_pk = ?",
+                (app_pk,),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
     def job_count(self) -> int:
         row = self._conn().execute("SELECT COUNT(*) FROM ingest_jobs").fetchone()
         return int(row[0])
@@ -803,10 +956,13 @@ class Store:
         with self.write() as conn:
             done: list[tuple[Any, ...]] = []
             failed: list[tuple[Any, ...]] = []
+            self._keep_blobs(
+                conn,
+                [(r.blob_sha, r.blob) for r in results if r.ok]
+                + [(r.thumb_sha, r.thumb) for r in results if r.ok],
+            )
             for r in results:
                 if r.ok:
-                    self._ensure_blob(r.blob_sha, r.blob)
-                    self._ensure_blob(r.thumb_sha, r.thumb)
                     workflow_code, workflow_description = r.workflow_status or (None, None)
                     done.append(
                         (

@@ -29,6 +29,27 @@ DB_NAME = "clarifai-tui.sqlite3"
 DEADLINE = 60.0
 
 
+def noisy_png(index: int, size: int = 320) -> bytes:
+    """A valid PNG of random pixels (seeded by ``index``): it hardly compresses, so at the
+    default size it is larger than the blobs the store keeps inside the database."""
+    import random
+
+    rng = random.Random(index)
+    raw = b"".join(b"\x00" + rng.randbytes(size * 3) for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 1))
+        + chunk(b"IEND", b"")
+    )
+
+
 def tiny_png(index: int, size: int = 1) -> bytes:
     """A valid ``size`` x ``size`` RGB PNG whose colour encodes ``index`` (unique up to 2**24)."""
     r, g, b = (index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF

@@ -20,10 +20,10 @@ import pytest
 from api.client import ClarifaiClient
 from api.errors import ApiError
 from api.local.backend import LocalBackend
-from api.local.store import Store
+from api.local.store import INLINE_BLOB_MAX, Store
 from api.models import NewInput
 from api.retry import RetryPolicy
-from tests.faults.support import DB_NAME, image_item, integrity, tiny_png
+from tests.faults.support import DB_NAME, image_item, integrity, noisy_png, tiny_png
 
 KEY = "disk-key"
 APP = "/v2/users/me/apps/disk"
@@ -99,10 +99,12 @@ async def http(backend: LocalBackend) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def _post(http: httpx.AsyncClient, start: int, count: int, meta: int = 0) -> httpx.Response:
+async def _post(
+    http: httpx.AsyncClient, start: int, count: int, meta: int = 0, *, large: bool = False
+) -> httpx.Response:
     items = []
     for i in range(start, start + count):
-        item = image_item(f"in-{i:04d}", tiny_png(i))
+        item = image_item(f"in-{i:04d}", noisy_png(i) if large else tiny_png(i))
         if meta:
             item["data"]["metadata"] = {"pad": "x" * meta}  # type: ignore[index]
         items.append(item)
@@ -133,9 +135,10 @@ async def test_blob_writes_fail_with_enospc(
 ) -> None:
     assert (await _post(http, 0, 5)).status_code == 200
     await backend.wait_idle(30)
+    assert len(noisy_png(100)) > INLINE_BLOB_MAX  # stored as files, not in the database
 
     disk.blobs_full = True
-    r = await _post(http, 100, 3)
+    r = await _post(http, 100, 3, large=True)
     body = r.json()
     assert r.status_code != 200 and body["status"]["code"] not in (10000, 10010), body
     status = body["status"]
@@ -151,7 +154,7 @@ async def test_blob_writes_fail_with_enospc(
     )
     async with client:
         with pytest.raises(ApiError) as info:
-            await client.post_inputs([NewInput(data=tiny_png(200))])
+            await client.post_inputs([NewInput(data=noisy_png(200))])
     assert _says_disk_full(str(info.value)), str(info.value)
     disk.blobs_full = False
 
@@ -162,7 +165,7 @@ async def test_blob_writes_fail_with_enospc(
     assert not leftovers, f"temp files left on the full disk: {leftovers}"
 
     # Space is back: uploads work again.
-    r = await _post(http, 100, 3)
+    r = await _post(http, 100, 3, large=True)
     assert r.status_code == 200 and r.json()["status"]["code"] == 10000, r.text
     await backend.wait_idle(30)
     assert all(v == 30000 for v in (await _listed(http)).values())

@@ -1,4 +1,5 @@
-"""Blob files: a batch is written whole (one filesystem sync per step, or an fsync per file where
+"""Blobs. Small ones live in the database and commit with the rows that use them; large ones are
+files: a batch is written whole (one filesystem sync per step, or an fsync per file where
 syncfs is missing), duplicates inside a batch are written once, nothing half-written is ever
 under a final name, and a failed sync leaves no temp files behind."""
 
@@ -13,11 +14,19 @@ from typing import Any
 import pytest
 
 import api.local.store as store_module
-from api.local.store import Store
+from api.local.rows import AppPatch, NewInput
+from api.local.store import INLINE_BLOB_MAX, Store
 
 
 def blobs(n: int) -> list[bytes]:
-    return [f"blob {i} ".encode() * 200 for i in range(n)]
+    """Blobs too large for the database: they become files."""
+    big = [f"blob {i} ".encode() * (INLINE_BLOB_MAX // 6) for i in range(n)]
+    assert all(len(b) > INLINE_BLOB_MAX for b in big)
+    return big
+
+
+def small_blobs(n: int) -> list[bytes]:
+    return [f"small blob {i} ".encode() * 200 for i in range(n)]
 
 
 def files_under(root: Path) -> list[Path]:
@@ -94,3 +103,50 @@ def test_a_failing_write_mid_batch_keeps_earlier_blobs_out_of_final_names(
         store.put_blobs(blobs(4))
     # Neither the two written before the failure nor the failed one is under a final name.
     assert files_under(store.blob_dir) == []
+
+
+def blob_rows(store: Store) -> int:
+    return int(store._conn().execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
+
+
+def test_small_blobs_live_in_the_database_and_survive_a_reopen(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    store.open()
+    data = small_blobs(3)
+    shas = store.put_blobs([*data, data[1]])
+    assert shas[3] == shas[1] and blob_rows(store) == 3
+    assert files_under(store.blob_dir) == []
+    store.close()
+    again = Store(tmp_path / "data")
+    again.open()
+    assert [again.read_blob(sha) for sha in shas[:3]] == data
+    with pytest.raises(FileNotFoundError):
+        again.read_blob(hashlib.sha256(b"never stored").hexdigest())
+    again.close()
+
+
+def test_small_blobs_commit_with_their_inputs_or_not_at_all(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    app = store.create_apps("local", [AppPatch(id="app")])[0]
+
+    def full(*args: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "_keep_inline", full)
+        with pytest.raises(sqlite3.OperationalError):
+            store.add_inputs(app.pk, "local", [NewInput(id="a", blob=small_blobs(1)[0])])
+    assert store.get_input(app.pk, "a") is None and blob_rows(store) == 0
+    added = store.add_inputs(
+        app.pk, "local", [NewInput(id="a", blob=small_blobs(1)[0]), NewInput(id="b", blob=b"x")]
+    )
+    row = added[0].row
+    assert row is not None and row.blob_sha == hashlib.sha256(small_blobs(1)[0]).hexdigest()
+    assert store.read_blob(row.blob_sha) == small_blobs(1)[0] and blob_rows(store) == 2
+    store.delete_inputs(app.pk, ["a"])
+    assert blob_rows(store) == 1  # b's bytes stay
+    with pytest.raises(FileNotFoundError):
+        store.read_blob(row.blob_sha)

@@ -149,18 +149,17 @@ async def test_delete_inputs(client: httpx.AsyncClient, backend: LocalBackend) -
     data = image_bytes("PNG", color=(9, 9, 9))
     await post(client, image_input("d1", data), image_input("d2", data), image_input("keep"))
     await backend.wait_idle(10)
-    blob = backend.store.blob_path(
-        backend.store.list_inputs(1, 10, 0, ids=["d1"])[0].blob_sha or ""
-    )
-    assert blob.exists()
+    sha = backend.store.list_inputs(1, 10, 0, ids=["d1"])[0].blob_sha or ""
+    assert backend.store.read_blob(sha) == data
     r = await client.request("DELETE", f"{APP}/inputs", json={"ids": ["d1", "ghost"]})
     assert r.status_code == 404 and "ghost" in r.json()["status"]["description"]
     r = await client.request("DELETE", f"{APP}/inputs", json={"ids": ["d1"]})
     assert r.status_code == 200 and r.json()["status"]["code"] == 10000
-    assert blob.exists()  # d2 still uses the same bytes
+    assert backend.store.read_blob(sha) == data  # d2 still uses the same bytes
     r = await client.delete(f"{APP}/inputs/d2")
     assert r.status_code == 200
-    assert not blob.exists()
+    with pytest.raises(FileNotFoundError):
+        backend.store.read_blob(sha)
     r = await client.get(f"{APP}/inputs")
     assert [i["id"] for i in r.json()["inputs"]] == ["keep"]
 

@@ -250,7 +250,7 @@ async def test_detail_view_and_copy(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, InputDetailScreen))
         detail = app.screen
         assert isinstance(detail, InputDetailScreen)
-        await wait_until(pilot, lambda: detail.blob_path is not None, what="detail loaded")
+        await wait_until(pilot, lambda: detail.image is not None, what="detail loaded")
         assert detail.input_id == "in-000"
         assert {a.id for a in detail.annotations} == {"an-000", "model-0"}
         table = detail.query_one("#detail-annotations", DataTable)
@@ -269,6 +269,7 @@ async def test_detail_view_and_copy(tmp_path: Path) -> None:
         await pilot.press("b")
         path = Path(app.clipboard)
         assert path.is_file() and path.is_relative_to(tmp_path / "data")
+        assert path.read_bytes() == detail.image
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and screen._cursor_id() == "in-000"

@@ -12,7 +12,7 @@ from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.imaging import ImageRejected, check_size
 from api.local.jsonio import Obj, paging
 from api.local.routes import parse
-from api.local.rows import AddedInput, InputPatch, NewInput
+from api.local.rows import InputPatch, NewInput
 from api.local.status import (
     INPUT_FAILED,
     INPUT_PENDING,
@@ -62,16 +62,8 @@ async def post_inputs(call: Call) -> dict[str, Any]:
     batch(items, body.field("inputs"))
     new = [_new_input(call, item) for item in items]
 
-    def store_batch() -> list[AddedInput]:
-        # One trip to a worker thread: the blobs are durable before the rows that use them.
-        with_bytes = [n for n in new if n.blob is not None]
-        if with_bytes:
-            shas = call.store.put_blobs([n.blob for n in with_bytes if n.blob])
-            for item, sha in zip(with_bytes, shas, strict=True):
-                item.blob_sha = sha
-        return call.store.add_inputs(app.pk, call.user_id, new)
-
-    results = await call.db(store_batch)
+    # One trip to a worker thread: blobs and rows are stored together (see Store.add_inputs).
+    results = await call.db(call.store.add_inputs, app.pk, call.user_id, new)
     # The worker decodes these next: spare it reading them back from disk.
     call.backend.ingest.offer(
         (n.blob_sha, n.blob)

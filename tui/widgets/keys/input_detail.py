@@ -9,5 +9,5 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("input_detail.copy_input", "c", "copy_input", "Copy input id", "input_detail"),
     KeySpec("input_detail.copy_annotation", "y", "copy_annotation", "Copy ann. id", "input_detail"),
     KeySpec("input_detail.open_url", "o", "open_url", "Image URL", "input_detail"),
-    KeySpec("input_detail.blob_path", "b", "blob_path", "Blob path", "input_detail"),
+    KeySpec("input_detail.blob_path", "b", "blob_path", "Image file path", "input_detail"),
 )
