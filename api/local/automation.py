@@ -28,10 +28,11 @@ stays light.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -87,6 +88,8 @@ log = logging.getLogger(__name__)
 #: A version interrupted this many times (process stopped while training) is marked failed.
 MAX_TRAINING_ATTEMPTS: Final = 3
 _CLASSIFIER_CACHE: Final = 32
+#: Longest wait for an app's queued ingest before training starts anyway (seconds).
+INGEST_SETTLE: Final = 120.0
 
 
 def default_embedder() -> Embedder:
@@ -287,6 +290,9 @@ class Automation:
                 for job in jobs:
                     if self._stopping:
                         return
+                    await self._settle_ingest(job.app_pk)
+                    if self._stopping:
+                        return
                     self._training = True
                     try:
                         self._current = loop.run_in_executor(self._pool, self.train_one, job)
@@ -301,6 +307,17 @@ class Automation:
                         )
                     finally:
                         self._training = False
+
+    async def _settle_ingest(self, app_pk: int) -> None:
+        """Wait (up to INGEST_SETTLE seconds) until the app has no inputs queued for ingest:
+        training uses processed inputs, and labels posted just before PostModelVersions would
+        otherwise be left out while their images are still being processed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INGEST_SETTLE
+        while not self._stopping and loop.time() < deadline:
+            if await asyncio.to_thread(self.store.app_job_count, app_pk) == 0:
+                return
+            await asyncio.sleep(0.05)
 
     def train_one(self, job: TrainingJob) -> None:
         """Train one version (blocking; runs in the training thread)."""
@@ -499,39 +516,39 @@ class Automation:
 
     # -- the ingest pipeline -------------------------------------------------------------------
 
-    def process(self, ref: InputRef, image: Image.Image) -> PipelineResult:
-        """Embed one ingested input and run its app's default workflow (worker thread)."""
-        embedder = default_embedder()
-        return self._after_embedding(ref, image, embedder, embedder.embed(image))
+    @property
+    def embedder_name(self) -> str:
+        """Ingest embeds every input with the default embedder (see IngestPipeline)."""
+        from api.local.nodes.embedder import DEFAULT_EMBEDDER
 
-    def process_many(
-        self, refs: Sequence[InputRef], images: Sequence[Image.Image]
+        return DEFAULT_EMBEDDER
+
+    def finish_many(
+        self,
+        refs: Sequence[InputRef],
+        vectors: Sequence[bytes | None],
+        image: Callable[[int], Image.Image],
     ) -> list[PipelineResult | Exception]:
-        """``process`` for a chunk of inputs, with one batched embedding (worker thread)."""
+        """The embedding row and the default workflow of each analysed input (worker thread)."""
+        import numpy as np
+
         embedder = default_embedder()
-        try:
-            vectors = embedder.embed_many(images)
-        except Exception:
-            # One bad image must not fail its neighbours: embed them one by one.
-            return [self._guarded(ref, image) for ref, image in zip(refs, images, strict=True)]
         out: list[PipelineResult | Exception] = []
-        for ref, image, vector in zip(refs, images, vectors, strict=True):
+        for index, (ref, vector) in enumerate(zip(refs, vectors, strict=True)):
             try:
-                out.append(self._after_embedding(ref, image, embedder, vector))
+                if vector is None:
+                    raise ImageRejected("the input was not embedded")
+                array = np.frombuffer(vector, dtype=np.float32)
+                load = functools.partial(image, index)
+                out.append(self._after_embedding(ref, functools.cache(load), embedder, array))
             except Exception as exc:
                 out.append(exc)
         return out
 
-    def _guarded(self, ref: InputRef, image: Image.Image) -> PipelineResult | Exception:
-        try:
-            return self.process(ref, image)
-        except Exception as exc:
-            return exc
-
     def _after_embedding(
         self,
         ref: InputRef,
-        image: Image.Image,
+        image: Callable[[], Image.Image],
         embedder: Embedder,
         vector: npt.NDArray[np.float32],
     ) -> PipelineResult:

@@ -88,6 +88,7 @@ class LocalBackend:
         url_transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver = resolve,
         ingest_concurrency: int | None = None,
+        ingest_processes: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser()
         self.owner = owner
@@ -103,6 +104,7 @@ class LocalBackend:
             transport=url_transport,
             resolver=resolver,
             concurrency=ingest_concurrency,
+            processes=ingest_processes,
         )
         #: Training, prediction, workflow runs; also the ingest pipeline (embed + default
         #: workflow).

@@ -25,7 +25,9 @@ Public API
   and returns one ``NodeOutput`` per node **in the given node order**. A node without
   ``node_inputs`` takes the workflow input (the image). ``embeddings`` maps an embedder id
   to a precomputed vector for this image (ingest already embedded it), so the embedder
-  node does not embed twice; ``image`` may then be None. Writers return a
+  node does not embed twice; ``image`` may then be None. ``image`` may also be a callable
+  that returns the image: it is called only if an embedder node has no precomputed vector
+  (ingest passes one that decodes the bytes again). Writers return a
   ``PlannedAnnotation`` in ``NodeOutput.annotation``: nothing is written here.
 - ``planned_annotations(outputs)`` and ``first_failure(outputs)``: helpers for ingest.
 
@@ -43,7 +45,7 @@ Semantics
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -68,6 +70,9 @@ if TYPE_CHECKING:
     from api.local.nodes.embedder import Embedder
     from api.local.nodes.thresholder import ThresholderConfig
     from api.local.nodes.writer import PlannedAnnotation, WriterConfig
+
+    #: The workflow input: an image, a callable that loads it, or None (embeddings only).
+    ImageSource = Image.Image | Callable[[], Image.Image] | None
 
 SUCCESS: Final = 10000
 FAILURE: Final = 10020
@@ -376,7 +381,7 @@ def _run_node(
     node: NodeSpec,
     type_id: str,
     value: _Value | None,
-    image: Image.Image | None,
+    image: ImageSource,
     resolver: Resolver,
     input_id: str,
     precomputed: Mapping[str, npt.NDArray[np.float32]],
@@ -388,7 +393,7 @@ def _run_node(
         if vector is None:
             if image is None:
                 raise NodeError(FAILURE, "there is no image to embed")
-            vector = embedder.embed(image)
+            vector = embedder.embed(image() if callable(image) else image)
         out.embedding = vector
         return _Value(Kind.EMBEDDINGS, embedding=vector, embedder_id=embedder.id)
     assert value is not None
@@ -425,7 +430,7 @@ def _run_node(
 
 def run(
     nodes: Sequence[NodeSpec],
-    image: Image.Image | None,
+    image: ImageSource,
     resolver: Resolver,
     *,
     input_id: str = "",

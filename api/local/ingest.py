@@ -32,14 +32,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 from PIL import Image
 
+from api.local import analysis
+from api.local.analysis import Analysis, analyse_many, default_processes
 from api.local.fetch import Resolver, download, resolve
-from api.local.imaging import Decoded, ImageRejected, IngestLimits, decode, to_rgb
+from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
 from api.local.rows import EmbeddingRow, Job, JobResult, WorkflowWrite
 from api.local.status import FAILURE
 from api.local.store import Store
@@ -88,12 +91,22 @@ class PipelineResult:
 
 
 class IngestPipeline(Protocol):
-    def process(self, ref: InputRef, image: Image.Image) -> PipelineResult: ...
+    @property
+    def embedder_name(self) -> str | None:
+        """The embedder (a registry name) every ingested input is embedded with during
+        analysis, possibly in another process; None for no embedding."""
+        ...
 
-    def process_many(
-        self, refs: Sequence[InputRef], images: Sequence[Image.Image]
+    def finish_many(
+        self,
+        refs: Sequence[InputRef],
+        vectors: Sequence[bytes | None],
+        image: Callable[[int], Image.Image],
     ) -> list[PipelineResult | Exception]:
-        """Several inputs at once (one batched embedding): a result or the error per input."""
+        """After analysis (worker thread): each input's embedding rows and its app's default
+        workflow run, from its vector (float32 bytes). ``image(i)`` decodes input ``i`` again in
+        this process, for a workflow that needs more than the embedding. A result or the error
+        per input."""
         ...
 
 
@@ -109,6 +122,7 @@ class IngestWorker:
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver = resolve,
         concurrency: int | None = None,
+        processes: int | None = None,
     ) -> None:
         self.store = store
         self.limits = limits or IngestLimits()
@@ -119,6 +133,8 @@ class IngestWorker:
         self._transport = transport
         self._resolver = resolver
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
+        #: Worker processes that decode and embed (api.local.analysis); 0: threads of this one.
+        self.processes = default_processes() if processes is None else max(0, processes)
         #: Jobs claimed at once: enough to overlap downloads with CPU work.
         self._max_active = max(256, self.concurrency * 64)
         self._pool: ThreadPoolExecutor | None = None
@@ -229,20 +245,28 @@ class IngestWorker:
                 self._fresh[sha] = _Fresh(data)
                 self._fresh_bytes += len(data)
 
-    def _read(self, sha: str) -> bytes:
+    def _take_fresh(self, sha: str) -> bytes | None:
+        """The bytes PostInputs handed over for ``sha`` (None if they are not in memory)."""
         with self._fresh_lock:
             entry = self._fresh.get(sha)
-            if entry is not None:
-                entry.readers -= 1
-                if entry.readers <= 0:
-                    del self._fresh[sha]
-                    self._fresh_bytes -= len(entry.data)
-                return entry.data
+            if entry is None:
+                return None
+            entry.readers -= 1
+            if entry.readers <= 0:
+                del self._fresh[sha]
+                self._fresh_bytes -= len(entry.data)
+            return entry.data
+
+    def _read(self, sha: str) -> bytes:
+        """A stored input's bytes (blocking: may read the store)."""
+        data = self._take_fresh(sha)
+        if data is not None:
+            return data
         try:
             return self.store.read_blob(sha)
         except FileNotFoundError:
             raise ImageRejected(
-                f"the stored image bytes are missing ({self.store.blob_path(sha)}); "
+                f"the stored image bytes are missing ({self.store.blob_location(sha)}); "
                 "upload the input again"
             ) from None
 
@@ -322,58 +346,168 @@ class IngestWorker:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run_chunk(self, jobs: list[Job]) -> None:
+    async def _analyse(self, datas: list[bytes]) -> list[Analysis]:
+        """Decode, check, thumbnail and embed, in the worker processes (or a thread)."""
+        embedder = self.pipeline.embedder_name if self.pipeline is not None else None
         loop = asyncio.get_running_loop()
-        outcomes = await loop.run_in_executor(self._pool, self._process_many, jobs)
+        if not self.processes:
+            return await loop.run_in_executor(
+                self._pool, analyse_many, datas, self.limits, embedder
+            )
+        executor = analysis.existing_pool(self.processes)
+        if executor is None:  # the first time: starting processes blocks for a moment
+            executor = await asyncio.to_thread(analysis.pool, self.processes)
+        try:
+            return await loop.run_in_executor(executor, analyse_many, datas, self.limits, embedder)
+        except BrokenProcessPool:
+            # Some image crashed a worker (this chunk's or another's): find out which, alone.
+            analysis.discard(executor)
+            log.warning("an ingest worker process died; analysing %d inputs alone", len(datas))
+            return [
+                await loop.run_in_executor(
+                    self._pool, analysis.analyse_quarantined, data, self.limits, embedder
+                )
+                for data in datas
+            ]
+
+    async def _run_chunk(self, jobs: list[Job]) -> None:
+        """Stored inputs: bytes (handed over in memory, else read back), analysis, then the
+        pipeline and the outcome in a thread."""
+        loop = asyncio.get_running_loop()
+        try:
+            loaded: list[bytes | Exception | None] = [
+                self._take_fresh(job.blob_sha or "") for job in jobs
+            ]
+            if any(data is None for data in loaded):
+                loaded = await loop.run_in_executor(self._pool, self._load, jobs, loaded)
+            outcomes = await self._analysed(jobs, loaded)
+        except Exception as exc:  # CancelledError is a BaseException: it goes through
+            outcomes = [(_failed(job, exc), None) for job in jobs]
         for outcome in outcomes:
             self._results.put_nowait(outcome)
 
-    def _process_many(self, jobs: list[Job]) -> list[tuple[JobResult, ProcessedInput | None]]:
-        """Worker-thread part for a chunk of stored inputs: decode each, then run the pipeline
-        on the whole chunk (one batched embedding) and write the thumbnails together."""
+    async def _run(self, job: Job) -> None:
+        """A URL input: download (async I/O), then as a stored input."""
+        try:
+            if not job.source_url:
+                raise ImageRejected("the input has neither image bytes nor a URL")
+            assert self._client is not None
+            downloaded = await download(
+                self._client,
+                job.source_url,
+                self.limits,
+                allow_private=self.allow_private_urls,
+                resolver=self._resolver,
+            )
+            outcomes = await self._analysed([job], [downloaded])
+        except Exception as exc:
+            outcomes = [(_failed(job, exc), None)]
+        for outcome in outcomes:
+            self._results.put_nowait(outcome)
+
+    async def _analysed(
+        self, jobs: list[Job], loaded: Sequence[bytes | Exception | None]
+    ) -> list[tuple[JobResult, ProcessedInput | None]]:
+        datas = [data for data in loaded if isinstance(data, bytes)]
+        analyses = await self._analyse(datas) if datas else []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._finish_many, jobs, loaded, analyses)
+
+    def _load(
+        self, jobs: Sequence[Job], loaded: Sequence[bytes | Exception | None]
+    ) -> list[bytes | Exception | None]:
+        """Worker thread: read back the bytes that were not handed over in memory."""
+        out: list[bytes | Exception | None] = []
+        for job, data in zip(jobs, loaded, strict=True):
+            if data is None:
+                try:
+                    data = self._read(job.blob_sha or "")
+                except Exception as exc:
+                    data = exc
+            out.append(data)
+        return out
+
+    def _finish_many(
+        self,
+        jobs: Sequence[Job],
+        loaded: Sequence[bytes | Exception | None],
+        analyses: Sequence[Analysis],
+    ) -> list[tuple[JobResult, ProcessedInput | None]]:
+        """Worker thread, after analysis: processors, the pipeline (embedding rows, default
+        workflow) on the whole chunk, large thumbnails and downloads written, outcomes."""
         outcomes: list[tuple[JobResult, ProcessedInput | None] | None] = [None] * len(jobs)
-        staged: list[tuple[int, Job, InputRef, Decoded, Image.Image | None]] = []
-        for index, job in enumerate(jobs):
+        staged: list[tuple[int, Job, InputRef, bytes, Analysis]] = []
+        results = iter(analyses)
+        for index, (job, data) in enumerate(zip(jobs, loaded, strict=True)):
+            if not isinstance(data, bytes):
+                outcomes[index] = (_failed(job, data or ImageRejected("no image bytes")), None)
+                continue
+            result = next(results)
+            if not result.ok:
+                outcomes[index] = (_failed(job, ImageRejected(result.error)), None)
+                continue
             ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
-            try:
-                data = self._read(job.blob_sha or "")
-                decoded = decode(data, self.limits)
-                rgb = self._prepare(ref, decoded)
-                staged.append((index, job, ref, decoded, rgb))
-            except Exception as exc:
-                outcomes[index] = (_failed(job, exc), None)
+            staged.append((index, job, ref, data, result))
+        # Processors, hooks and some workflows need pixels here: decode again, once, in this
+        # process (the analysis may have happened in another).
+        pixels: dict[int, Image.Image] = {}
+
+        def image_of(index: int) -> Image.Image:
+            if index not in pixels:
+                pixels[index] = to_rgb(decode(_bytes_at(loaded, index), self.limits).image)
+            return pixels[index]
+
+        if self.processors:
+            kept = []
+            for item in staged:
+                try:
+                    self._run_processors(item[2], image_of(item[0]))
+                    kept.append(item)
+                except Exception as exc:
+                    outcomes[item[0]] = (_failed(item[1], exc), None)
+            staged = kept
         piped: list[PipelineResult | Exception] = [PipelineResult() for _ in staged]
         if self.pipeline is not None and staged:
-            refs = [ref for _, _, ref, _, _ in staged]
-            images = [rgb for _, _, _, _, rgb in staged if rgb is not None]
-            assert len(images) == len(refs)  # _prepare gives an image whenever there is a pipeline
             try:
-                piped = self.pipeline.process_many(refs, images)
+                piped = self.pipeline.finish_many(
+                    [item[2] for item in staged],
+                    [item[4].vector for item in staged],
+                    lambda k: image_of(staged[k][0]),
+                )
             except Exception as exc:
                 piped = [exc for _ in staged]
-        thumbs: dict[int, str] = {}
         try:
-            with_thumb = [(i, d.thumbnail) for i, _, _, d, _ in staged if d.thumbnail is not None]
-            shas = self.store.put_blobs([thumb for _, thumb in with_thumb])
-            thumbs = {i: sha for (i, _), sha in zip(with_thumb, shas, strict=True)}
+            # Only large blobs are written here; small ones go in with the status (finish_jobs).
+            thumbs = self.store.stage_blobs([item[4].thumbnail or b"" for item in staged])
+            downloads = [item for item in staged if not item[1].blob_sha]
+            download_shas = self.store.stage_blobs([item[3] for item in downloads])
         except Exception as exc:
             for index, job, _, _, _ in staged:
                 outcomes[index] = (_failed(job, exc), None)
-            staged = []
-        for (index, job, ref, decoded, rgb), result in zip(staged, piped, strict=False):
-            if isinstance(result, Exception):
-                outcomes[index] = (_failed(job, _pipeline_error(result)), None)
+            staged, thumbs, downloads, download_shas = [], [], [], []
+        downloaded = {item[0]: sha for item, sha in zip(downloads, download_shas, strict=True)}
+        for (index, job, ref, data, result), outcome, thumb_sha in zip(
+            staged, piped, thumbs, strict=True
+        ):
+            if isinstance(outcome, Exception):
+                outcomes[index] = (_failed(job, _pipeline_error(outcome)), None)
                 continue
-            job_result = _success(job, decoded, job.blob_sha, None, thumbs.get(index), result)
-            keep = rgb if self.post_success_hooks and rgb is not None else None
-            outcomes[index] = (job_result, ProcessedInput(ref, keep) if keep is not None else None)
+            blob_sha = downloaded.get(index)
+            job_result = _success(
+                job,
+                result,
+                blob_sha,
+                data if blob_sha else None,
+                thumb_sha if result.thumbnail is not None else None,
+                outcome,
+            )
+            processed = None
+            if self.post_success_hooks:
+                processed = ProcessedInput(ref, image_of(index))
+            outcomes[index] = (job_result, processed)
         return [o for o in outcomes if o is not None]
 
-    def _prepare(self, ref: InputRef, decoded: Decoded) -> Image.Image | None:
-        """The RGB image the processors and pipeline see (None when nobody needs it)."""
-        if not (self.processors or self.post_success_hooks or self.pipeline is not None):
-            return None
-        rgb = to_rgb(decoded.image)
+    def _run_processors(self, ref: InputRef, rgb: Image.Image) -> None:
         for processor in self.processors:
             name = getattr(processor, "__name__", type(processor).__name__)
             try:
@@ -382,58 +516,6 @@ class IngestWorker:
                 raise
             except Exception as exc:
                 raise ImageRejected(f"processing step {name} failed: {exc}") from exc
-        return rgb
-
-    async def _run(self, job: Job) -> None:
-        ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
-        processed: ProcessedInput | None = None
-        try:
-            downloaded: bytes | None = None
-            if job.source_url and not job.blob_sha:
-                assert self._client is not None
-                downloaded = await download(
-                    self._client,
-                    job.source_url,
-                    self.limits,
-                    allow_private=self.allow_private_urls,
-                    resolver=self._resolver,
-                )
-            loop = asyncio.get_running_loop()
-            result, image = await loop.run_in_executor(
-                self._pool, self._process, job, ref, downloaded
-            )
-            if image is not None:
-                processed = ProcessedInput(ref, image)
-        except Exception as exc:  # CancelledError is a BaseException: it goes through
-            result = _failed(job, exc)
-        self._results.put_nowait((result, processed))
-
-    def _process(
-        self, job: Job, ref: InputRef, downloaded: bytes | None
-    ) -> tuple[JobResult, Image.Image | None]:
-        """Worker-thread part for one input: read, decode, processors, pipeline, write blobs."""
-        if downloaded is not None:
-            data = downloaded
-        elif job.blob_sha:
-            data = self._read(job.blob_sha)
-        else:
-            raise ImageRejected("the input has neither image bytes nor a URL")
-        decoded = decode(data, self.limits)
-        rgb = self._prepare(ref, decoded)
-        piped = PipelineResult()
-        if self.pipeline is not None and rgb is not None:
-            try:
-                piped = self.pipeline.process(ref, rgb)
-            except Exception as exc:
-                raise _pipeline_error(exc) from exc
-        blob_sha = job.blob_sha
-        if downloaded is not None:
-            blob_sha = self.store.put_blob(downloaded)
-        thumb_sha = None
-        if decoded.thumbnail is not None:
-            thumb_sha = self.store.put_blob(decoded.thumbnail)
-        result = _success(job, decoded, blob_sha, downloaded, thumb_sha, piped)
-        return result, (rgb if self.post_success_hooks else None)
 
     async def _commit(self) -> None:
         while True:
@@ -527,9 +609,15 @@ def _failed(job: Job, exc: Exception) -> JobResult:
     return JobResult(job.job_id, job.input_pk, ok=False, description=description)
 
 
+def _bytes_at(loaded: Sequence[bytes | Exception | None], index: int) -> bytes:
+    data = loaded[index]
+    assert isinstance(data, bytes)
+    return data
+
+
 def _success(
     job: Job,
-    decoded: Decoded,
+    analysed: Analysis,
     blob_sha: str | None,
     downloaded: bytes | None,
     thumb_sha: str | None,
@@ -542,12 +630,12 @@ def _success(
         description="Download complete",
         blob_sha=blob_sha if downloaded is not None else None,
         blob=downloaded,
-        thumb_sha=thumb_sha or blob_sha,
-        thumb=decoded.thumbnail,
-        width=decoded.width,
-        height=decoded.height,
-        format=decoded.format,
-        color_mode=decoded.color_mode,
+        thumb_sha=thumb_sha or blob_sha or job.blob_sha,
+        thumb=analysed.thumbnail,
+        width=analysed.width,
+        height=analysed.height,
+        format=analysed.format,
+        color_mode=analysed.color_mode,
         embeddings=piped.embeddings,
         annotations=piped.annotations,
         workflow_status=piped.workflow_status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -234,6 +235,34 @@ async def test_train_and_predict(client: httpx.AsyncClient, backend: LocalBacken
     await create_model(client, "thr", "concept-thresholder", data=concepts("zero", value=0.5))
     r = await client.post(f"{APP}/models/thr/outputs", json=body)
     assert r.status_code == 400 and "run it in a workflow" in r.json()["status"]["description"]
+
+
+async def test_training_right_after_labelling_waits_for_ingest(
+    client: httpx.AsyncClient, backend: LocalBackend
+) -> None:
+    """Labels posted with their images, then PostModelVersions at once: the version trains on
+    them, though their images are still being processed when it is queued."""
+    gate = threading.Event()
+    backend.ingest.processors.append(lambda ref, image: gate.wait(30) and None)
+    images = of(THREE, 4)
+    inputs = [
+        {
+            "id": f"d{image.index}",
+            "data": {
+                "image": {"base64": b64(image.png)},
+                "concepts": [{"id": image.concept, "value": 1}],
+            },
+        }
+        for image in images
+    ]
+    await create_model(client, "clf", "embedding-classifier", data=concepts(*THREE))
+    assert (await client.post(f"{APP}/inputs", json={"inputs": inputs})).status_code == 200
+    r = await client.post(f"{APP}/models/clf/versions", json={})
+    assert r.status_code == 200, r.text
+    gate.set()
+    version = await wait_version(client, "clf", r.json()["model"]["model_version"]["id"])
+    assert version["status"]["code"] == 21100, version
+    assert version["total_input_count"] == len(images)
 
 
 async def test_predict_untrained(client: httpx.AsyncClient) -> None:

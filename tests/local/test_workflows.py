@@ -368,6 +368,7 @@ async def test_default_workflow_embeds_once(
         return original(self, images)
 
     monkeypatch.setattr(HandcraftedEmbedder, "embed_many", counting)
+    backend.ingest.processes = 0  # embed in this process, where the counter is
     await create_model(client, "embed", "visual-embedder")
     r = await client.post(
         f"{APP}/workflows", json={"workflows": [{"id": "wf", "nodes": [node("e", "embed")]}]}

@@ -1,0 +1,240 @@
+"""The CPU half of ingest: decode, check, thumbnail and embed image bytes.
+
+``analyse_many`` is a pure function of its arguments (bytes in, plain values out), so the
+ingest worker can run it in worker processes, several cores at once and out of reach of the
+server's GIL (the default when the machine has more than one core), or in a thread (``processes
+= 0``). Both give the same results, byte for byte.
+
+The worker processes are shared by every ingest worker of this process (the test suite starts
+many backends; each spawning its own processes would cost more than the work), start at the first
+ingest, not at import or start-up, and are forked from a small fork server (``forkserver``
+where the platform has it, else ``spawn``), never from the multi-threaded server itself.
+
+A decoder that crashes its process (a segfault on a hostile file) breaks the pool; the chunk is
+then analysed again image by image in a one-worker quarantine pool, so exactly the image that
+crashes it fails (30002), its neighbours go through, and the server lives on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import forkserver, resource_tracker
+
+from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
+
+#: Worker processes at most, whatever the core count: the server's own process (HTTP, SQLite)
+#: becomes the limit well before that.
+MAX_PROCESSES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What ingest learns from one input's bytes: its properties, or why it is unusable."""
+
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    color_mode: str = ""
+    #: Encoded thumbnail, or None when the original is small enough to serve as one.
+    thumbnail: bytes | None = None
+    #: The default embedder's vector as float32 bytes (None when no embedding was asked for).
+    vector: bytes | None = None
+    #: Why the image cannot be used (the input's 30002 description); "" when it can.
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def default_processes() -> int:
+    """Worker processes to use by default: one per core up to MAX_PROCESSES; none (threads)
+    on a single core, where a process would only add copying."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, MAX_PROCESSES)
+
+
+def analyse_many(
+    datas: Sequence[bytes], limits: IngestLimits, embedder: str | None
+) -> list[Analysis]:
+    """Decode and check each image; embed the good ones together with ``embedder`` (a name
+    from the embedder registry, or None for no embedding). One result per input, in order."""
+    out: list[Analysis] = []
+    images = []
+    good: list[int] = []
+    for data in datas:
+        try:
+            decoded = decode(data, limits)
+        except ImageRejected as exc:
+            out.append(Analysis(error=exc.description))
+            continue
+        except Exception as exc:  # a decoder bug must fail this input, not its neighbours
+            out.append(Analysis(error=f"cannot decode the image: {type(exc).__name__}: {exc}"))
+            continue
+        out.append(
+            Analysis(
+                decoded.width,
+                decoded.height,
+                decoded.format,
+                decoded.color_mode,
+                decoded.thumbnail,
+            )
+        )
+        if embedder is not None:
+            good.append(len(out) - 1)
+            images.append(to_rgb(decoded.image))
+    if embedder is not None and good:
+        for index, vector in zip(good, _embed(embedder, images), strict=True):
+            done = out[index]
+            if isinstance(vector, Exception):
+                error = f"processing failed: {type(vector).__name__}: {vector}"
+                out[index] = Analysis(error=error)
+            else:
+                out[index] = Analysis(
+                    done.width,
+                    done.height,
+                    done.format,
+                    done.color_mode,
+                    done.thumbnail,
+                    vector,
+                )
+    return out
+
+
+def _embed(name: str, images: Sequence[object]) -> list[bytes | Exception]:
+    """float32 bytes per image; one bad image must not fail its neighbours."""
+    import numpy as np
+
+    from api.local.nodes.embedder import get_embedder
+
+    embedder = get_embedder(name)
+    try:
+        vectors = embedder.embed_many(images)  # type: ignore[arg-type]
+    except Exception:
+        one_by_one: list[bytes | Exception] = []
+        for image in images:
+            try:
+                one_by_one.append(np.asarray(embedder.embed(image), np.float32).tobytes())  # type: ignore[arg-type]
+            except Exception as exc:
+                one_by_one.append(exc)
+        return one_by_one
+    return [np.asarray(v, np.float32).tobytes() for v in vectors]
+
+
+# -- the shared worker processes ---------------------------------------------------------------
+
+_lock = threading.Lock()
+_pools: dict[int, ProcessPoolExecutor] = {}
+_quarantine: ProcessPoolExecutor | None = None
+_quarantine_lock = threading.Lock()
+
+#: What a crashed worker process means for the one input that crashed it.
+CRASHED = (
+    "the image crashed the decoder (its worker process died); the file is probably corrupt "
+    "or hostile: re-encode it (for example as PNG) and upload it again"
+)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        # The fork server imports what the workers need once; each worker is a fork of it.
+        ctx.set_forkserver_preload(["api.local.analysis", "api.local.nodes.embedder"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    ctx = _context()
+    with _real_stderr():
+        # Helper processes started now pass on sys.stderr's file descriptor; a TUI (Textual)
+        # replaces sys.stderr with an object whose descriptor is not a real one.
+        resource_tracker.ensure_running()
+        if ctx.get_start_method() == "forkserver":
+            forkserver.ensure_running()
+        return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
+@contextlib.contextmanager
+def _real_stderr() -> Iterator[None]:
+    """sys.stderr as a real file while helper processes start (None if there is none)."""
+    saved = sys.stderr
+    if _has_fd(saved):
+        yield
+        return
+    sys.stderr = sys.__stderr__ if _has_fd(sys.__stderr__) else None
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+
+
+def _has_fd(stream: object) -> bool:
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        os.fstat(fd)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return False
+    return isinstance(fd, int) and fd >= 0
+
+
+def existing_pool(workers: int) -> ProcessPoolExecutor | None:
+    """The shared pool of ``workers`` processes if it was made already (cheap, no blocking)."""
+    with _lock:
+        return _pools.get(workers)
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """The shared pool of ``workers`` processes (made at first use, remade once broken)."""
+    with _lock:
+        found = _pools.get(workers)
+        if found is None:
+            found = _pools[workers] = _new_pool(workers)
+        return found
+
+
+def discard(executor: Executor) -> None:
+    """Forget a broken pool, so the next ``pool()`` call makes a new one."""
+    with _lock:
+        for workers, found in list(_pools.items()):
+            if found is executor:
+                del _pools[workers]
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def analyse_quarantined(data: bytes, limits: IngestLimits, embedder: str | None) -> Analysis:
+    """Analyse one input alone in a one-worker pool (blocking: call it from a thread). If the
+    worker dies on it, it is this input that killed it."""
+    global _quarantine
+    with _quarantine_lock:
+        if _quarantine is None:
+            _quarantine = _new_pool(1)
+        try:
+            return _quarantine.submit(analyse_many, [data], limits, embedder).result()[0]
+        except BrokenProcessPool:
+            _quarantine.shutdown(wait=False, cancel_futures=True)
+            _quarantine = None
+            return Analysis(error=CRASHED)
+
+
+def shutdown() -> None:
+    """Stop every worker process (tests; the interpreter also does it at exit)."""
+    global _quarantine
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    with _quarantine_lock:
+        if _quarantine is not None:
+            pools.append(_quarantine)
+            _quarantine = None
+    for executor in pools:
+        executor.shutdown(wait=True, cancel_futures=True)

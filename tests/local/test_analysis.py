@@ -1,0 +1,79 @@
+"""Ingest analysis (decode, check, thumbnail, embed) in worker processes: the same results as in a
+thread, byte for byte; a worker that dies fails exactly the input that killed it."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from api.local import analysis
+from api.local.analysis import CRASHED, Analysis, analyse_many
+from api.local.backend import LocalBackend
+from api.local.imaging import IngestLimits
+from api.local.nodes.embedder import DEFAULT_EMBEDDER
+from tests.local.conftest import KEY, image_bytes
+
+LIMITS = IngestLimits(max_bytes=2_000_000, max_pixels=4_000_000)
+
+
+def samples() -> list[bytes]:
+    rgba = io.BytesIO()
+    Image.new("RGBA", (300, 200), (10, 200, 30, 128)).save(rgba, "PNG")
+    return [
+        image_bytes("PNG", color=(1, 2, 3)),
+        image_bytes("JPEG", size=(400, 300), color=(250, 10, 90)),  # gets a thumbnail
+        image_bytes("GIF"),
+        rgba.getvalue(),
+        b"definitely not an image",
+        image_bytes("PNG")[:60],  # truncated
+        image_bytes("BMP", color=(0, 0, 0)),
+    ]
+
+
+def test_processes_and_threads_give_the_same_results() -> None:
+    data = samples()
+    here = analyse_many(data, LIMITS, DEFAULT_EMBEDDER)
+    there = analysis.pool(2).submit(analyse_many, data, LIMITS, DEFAULT_EMBEDDER).result(60)
+    assert there == here
+    ok = [a for a in here if a.ok]
+    assert len(ok) == 5 and all(a.vector is not None and len(a.vector) == 329 * 4 for a in ok)
+    assert here[1].thumbnail is not None and here[0].thumbnail is None
+    assert "not an image" in here[4].error and here[5].error
+    assert analyse_many(data[:1], LIMITS, None)[0].vector is None
+
+
+class Poison(bytes):
+    """Bytes that kill the worker process which unpickles them, as a crashing decoder would."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (70,))
+
+
+async def test_a_worker_that_dies_fails_only_the_input_that_killed_it(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "data", api_key=KEY, limits=LIMITS, ingest_processes=2)
+    await backend.start()
+    try:
+        good = samples()[0]
+        results = await backend.ingest._analyse([good, Poison(b"boom"), good])
+        assert [r.error for r in results] == ["", CRASHED, ""]
+        assert results[0].vector == results[2].vector is not None
+        # The pool was replaced: the next chunk goes through the worker processes again.
+        again = await backend.ingest._analyse([good])
+        assert again == [results[0]]
+    finally:
+        await backend.stop()
+
+
+async def test_threads_when_asked(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "data", api_key=KEY, limits=LIMITS, ingest_processes=0)
+    await backend.start()
+    try:
+        before = analysis.existing_pool(2)
+        results = await backend.ingest._analyse([samples()[0]])
+        assert isinstance(results[0], Analysis) and results[0].ok
+        assert analysis.existing_pool(2) is before  # no process pool was made for it
+    finally:
+        await backend.stop()
