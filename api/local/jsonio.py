@@ -39,7 +39,23 @@ MAX_DEPTH = 100
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _check_text(text: str, path: str) -> None:
+#: Where a value sits in the body, built only when a message needs it: ``None`` for the body
+#: itself, else ``(parent, key)``.
+_Where = tuple[Any, str | int] | None
+
+
+def _path(where: _Where) -> str:
+    keys: list[str | int] = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path = _join(path, key)
+    return path
+
+
+def _check_text(text: str, where: _Where) -> None:
     """Refuse strings SQLite, JSON encoders and terminals cannot carry: lone surrogates."""
     if text.isascii():
         return
@@ -48,10 +64,15 @@ def _check_text(text: str, path: str) -> None:
     except UnicodeEncodeError as exc:
         bad = text[exc.start : exc.end]
         raise invalid(
-            path or "body",
+            _path(where) or "body",
             f"contains a lone UTF-16 surrogate ({bad.encode('unicode_escape').decode()}); "
             "send valid Unicode text",
         ) from None
+
+
+def _check_key(key: str, where: _Where) -> None:
+    if not key.isascii():
+        _check_text(key, (where, "?"))
 
 
 def normalize_keys(value: Any, path: str = "", depth: int = 0) -> Any:
@@ -60,41 +81,52 @@ def normalize_keys(value: Any, path: str = "", depth: int = 0) -> Any:
     Also checks what every later step relies on (11102 naming the place otherwise): nesting at
     most :data:`MAX_DEPTH` deep, and no string (key or value) holding a lone surrogate.
     """
+    return _normalize(value, (None, path) if path else None, depth)
+
+
+def _normalize(value: Any, where: _Where, depth: int) -> Any:
     if isinstance(value, str):
-        _check_text(value, path)
+        if not value.isascii():
+            _check_text(value, where)
         return value
-    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
-        raise invalid(path or "body", f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise invalid(_path(where) or "body", f"nested more than {MAX_DEPTH} levels deep")
         out: dict[str, Any] = {}
         for key, item in value.items():
-            _check_text(key, _join(path, key if key.isascii() else "?"))
+            _check_key(key, where)
             name = snake(key)
             if name in STRUCT_FIELDS:
-                _check_struct(item, _join(path, key), depth + 1)
+                _check_struct(item, (where, key), depth + 1)
+                out[name] = item
+            elif isinstance(item, str):
+                if not item.isascii():
+                    _check_text(item, (where, key))
                 out[name] = item
             else:
-                out[name] = normalize_keys(item, _join(path, key), depth + 1)
+                out[name] = _normalize(item, (where, key), depth + 1)
         return out
     if isinstance(value, list):
-        return [normalize_keys(item, _join(path, n), depth + 1) for n, item in enumerate(value)]
+        if depth >= MAX_DEPTH:
+            raise invalid(_path(where) or "body", f"nested more than {MAX_DEPTH} levels deep")
+        return [_normalize(item, (where, n), depth + 1) for n, item in enumerate(value)]
     return value
 
 
-def _check_struct(value: Any, path: str, depth: int) -> None:
+def _check_struct(value: Any, where: _Where, depth: int) -> None:
     """The checks of :func:`normalize_keys` for user data (keys kept as sent)."""
     if isinstance(value, str):
-        _check_text(value, path)
+        _check_text(value, where)
     elif isinstance(value, dict | list):
         if depth >= MAX_DEPTH:
-            raise invalid(path, f"nested more than {MAX_DEPTH} levels deep")
+            raise invalid(_path(where), f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
             for key, item in value.items():
-                _check_text(key, _join(path, key if key.isascii() else "?"))
-                _check_struct(item, _join(path, key), depth + 1)
+                _check_key(key, where)
+                _check_struct(item, (where, key), depth + 1)
         else:
             for index, item in enumerate(value):
-                _check_struct(item, _join(path, index), depth + 1)
+                _check_struct(item, (where, index), depth + 1)
 
 
 def _no_constant(name: str) -> Any:
@@ -243,6 +275,11 @@ class Obj:
         text = self.get_str(key)
         if not text:
             return None
+        if text.isascii():
+            # Canonical base64 (what clients send) decodes in one C call; anything else (line
+            # breaks, URL-safe letters, missing padding) takes the lenient path below.
+            with suppress(binascii.Error, ValueError):
+                return binascii.a2b_base64(text, strict_mode=True)
         try:
             cleaned = "".join(text.split())
             if "-" in cleaned or "_" in cleaned:
