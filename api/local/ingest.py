@@ -54,6 +54,7 @@ _RETRY_MIN = 0.05
 _RETRY_MAX = 2.0
 #: Image bytes kept in memory between PostInputs and the worker (see IngestWorker.offer).
 _FRESH_BUDGET = 64 * 1024 * 1024
+_MAX_DOWNLOADS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,12 @@ class IngestWorker:
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
         #: Worker processes that decode and embed (api.local.analysis); 0: threads of this one.
         self.processes = default_processes() if processes is None else max(0, processes)
-        #: Jobs claimed at once: enough to overlap downloads with CPU work.
-        self._max_active = max(256, self.concurrency * 64)
+        #: Jobs claimed at once: enough to keep the analysis processes and the commits busy
+        #: while PostInputs competes for the same cores (a job in flight costs little memory:
+        #: its bytes are bounded by the fresh-bytes budget, or read back when claimed).
+        self._max_active = max(1024, self.concurrency * 256)
+        #: URL downloads in flight at once, whatever the number of jobs claimed.
+        self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -173,6 +178,7 @@ class IngestWorker:
         self._retry_delay = _RETRY_MIN
         self._retry_timer = None
         self._results = asyncio.Queue()
+        self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._idle = asyncio.Event()
@@ -392,13 +398,14 @@ class IngestWorker:
             if not job.source_url:
                 raise ImageRejected("the input has neither image bytes nor a URL")
             assert self._client is not None
-            downloaded = await download(
-                self._client,
-                job.source_url,
-                self.limits,
-                allow_private=self.allow_private_urls,
-                resolver=self._resolver,
-            )
+            async with self._downloads:
+                downloaded = await download(
+                    self._client,
+                    job.source_url,
+                    self.limits,
+                    allow_private=self.allow_private_urls,
+                    resolver=self._resolver,
+                )
             outcomes = await self._analysed([job], [downloaded])
         except Exception as exc:
             outcomes = [(_failed(job, exc), None)]

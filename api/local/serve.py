@@ -56,6 +56,14 @@ def parser() -> argparse.ArgumentParser:
         help="let URL inputs point at private, loopback and link-local addresses",
     )
     p.add_argument(
+        "--ingest-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes that decode and embed new inputs "
+        "(default: one per core, up to 8; 0: threads of the server process)",
+    )
+    p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow binding a non-loopback address (anyone who can reach it needs the key)",
@@ -119,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"
     try:
-        backend = LocalBackend(data_dir, allow_private_urls=args.allow_private_urls, owner="serve")
+        backend = LocalBackend(
+            data_dir,
+            allow_private_urls=args.allow_private_urls,
+            owner="serve",
+            ingest_processes=args.ingest_processes,
+        )
         backend.acquire_lock(url)
     except DataDirLocked as exc:
         sock.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.local import serve
+from api.local.backend import DataDirLocked
 from tests.faults.support import PYTHON, ROOT, clean_env
 
 NON_LOOPBACK = ["0.0.0.0", "::", "192.0.2.10", "10.1.2.3", "2001:db8::1", "example.com"]
@@ -88,3 +89,18 @@ def test_loopback_hosts_need_no_flag(
     assert serve.main(["--host", host, "--port", "0", "--data-dir", str(tmp_path / "d")]) == 1
     assert asked == [host]
     assert "refusing" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], None), (["--ingest-processes", "0"], 0)])
+def test_ingest_processes_reach_the_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: int | None
+) -> None:
+    seen: dict[str, object] = {}
+
+    def backend(data_dir: Path, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise DataDirLocked(data_dir, {"owner": "tui"})  # serve's own early exit
+
+    monkeypatch.setattr(serve, "LocalBackend", backend)
+    assert serve.main(["--port", "0", "--data-dir", str(tmp_path), *argv]) == 1
+    assert seen["ingest_processes"] == expected
