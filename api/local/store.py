@@ -97,6 +97,8 @@ _ANNOTATION_COLUMNS = (
 )
 #: Write transactions between two WAL checkpoints (see Store._checkpoint_loop).
 _CHECKPOINT_EVERY = 8
+#: A WAL larger than this is checkpointed with RESTART, so that it starts over.
+WAL_RESTART_BYTES = 32 * 1024 * 1024
 #: Blobs up to this size are kept in the database (table ``blobs``), committed in the same
 #: transaction as the rows that refer to them: SQLite reads and writes small blobs faster than a
 #: file each (https://www.sqlite.org/intern-v-extern-blob.html), and creating one file per
@@ -249,6 +251,8 @@ class Store:
         # Checkpoints are made by the checkpointer thread, not by whichever writer commits
         # when the WAL passes 1,000 pages (it would hold the write lock meanwhile).
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        # A WAL that grew large once (a burst of uploads) is cut back when it starts over.
+        conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES * 2}")
         self._local.conn = conn
         with self._conns_lock:
             self._conns.append(conn)
@@ -275,18 +279,31 @@ class Store:
     def _checkpoint_loop(self) -> None:
         """Copy committed WAL pages into the database now and then, beside the writers.
 
-        PASSIVE never waits for readers or writers, so it never holds anyone up; what it cannot
-        copy now, a later round does. A failed round (a full disk) is tried again later.
+        Usually PASSIVE, which never waits for anyone: what it cannot copy now, a later round
+        does. But under a steady load some reader always holds an older snapshot, so the WAL is
+        never fully copied, never starts over, and grows without bound (and every commit then
+        extends the file, which makes its sync slower). Once the WAL passes WAL_RESTART_BYTES a
+        RESTART checkpoint waits for those readers (briefly holding up writers) so that the next
+        commit writes the WAL from its start again. A failed round (a full disk) is tried again
+        later.
         """
         while self._open:
-            self._checkpoint_due.wait(1.0)
+            self._checkpoint_due.wait()
             self._checkpoint_due.clear()
             if not self._open:
                 return
             try:
-                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except (sqlite3.Error, RuntimeError):
+                self.checkpoint()
+            except (sqlite3.Error, RuntimeError, OSError):
                 log.debug("WAL checkpoint failed; trying again later", exc_info=True)
+
+    def checkpoint(self) -> str:
+        """One checkpoint round (see _checkpoint_loop); returns the mode it used."""
+        wal = self.db_path.with_name(self.db_path.name + "-wal")
+        size = wal.stat().st_size if wal.exists() else 0
+        mode = "RESTART" if size > WAL_RESTART_BYTES else "PASSIVE"
+        self._conn().execute(f"PRAGMA wal_checkpoint({mode})")
+        return mode
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
