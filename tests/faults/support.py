@@ -29,44 +29,36 @@ DB_NAME = "clarifai-tui.sqlite3"
 DEADLINE = 60.0
 
 
+def _rgb_png(size: int, raw: bytes, level: int) -> bytes:
+    """A ``size`` x ``size`` 8-bit RGB PNG of ``raw`` scanlines (filter byte first)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, level))
+        + chunk(b"IEND", b"")
+    )
+
+
 def noisy_png(index: int, size: int = 320) -> bytes:
     """A valid PNG of random pixels (seeded by ``index``): it hardly compresses, so at the
     default size it is larger than the blobs the store keeps inside the database."""
     import random
 
     rng = random.Random(index)
-    raw = b"".join(b"\x00" + rng.randbytes(size * 3) for _ in range(size))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 1))
-        + chunk(b"IEND", b"")
-    )
+    return _rgb_png(size, b"".join(b"\x00" + rng.randbytes(size * 3) for _ in range(size)), 1)
 
 
 def tiny_png(index: int, size: int = 1) -> bytes:
     """A valid ``size`` x ``size`` RGB PNG whose colour encodes ``index`` (unique up to 2**24)."""
     r, g, b = (index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF
     row = b"\x00" + bytes([r, g, b]) * size
-    raw = row * size
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
+    return _rgb_png(size, row * size, 9)
 
 
 def b64(data: bytes) -> str:
