@@ -18,6 +18,7 @@ crashes it fails (30002), its neighbours go through, and the server lives on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -27,8 +28,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import forkserver, resource_tracker
+from typing import TYPE_CHECKING
 
 from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Worker processes at most, whatever the core count: the server's own process (HTTP, SQLite)
 #: becomes the limit well before that.
@@ -68,7 +73,7 @@ def analyse_many(
     """Decode and check each image; embed the good ones together with ``embedder`` (a name
     from the embedder registry, or None for no embedding). One result per input, in order."""
     out: list[Analysis] = []
-    images = []
+    images: list[Image.Image] = []
     good: list[int] = []
     for data in datas:
         try:
@@ -98,18 +103,11 @@ def analyse_many(
                 error = f"processing failed: {type(vector).__name__}: {vector}"
                 out[index] = Analysis(error=error)
             else:
-                out[index] = Analysis(
-                    done.width,
-                    done.height,
-                    done.format,
-                    done.color_mode,
-                    done.thumbnail,
-                    vector,
-                )
+                out[index] = dataclasses.replace(done, vector=vector)
     return out
 
 
-def _embed(name: str, images: Sequence[object]) -> list[bytes | Exception]:
+def _embed(name: str, images: Sequence[Image.Image]) -> list[bytes | Exception]:
     """float32 bytes per image; one bad image must not fail its neighbours."""
     import numpy as np
 
@@ -117,12 +115,12 @@ def _embed(name: str, images: Sequence[object]) -> list[bytes | Exception]:
 
     embedder = get_embedder(name)
     try:
-        vectors = embedder.embed_many(images)  # type: ignore[arg-type]
+        vectors = embedder.embed_many(images)
     except Exception:
         one_by_one: list[bytes | Exception] = []
         for image in images:
             try:
-                one_by_one.append(np.asarray(embedder.embed(image), np.float32).tobytes())  # type: ignore[arg-type]
+                one_by_one.append(np.asarray(embedder.embed(image), np.float32).tobytes())
             except Exception as exc:
                 one_by_one.append(exc)
         return one_by_one
@@ -224,17 +222,3 @@ def analyse_quarantined(data: bytes, limits: IngestLimits, embedder: str | None)
             _quarantine.shutdown(wait=False, cancel_futures=True)
             _quarantine = None
             return Analysis(error=CRASHED)
-
-
-def shutdown() -> None:
-    """Stop every worker process (tests; the interpreter also does it at exit)."""
-    global _quarantine
-    with _lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    with _quarantine_lock:
-        if _quarantine is not None:
-            pools.append(_quarantine)
-            _quarantine = None
-    for executor in pools:
-        executor.shutdown(wait=True, cancel_futures=True)

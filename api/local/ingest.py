@@ -2,18 +2,21 @@
 
 PostInputs commits each input with status 30001 and a row in ``ingest_jobs`` in one transaction,
 then wakes this worker. The worker claims jobs in id order, downloads URL inputs (async I/O),
-decodes and checks each image in a thread pool (bounded by the CPU count), runs the registered
-*processors* on it in that thread, and commits outcomes in batches: 30000, or 30002 with a
-specific description. Jobs live in SQLite, so work pending at shutdown or after a crash resumes
+has each chunk analysed (decoded, checked, thumbnailed and embedded: api.local.analysis) in
+worker processes, or in a thread with ``processes=0``, then runs the registered *processors* and
+the pipeline in a thread of this process, and commits outcomes in batches: 30000, or 30002 with
+a specific description. Jobs live in SQLite, so work pending at shutdown or after a crash resumes
 at the next start.
 
 Extension points (issue 6 plugs in here):
 
 - ``IngestWorker.processors``: ``(InputRef, PIL.Image.Image) -> None``, called in the worker
-  thread on the decoded RGB image *before* the input is marked 30000 (for example: compute and
-  store an embedding). Raising fails the input with 30002 and the error as the reason.
+  thread on the decoded RGB image *before* the input is marked 30000 (the image is decoded
+  again in this process for them). Raising fails the input with 30002 and the error as the
+  reason.
 - ``IngestWorker.pipeline``: an :class:`IngestPipeline` (the models/workflows half sets it):
-  called in the worker thread after the processors; it returns the input's embeddings, the
+  called in the worker thread after the processors with each input's vector from the
+  analysis (embedded with ``pipeline.embedder_name``); it returns the input's embeddings, the
   annotations its app's default workflow writes and that workflow's status, all committed in
   the same transaction as the 30000 status (a crash never leaves an input processed without
   its annotations, nor annotates it twice). Raising fails the input like a processor; a
