@@ -539,8 +539,10 @@ class Automation:
                 if vector is None:
                     raise ImageRejected("the input was not embedded")
                 array = np.frombuffer(vector, dtype=np.float32)
+                # image() decodes at most once per input (the caller keeps what it decoded).
                 load = functools.partial(image, index)
-                out.append(self._after_embedding(ref, functools.cache(load), embedder, array))
+                row = EmbeddingRow(embedder.id, embedder.dim, vector)
+                out.append(self._after_embedding(ref, load, embedder, array, row))
             except Exception as exc:
                 out.append(exc)
         return out
@@ -551,9 +553,10 @@ class Automation:
         image: Callable[[], Image.Image],
         embedder: Embedder,
         vector: npt.NDArray[np.float32],
+        row: EmbeddingRow,
     ) -> PipelineResult:
         """The embedding row plus the app's default workflow run on one input."""
-        result = PipelineResult(embeddings=[embedding_row(embedder, vector)])
+        result = PipelineResult(embeddings=[row])
         prepared = self._prepare(ref.app_pk)
         if prepared is None:
             return result

@@ -149,7 +149,10 @@ class IngestWorker:
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
-        self._results: asyncio.Queue[tuple[JobResult, ProcessedInput | None]] = asyncio.Queue()
+        #: Outcomes of a chunk (or a URL input) at a time, for the commit task.
+        self._results: asyncio.Queue[list[tuple[JobResult, ProcessedInput | None]]] = (
+            asyncio.Queue()
+        )
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._idle = asyncio.Event()
@@ -392,8 +395,7 @@ class IngestWorker:
             outcomes = await self._analysed(jobs, loaded)
         except Exception as exc:  # CancelledError is a BaseException: it goes through
             outcomes = [(_failed(job, exc), None) for job in jobs]
-        for outcome in outcomes:
-            self._results.put_nowait(outcome)
+        self._results.put_nowait(outcomes)
 
     async def _run(self, job: Job) -> None:
         """A URL input: download (async I/O), then as a stored input."""
@@ -412,8 +414,7 @@ class IngestWorker:
             outcomes = await self._analysed([job], [downloaded])
         except Exception as exc:
             outcomes = [(_failed(job, exc), None)]
-        for outcome in outcomes:
-            self._results.put_nowait(outcome)
+        self._results.put_nowait(outcomes)
 
     async def _analysed(
         self, jobs: list[Job], loaded: Sequence[bytes | Exception | None]
@@ -488,7 +489,9 @@ class IngestWorker:
                 piped = [exc for _ in staged]
         try:
             # Only large blobs are written here; small ones go in with the status (finish_jobs).
-            thumbs = self.store.stage_blobs([item[4].thumbnail or b"" for item in staged])
+            with_thumb = [item[4].thumbnail for item in staged if item[4].thumbnail is not None]
+            thumb_shas = iter(self.store.stage_blobs(with_thumb))
+            thumbs = [next(thumb_shas) if i[4].thumbnail is not None else None for i in staged]
             downloads = [item for item in staged if not item[1].blob_sha]
             download_shas = self.store.stage_blobs([item[3] for item in downloads])
         except Exception as exc:
@@ -508,7 +511,7 @@ class IngestWorker:
                 result,
                 blob_sha,
                 data if blob_sha else None,
-                thumb_sha if result.thumbnail is not None else None,
+                thumb_sha,
                 outcome,
             )
             processed = None
@@ -529,10 +532,10 @@ class IngestWorker:
 
     async def _commit(self) -> None:
         while True:
-            batch = [await self._results.get()]
+            batch = list(await self._results.get())
             while len(batch) < 512:
                 try:
-                    batch.append(self._results.get_nowait())
+                    batch.extend(self._results.get_nowait())
                 except asyncio.QueueEmpty:
                     break
             try:
