@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -94,8 +95,12 @@ def _normalize(value: Any, where: _Where, depth: int) -> Any:
             raise invalid(_path(where) or "body", f"nested more than {MAX_DEPTH} levels deep")
         out: dict[str, Any] = {}
         for key, item in value.items():
-            _check_key(key, where)
-            name = snake(key)
+            # Inline fast paths: nearly every key is ASCII and already snake_case.
+            if key.isascii():
+                name = key if key.islower() or "_" in key else snake(key)
+            else:
+                _check_key(key, where)
+                name = snake(key)
             if name in STRUCT_FIELDS:
                 _check_struct(item, (where, key), depth + 1)
                 out[name] = item
@@ -402,8 +407,10 @@ def paging(query: Query) -> tuple[int, int]:
     return per_page, (page - 1) * per_page
 
 
+@functools.lru_cache(maxsize=4096)
 def timestamp(epoch: float) -> str:
-    """RFC 3339 UTC text, as protobuf JSON writes a Timestamp."""
+    """RFC 3339 UTC text, as protobuf JSON writes a Timestamp (cached: the rows of one batch
+    share their times)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -73,16 +73,20 @@ def status_json(code: int, description: str = "", details: str = "") -> dict[str
     return out
 
 
+_DESCRIPTIONS = {
+    SUCCESS: "Ok",
+    MIXED_STATUS: "Mixed Success",
+    FAILURE: "Failure",
+    INPUT_PENDING: "Input image pending processing",
+    INPUT_SUCCESS: "Input image downloaded and processed",
+    ANNOTATION_SUCCESS: "Annotation success",
+    ANNOTATION_PENDING: "Annotation pending",
+}
+
+
 def _default_description(code: int) -> str:
-    return {
-        SUCCESS: "Ok",
-        MIXED_STATUS: "Mixed Success",
-        FAILURE: "Failure",
-        INPUT_PENDING: "Input image pending processing",
-        INPUT_SUCCESS: "Input image downloaded and processed",
-        ANNOTATION_SUCCESS: "Annotation success",
-        ANNOTATION_PENDING: "Annotation pending",
-    }.get(code, code_name(code).replace("_", " ").capitalize())
+    found = _DESCRIPTIONS.get(code)
+    return found if found is not None else code_name(code).replace("_", " ").capitalize()
 
 
 class ApiFailure(Exception):
