@@ -175,7 +175,24 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         resource_tracker.ensure_running()
         if ctx.get_start_method() == "forkserver":
             forkserver.ensure_running()
-        return ProcessPoolExecutor(workers, mp_context=ctx)
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_watch_parent)
+
+
+def _watch_parent() -> None:
+    """In a worker: exit as soon as the server that started it is gone.
+
+    A ProcessPoolExecutor worker waits for work on a pipe it holds both ends of, so it would
+    wait for ever once its server is killed (kill -9, a crash), and keep the fork server
+    alive too. The parent's sentinel pipe closes when the parent dies, however it dies."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="clarifai-parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

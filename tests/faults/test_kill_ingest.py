@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.faults.support import (
     DB_NAME,
@@ -137,3 +138,43 @@ def test_sigkill_during_ingest_loses_nothing_and_resumes(tmp_path: Path) -> None
         assert len(ids) == len(set(ids)) == len(set(acked) | in_flight_ids)
         assert all(i["status"]["code"] == (30002 if i["id"] in BROKEN else 30000) for i in listed)
         assert integrity(data / DB_NAME) == "ok"
+
+
+def _descendants(root: int) -> set[int]:
+    """Live processes below ``root`` (from /proc: its children, their children, ...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_no_worker_process_outlives_the_server(tmp_path: Path, sig: signal.Signals) -> None:
+    """The ingest worker processes (and their fork server) end with the server, however it
+    ends: a SIGKILLed server must not leave idle processes holding memory behind."""
+    with serve(tmp_path / "data") as served, served.client() as http:
+        assert http.post("/v2/users/me/apps", json={"apps": [{"id": APP}]}).status_code == 200
+        assert http.post(INPUTS, json={"inputs": _batch(0, 8)}).status_code == 200
+        poll(lambda: counts(http, APP)["processed"] == 8, "the inputs to be processed")
+        helpers = _descendants(served.proc.pid)
+        assert len(helpers) >= 2, helpers  # a fork server and at least one worker
+        served.proc.send_signal(sig)
+        served.proc.wait(30)
+        poll(lambda: not any(_alive(pid) for pid in helpers), "the worker processes to exit")
