@@ -37,7 +37,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 from PIL import Image
@@ -81,6 +81,16 @@ class _Fresh:
 
     data: bytes
     readers: int = 1
+
+
+class _Staged(NamedTuple):
+    """An input of a chunk that analysis accepted, on its way to an outcome."""
+
+    at: int  # position in the chunk
+    job: Job
+    ref: InputRef
+    data: bytes
+    analysis: Analysis
 
 
 Processor = Callable[[InputRef, Image.Image], None]
@@ -447,7 +457,7 @@ class IngestWorker:
         """Worker thread, after analysis: processors, the pipeline (embedding rows, default
         workflow) on the whole chunk, large thumbnails and downloads written, outcomes."""
         outcomes: list[tuple[JobResult, ProcessedInput | None] | None] = [None] * len(jobs)
-        staged: list[tuple[int, Job, InputRef, bytes, Analysis]] = []
+        staged: list[_Staged] = []
         results = iter(analyses)
         for index, (job, data) in enumerate(zip(jobs, loaded, strict=True)):
             if not isinstance(data, bytes):
@@ -458,66 +468,68 @@ class IngestWorker:
                 outcomes[index] = (_failed(job, ImageRejected(result.error)), None)
                 continue
             ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
-            staged.append((index, job, ref, data, result))
+            staged.append(_Staged(index, job, ref, data, result))
         # Processors, hooks and some workflows need pixels here: decode again, once, in this
         # process (the analysis may have happened in another).
         pixels: dict[int, Image.Image] = {}
 
-        def image_of(index: int) -> Image.Image:
-            if index not in pixels:
-                pixels[index] = to_rgb(decode(_bytes_at(loaded, index), self.limits).image)
-            return pixels[index]
+        def image_of(item: _Staged) -> Image.Image:
+            if item.at not in pixels:
+                pixels[item.at] = to_rgb(decode(item.data, self.limits).image)
+            return pixels[item.at]
 
         if self.processors:
             kept = []
             for item in staged:
                 try:
-                    self._run_processors(item[2], image_of(item[0]))
+                    self._run_processors(item.ref, image_of(item))
                     kept.append(item)
                 except Exception as exc:
-                    outcomes[item[0]] = (_failed(item[1], exc), None)
+                    outcomes[item.at] = (_failed(item.job, exc), None)
             staged = kept
         piped: list[PipelineResult | Exception] = [PipelineResult() for _ in staged]
         if self.pipeline is not None and staged:
+            chunk = staged
             try:
                 piped = self.pipeline.finish_many(
-                    [item[2] for item in staged],
-                    [item[4].vector for item in staged],
-                    lambda k: image_of(staged[k][0]),
+                    [item.ref for item in chunk],
+                    [item.analysis.vector for item in chunk],
+                    lambda k: image_of(chunk[k]),
                 )
             except Exception as exc:
                 piped = [exc for _ in staged]
         try:
             # Only large blobs are written here; small ones go in with the status (finish_jobs).
-            with_thumb = [item[4].thumbnail for item in staged if item[4].thumbnail is not None]
-            thumb_shas = iter(self.store.stage_blobs(with_thumb))
-            thumbs = [next(thumb_shas) if i[4].thumbnail is not None else None for i in staged]
-            downloads = [item for item in staged if not item[1].blob_sha]
-            download_shas = self.store.stage_blobs([item[3] for item in downloads])
-        except Exception as exc:
-            for index, job, _, _, _ in staged:
-                outcomes[index] = (_failed(job, exc), None)
-            staged, thumbs, downloads, download_shas = [], [], [], []
-        downloaded = {item[0]: sha for item, sha in zip(downloads, download_shas, strict=True)}
-        for (index, job, ref, data, result), outcome, thumb_sha in zip(
-            staged, piped, thumbs, strict=True
-        ):
+            thumb_shas = iter(
+                self.store.stage_blobs(
+                    [i.analysis.thumbnail for i in staged if i.analysis.thumbnail]
+                )
+            )
+            thumbs = [next(thumb_shas) if i.analysis.thumbnail else None for i in staged]
+            downloads = [item for item in staged if not item.job.blob_sha]
+            download_shas = self.store.stage_blobs([item.data for item in downloads])
+        except Exception as exc:  # a full disk, say: these inputs fail with that reason
+            for item in staged:
+                outcomes[item.at] = (_failed(item.job, exc), None)
+            staged, piped, thumbs, downloads, download_shas = [], [], [], [], []
+        downloaded = {i.at: sha for i, sha in zip(downloads, download_shas, strict=True)}
+        for item, outcome, thumb_sha in zip(staged, piped, thumbs, strict=True):
             if isinstance(outcome, Exception):
-                outcomes[index] = (_failed(job, _pipeline_error(outcome)), None)
+                outcomes[item.at] = (_failed(item.job, _pipeline_error(outcome)), None)
                 continue
-            blob_sha = downloaded.get(index)
+            blob_sha = downloaded.get(item.at)
             job_result = _success(
-                job,
-                result,
+                item.job,
+                item.analysis,
                 blob_sha,
-                data if blob_sha else None,
+                item.data if blob_sha else None,
                 thumb_sha,
                 outcome,
             )
             processed = None
             if self.post_success_hooks:
-                processed = ProcessedInput(ref, image_of(index))
-            outcomes[index] = (job_result, processed)
+                processed = ProcessedInput(item.ref, image_of(item))
+            outcomes[item.at] = (job_result, processed)
         return [o for o in outcomes if o is not None]
 
     def _run_processors(self, ref: InputRef, rgb: Image.Image) -> None:
@@ -620,12 +632,6 @@ def _failed(job: Job, exc: Exception) -> JobResult:
         log.error("ingest of input %s failed unexpectedly", job.input_id, exc_info=exc)
         description = f"internal error while processing: {type(exc).__name__}: {exc}"
     return JobResult(job.job_id, job.input_pk, ok=False, description=description)
-
-
-def _bytes_at(loaded: Sequence[bytes | Exception | None], index: int) -> bytes:
-    data = loaded[index]
-    assert isinstance(data, bytes)
-    return data
 
 
 def _success(

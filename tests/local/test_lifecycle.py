@@ -185,3 +185,40 @@ async def test_results_that_fail_to_commit_are_retried_without_a_restart(
         r = await c.get(f"{APP}/inputs/status")
     assert failures == [0]
     assert r.json()["counts"]["processed"] == 3 and r.json()["counts"]["to_process"] == 0
+
+
+async def test_a_failed_thumbnail_write_fails_those_inputs_with_its_reason(
+    backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input whose thumbnail file cannot be written (a full disk) ends 30002 saying so, not
+    with an internal error; an input that needs no thumbnail file still goes through."""
+    import errno
+
+    backend = backend_factory()
+    real = backend.store.stage_blobs
+
+    def stage(blobs: list[bytes]) -> list[str]:
+        # The disk is full for what ingest writes (PostInputs' own writes still go through).
+        if blobs and threading.current_thread().name.startswith("clarifai-ingest"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(blobs)
+
+    monkeypatch.setattr(backend.store, "stage_blobs", stage)
+    monkeypatch.setattr("api.local.store.INLINE_BLOB_MAX", 10)  # every thumbnail is a file
+    async with backend, client_for(backend) as c:
+        await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+        r = await c.post(
+            f"{APP}/inputs",
+            json={
+                "inputs": [
+                    image_input("big", image_bytes("JPEG", size=(600, 400))),
+                    image_input("small", image_bytes("PNG", size=(32, 24))),
+                ]
+            },
+        )
+        assert r.status_code == 200, r.text
+        await backend.wait_idle(20)
+        big = (await c.get(f"{APP}/inputs/big")).json()["input"]["status"]
+        small = (await c.get(f"{APP}/inputs/small")).json()["input"]["status"]
+    assert big["code"] == 30002 and "No space left" in big["description"], big
+    assert small["code"] == 30000, small
