@@ -233,6 +233,32 @@ def pool(workers: int) -> ProcessPoolExecutor:
         return found
 
 
+def warm(workers: int, limits: IngestLimits, embedder: str | None) -> None:
+    """Get ready for the first upload ahead of time (blocking: call it from a thread).
+
+    Imports the embedder here (the ingest pipeline uses it in this process too), then starts
+    the shared pool of ``workers`` processes (none for 0) and has each of them analyse a tiny
+    image, so that the decoders and the embedder are loaded in every one of them."""
+    import io
+
+    from PIL import Image
+
+    if embedder is not None:
+        from api.local.nodes.embedder import get_embedder
+
+        get_embedder(embedder)
+    if not workers:
+        return
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (128, 128, 128)).save(buffer, "PNG")
+    tiny = [buffer.getvalue()]
+    executor = pool(workers)
+    # A pool starts one more process per submission while none is idle: one task each.
+    futures = [executor.submit(analyse_many, tiny, limits, embedder) for _ in range(workers)]
+    for future in futures:
+        future.result()
+
+
 def discard(executor: Executor) -> None:
     """Forget a broken pool, so the next ``pool()`` call makes a new one."""
     with _lock:

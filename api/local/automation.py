@@ -518,8 +518,10 @@ class Automation:
 
     @property
     def embedder_name(self) -> str:
-        """Ingest embeds every input with the default embedder (see IngestPipeline)."""
-        from api.local.nodes.embedder import DEFAULT_EMBEDDER
+        """Ingest embeds every input with the default embedder (see IngestPipeline).
+
+        Asked on the event loop: naming the embedder must not import numpy."""
+        from api.local.nodes.types import DEFAULT_EMBEDDER
 
         return DEFAULT_EMBEDDER
 

@@ -89,6 +89,7 @@ class LocalBackend:
         resolver: Resolver = resolve,
         ingest_concurrency: int | None = None,
         ingest_processes: int | None = None,
+        warm_ingest: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser()
         self.owner = owner
@@ -105,6 +106,7 @@ class LocalBackend:
             resolver=resolver,
             concurrency=ingest_concurrency,
             processes=ingest_processes,
+            warm_up=warm_ingest,
         )
         #: Training, prediction, workflow runs; also the ingest pipeline (embed + default
         #: workflow).

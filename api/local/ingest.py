@@ -137,6 +137,7 @@ class IngestWorker:
         resolver: Resolver = resolve,
         concurrency: int | None = None,
         processes: int | None = None,
+        warm_up: bool = False,
     ) -> None:
         self.store = store
         self.limits = limits or IngestLimits()
@@ -149,6 +150,9 @@ class IngestWorker:
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
         #: Worker processes that decode and embed (api.local.analysis); 0: threads of this one.
         self.processes = default_processes() if processes is None else max(0, processes)
+        #: Start the worker processes at start(), not at the first upload (``serve`` does:
+        #: a server is started to take uploads; the TUI starts them when first needed).
+        self.warm_up = warm_up
         #: Jobs claimed at once: enough to keep the analysis processes and the commits busy
         #: while PostInputs competes for the same cores (a job in flight costs little memory:
         #: its bytes are bounded by the fresh-bytes budget, or read back when claimed).
@@ -210,6 +214,8 @@ class IngestWorker:
             asyncio.create_task(self._feed(), name="ingest-feed"),
             asyncio.create_task(self._commit(), name="ingest-commit"),
         ]
+        if self.warm_up:
+            self._spawn(self._warm())
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming work; give in-flight jobs ``grace`` seconds to finish and commit.
@@ -241,6 +247,15 @@ class IngestWorker:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+    async def _warm(self) -> None:
+        """Start the analysis processes and load the embedder before the first upload, off the
+        event loop: the first chunk would otherwise wait for them (and for numpy's import)."""
+        embedder = self.pipeline.embedder_name if self.pipeline is not None else None
+        try:
+            await asyncio.to_thread(analysis.warm, self.processes, self.limits, embedder)
+        except Exception:  # the first upload starts them again, and reports what fails then
+            log.warning("could not start the ingest worker processes ahead of time", exc_info=True)
 
     def wake(self) -> None:
         """New jobs were committed: claim them."""

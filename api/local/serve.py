@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_private_urls=args.allow_private_urls,
             owner="serve",
             ingest_processes=args.ingest_processes,
+            warm_ingest=True,
         )
         backend.acquire_lock(url)
     except DataDirLocked as exc:

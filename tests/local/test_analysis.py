@@ -1,10 +1,14 @@
 """Ingest analysis (decode, check, thumbnail, embed) in worker processes: the same results as in a
-thread, byte for byte; a worker that dies fails exactly the input that killed it."""
+thread, byte for byte; a worker that dies fails exactly the input that killed it; ``serve``
+starts the processes ahead of the first upload."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -77,3 +81,45 @@ async def test_threads_when_asked(tmp_path: Path) -> None:
         assert analysis.existing_pool(2) is before  # no process pool was made for it
     finally:
         await backend.stop()
+
+
+async def test_warm_up_starts_the_worker_processes_before_the_first_upload(tmp_path: Path) -> None:
+    # Three processes: a pool size no other test uses, so this one is started here.
+    assert analysis.existing_pool(3) is None
+    backend = LocalBackend(
+        tmp_path / "data", api_key=KEY, limits=LIMITS, ingest_processes=3, warm_ingest=True
+    )
+    await backend.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        executor = analysis.existing_pool(3)
+        while executor is None or len(executor._processes) < 3:
+            assert asyncio.get_running_loop().time() < deadline, "no worker processes started"
+            await asyncio.sleep(0.05)
+            executor = analysis.existing_pool(3)
+        assert all(p.is_alive() for p in executor._processes.values())
+        # Nothing was uploaded, and the warm-up left nothing behind in the store.
+        assert backend.store.job_count() == 0
+        results = await backend.ingest._analyse([samples()[0]])
+        assert results[0].ok and results[0].vector is not None
+        assert analysis.existing_pool(3) is executor
+    finally:
+        await backend.stop()
+        found = analysis.existing_pool(3)
+        if found is not None:
+            analysis.discard(found)
+
+
+def test_naming_the_embedder_does_not_import_numpy(tmp_path: Path) -> None:
+    # The ingest worker asks the pipeline for the embedder's name on the event loop: importing
+    # numpy there would stall every request for a moment at the first upload.
+    code = (
+        "import sys; from pathlib import Path; from api.local.backend import LocalBackend; "
+        f"b = LocalBackend(Path({str(tmp_path)!r}), api_key='k'); "
+        "assert b.ingest.pipeline is not None; "
+        "print(b.ingest.pipeline.embedder_name, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == [DEFAULT_EMBEDDER, "False"]

@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from api.local.nodes.types import DEFAULT_EMBEDDER as DEFAULT_EMBEDDER
+
 if TYPE_CHECKING:
     from PIL import Image
 
 Vector = npt.NDArray[np.float32]
-
-DEFAULT_EMBEDDER: Final = "handcrafted-v1"
 
 
 @runtime_checkable

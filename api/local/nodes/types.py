@@ -12,6 +12,8 @@ Public API
 - ``normalise_type_id(type_id)``: accepts aliases (``concept-threshold`` ->
   ``concept-thresholder``); raises ``UnknownModelType`` (a ``ValueError``) otherwise.
 - ``get_model_type(type_id)`` and ``list_model_types()`` (the dicts for the response).
+- ``DEFAULT_EMBEDDER``: the name of the default embedder (``nodes.embedder`` has the
+  embedders; the name lives here so that naming it does not import numpy).
 
 Wire ``input_fields``/``output_fields`` name ``Data`` fields: the writer lists
 ``concepts`` as its output because PostWorkflowResults shows the concepts it would write
@@ -23,6 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
+
+#: The default embedder's registry name (see api.local.nodes.embedder).
+DEFAULT_EMBEDDER: Final = "handcrafted-v1"
 
 
 class Kind(StrEnum):
