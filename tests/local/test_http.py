@@ -6,6 +6,8 @@ import httpx
 import pytest
 
 from api.local.backend import LocalBackend
+from api.local.jsonio import Obj
+from api.local.status import ApiFailure
 from tests.local.conftest import APP, client_for, image_input
 
 
@@ -170,3 +172,26 @@ async def test_huge_query_numbers_name_the_param(
 async def test_trailing_slash_is_a_json_404(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.status_code == 404 and r.json()["status"]["code"] == 11101, r.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AAECA/7/",  # canonical
+        "AAEC\nA/7/\n",  # line breaks (MIME style)
+        " AAECA/7/ ",
+        "AAECA_7_",  # URL-safe alphabet
+    ],
+)
+def test_bytes_fields_take_standard_mime_and_url_safe_base64(text: str) -> None:
+    assert Obj({"b": text}, "x").get_bytes("b") == bytes([0, 1, 2, 3, 254, 255])
+
+
+def test_bytes_fields_without_padding_and_with_bad_letters() -> None:
+    assert Obj({"b": "AAEC"}, "").get_bytes("b") == b"\x00\x01\x02"
+    assert Obj({"b": "AAE"}, "").get_bytes("b") == b"\x00\x01"  # padding left out
+    for bad in ("AA*C", "AAEC====A", "é"):
+        with pytest.raises(ApiFailure) as caught:
+            Obj({"b": bad}, "inputs[3].data.image").get_bytes("b")
+        assert caught.value.code == 11102
+        assert "inputs[3].data.image.b" in caught.value.description
