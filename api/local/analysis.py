@@ -10,6 +10,8 @@ many backends; each spawning its own processes would cost more than the work), s
 ingest, not at import or start-up, and are forked from a small fork server (``forkserver``
 where the platform has it, else ``spawn``), never from the multi-threaded server itself.
 
+The worker processes run at a lower priority than the server (``WORKER_NICENESS``).
+
 A decoder that crashes its process (a segfault on a hostile file) breaks the pool; the chunk is
 then analysed again image by image in a one-worker quarantine pool, so exactly the image that
 crashes it fails (30002), its neighbours go through, and the server lives on.
@@ -38,6 +40,12 @@ if TYPE_CHECKING:
 #: Worker processes at most, whatever the core count: the server's own process (HTTP, SQLite)
 #: becomes the limit well before that.
 MAX_PROCESSES = 8
+
+#: Added to the worker processes' niceness. The server's own process (HTTP, SQLite, the TUI's
+#: interface when embedded) is what every request waits on; at equal priority the workers' share
+#: of the cores starved it, so that uploads were acknowledged (and then processed) more slowly,
+#: with cores left idle. The workers take what the server leaves.
+WORKER_NICENESS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,15 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         resource_tracker.ensure_running()
         if ctx.get_start_method() == "forkserver":
             forkserver.ensure_running()
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_watch_parent)
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker)
+
+
+def _start_worker() -> None:
+    """In a new worker process: a lower priority, and an exit when the server goes."""
+    if hasattr(os, "nice"):  # not on Windows
+        with contextlib.suppress(OSError):
+            os.nice(WORKER_NICENESS)
+    _watch_parent()
 
 
 def _watch_parent() -> None:

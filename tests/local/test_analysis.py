@@ -123,3 +123,9 @@ def test_naming_the_embedder_does_not_import_numpy(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split() == [DEFAULT_EMBEDDER, "False"]
+
+
+def test_worker_processes_run_at_a_lower_priority_than_the_server() -> None:
+    workers = analysis.pool(2)
+    niceness = {workers.submit(os.nice, 0).result(60) for _ in range(4)}
+    assert niceness == {min(os.nice(0) + analysis.WORKER_NICENESS, 19)}
