@@ -58,6 +58,8 @@ _RETRY_MAX = 2.0
 #: Image bytes kept in memory between PostInputs and the worker (see IngestWorker.offer).
 _FRESH_BUDGET = 64 * 1024 * 1024
 _MAX_DOWNLOADS = 64
+#: While jobs are in flight, claim more only once this many slots are free (see _feed).
+_MIN_CLAIM = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +348,10 @@ class IngestWorker:
             self._wake.clear()
             while not self._stopping:
                 free = self._max_active - len(self._active)
-                if free <= 0:
+                if free <= 0 or (free < _MIN_CLAIM and self._active):
+                    # Wait for a batch's worth of free slots: claiming the few freed by each
+                    # commit made chunks of a handful of jobs, and as many round trips to the
+                    # worker processes and commits (each with its sync) as there were chunks.
                     self._slot.clear()
                     await self._slot.wait()
                     continue

@@ -1,16 +1,20 @@
 """The in-memory handoff of fresh image bytes from PostInputs to the ingest worker: shared bytes
 stay until their last input is read, the budget evicts oldest first, and anything not handed
-over is read from the blob file."""
+over is read from the blob file; a long queue goes to the worker processes in full chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import api.local.ingest as ingest_module
+from api.local.analysis import Analysis
+from api.local.backend import LocalBackend
 from api.local.ingest import IngestWorker
 from api.local.store import Store
+from tests.local.conftest import APP, client_for, image_bytes, image_input
 
 
 @pytest.fixture
@@ -56,3 +60,44 @@ def test_budget_evicts_oldest_first(
     (big_sha,) = w.store.put_blobs([big])
     w.offer([(big_sha, big)])
     assert w._read(big_sha) == big and disk_reads[-1] == big_sha
+
+
+async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
+    backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A queue longer than the jobs in flight: claiming the few slots each commit frees made
+    # chunks of a handful of inputs (and as many commits), far more overhead per input.
+    monkeypatch.setattr(ingest_module, "_MIN_CLAIM", 64)
+    backend = backend_factory(ingest_concurrency=2)
+    await backend.start()
+    try:
+        worker = backend.ingest
+        worker._max_active = 96
+        sizes: list[int] = []
+        analyse = worker._analyse
+
+        async def counted(datas: list[bytes]) -> list[Analysis]:
+            sizes.append(len(datas))
+            return await analyse(datas)
+
+        monkeypatch.setattr(worker, "_analyse", counted)
+        wake = worker.wake
+        monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
+        async with client_for(backend) as client:
+            r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+            assert r.status_code == 200, r.text
+            for batch in range(3):
+                inputs = [
+                    image_input(f"in{batch}-{n}", image_bytes(size=(8, 8), color=(batch, n, 7)))
+                    for n in range(128)
+                ]
+                r = await client.post(f"{APP}/inputs", json={"inputs": inputs})
+                assert r.status_code == 200, r.text
+            wake()
+            await backend.wait_idle(120)
+            r = await client.get(f"{APP}/inputs/status")
+        assert r.json()["counts"]["processed"] == 384
+        assert sum(sizes) == 384
+        assert sum(sizes) / len(sizes) >= 24, sizes
+    finally:
+        await backend.stop()
