@@ -7,8 +7,9 @@ server's GIL (the default when the machine has more than one core), or in a thre
 
 The worker processes are shared by every ingest worker of this process (the test suite starts
 many backends; each spawning its own processes would cost more than the work), start at the first
-ingest, not at import or start-up, and are forked from a small fork server (``forkserver``
-where the platform has it, else ``spawn``), never from the multi-threaded server itself.
+ingest, not at import (``serve`` starts them as it starts, with ``warm``; the TUI waits for its
+first upload), and are forked from a small fork server (``forkserver`` where the platform has
+it, else ``spawn``), never from the multi-threaded server itself.
 
 The worker processes run at a lower priority than the server (``WORKER_NICENESS``).
 
