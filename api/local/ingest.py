@@ -509,12 +509,11 @@ class IngestWorker:
             staged = kept
         piped: list[PipelineResult | Exception] = [PipelineResult() for _ in staged]
         if self.pipeline is not None and staged:
-            chunk = staged
             try:
                 piped = self.pipeline.finish_many(
-                    [item.ref for item in chunk],
-                    [item.analysis.vector for item in chunk],
-                    lambda k: image_of(chunk[k]),
+                    [item.ref for item in staged],
+                    [item.analysis.vector for item in staged],
+                    lambda k: image_of(staged[k]),
                 )
             except Exception as exc:
                 piped = [exc for _ in staged]

@@ -469,6 +469,8 @@ class Store:
                 with suppress(FileNotFoundError):
                     self.blob_path(sha).unlink()
 
+    # -- apps ----------------------------------------------------------------------------------
+
     @staticmethod
     def _app(row: Sequence[Any]) -> AppRow:
         return AppRow(*row)
