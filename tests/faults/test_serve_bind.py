@@ -104,3 +104,30 @@ def test_ingest_processes_reach_the_backend(
     monkeypatch.setattr(serve, "LocalBackend", backend)
     assert serve.main(["--port", "0", "--data-dir", str(tmp_path), *argv]) == 1
     assert seen["ingest_processes"] == expected
+
+
+def test_connections_to_the_bound_socket_send_without_nagle_delay() -> None:
+    """uvicorn serves `_bind`'s socket with loop.create_server(sock=...); asyncio turns Nagle's
+    algorithm off only on connections whose socket says it is TCP. With it on, every response
+    body (written after its headers) waited ~40 ms for the client's delayed ACK."""
+    import asyncio
+
+    async def accept_one() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Record(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        sock = serve._bind("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Record, sock=sock)
+        async with server:
+            address = sock.getsockname()[:2]
+            _, writer = await asyncio.open_connection(*address)
+            nodelay = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return nodelay
+
+    assert asyncio.run(accept_one()) != 0
