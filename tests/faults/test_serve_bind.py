@@ -3,6 +3,7 @@ sends to a non-loopback address: with the flag, the bind itself is replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 from pathlib import Path
@@ -110,7 +111,6 @@ def test_connections_to_the_bound_socket_send_without_nagle_delay() -> None:
     """uvicorn serves `_bind`'s socket with loop.create_server(sock=...); asyncio turns Nagle's
     algorithm off only on connections whose socket says it is TCP. With it on, every response
     body (written after its headers) waited ~40 ms for the client's delayed ACK."""
-    import asyncio
 
     async def accept_one() -> int:
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -128,6 +128,7 @@ def test_connections_to_the_bound_socket_send_without_nagle_delay() -> None:
             _, writer = await asyncio.open_connection(*address)
             nodelay = await asyncio.wait_for(seen, 10)
             writer.close()
+            await writer.wait_closed()
         return nodelay
 
     assert asyncio.run(accept_one()) != 0
