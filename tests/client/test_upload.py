@@ -388,6 +388,21 @@ def test_folder_walk_gives_the_same_sources_as_naming_each_file(tmp_path: Path) 
     assert walked[3].path == (elsewhere / "img000.png").resolve()
 
 
+@pytest.mark.parametrize("given", [".", "imgs", "imgs/", "./imgs", "imgs/sub/.."])
+def test_walked_labels_are_the_paths_as_pathlib_joins_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """Labels are joined as strings for speed; they must read as str(Path(given) / name)."""
+    folder = tmp_path / "imgs"
+    make_files(folder, 2)
+    (folder / "sub").mkdir()
+    monkeypatch.chdir(folder if given == "." else tmp_path)
+    walked = collect_sources([given])
+    names = ["img000.png", "img001.png"]
+    assert [s.label for s in walked] == [str(Path(given) / n) for n in names]
+    assert [s.path for s in walked] == [(folder / n).resolve() for n in names]
+
+
 async def test_a_pause_is_counted_once_while_reader_and_poster_both_wait(tmp_path: Path) -> None:
     now = [0.0]
     controller = UploadController()
