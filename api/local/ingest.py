@@ -668,7 +668,9 @@ def _success(
         description="Download complete",
         blob_sha=blob_sha if downloaded is not None else None,
         blob=downloaded,
-        thumb_sha=thumb_sha or blob_sha or job.blob_sha,
+        # None when the original is small enough to be its own thumbnail (GetInput's thumb size
+        # then serves the original).
+        thumb_sha=thumb_sha,
         thumb=analysed.thumbnail,
         width=analysed.width,
         height=analysed.height,

@@ -973,7 +973,8 @@ class Store:
         """Record outcomes and drop the jobs, in one transaction."""
         now = time.time()
         with self.write() as conn:
-            done: list[tuple[Any, ...]] = []
+            #: Rows to update, grouped by the optional columns they set (see below).
+            done: dict[tuple[bool, bool], list[tuple[Any, ...]]] = {}
             failed: list[tuple[Any, ...]] = []
             self._keep_blobs(
                 conn,
@@ -983,11 +984,11 @@ class Store:
             for r in results:
                 if r.ok:
                     workflow_code, workflow_description = r.workflow_status or (None, None)
-                    done.append(
+                    shas = tuple(sha for sha in (r.blob_sha, r.thumb_sha) if sha is not None)
+                    done.setdefault((r.blob_sha is not None, r.thumb_sha is not None), []).append(
                         (
                             r.description,
-                            r.blob_sha,
-                            r.thumb_sha,
+                            *shas,
                             r.width,
                             r.height,
                             r.format,
@@ -1000,15 +1001,22 @@ class Store:
                     )
                 else:
                     failed.append((r.description, now, r.input_pk))
-            conn.executemany(
-                f"UPDATE inputs SET status_code = {INPUT_SUCCESS}, status_description = ?, "
-                "blob_sha = COALESCE(?, blob_sha), thumb_sha = ?, width = ?, height = ?, "
-                "format = ?, color_mode = ?, "
-                "workflow_status_code = COALESCE(?, workflow_status_code), "
-                "workflow_status_description = COALESCE(?, workflow_status_description), "
-                "modified_at = ? WHERE pk = ?",
-                done,
-            )
+            # blob_sha and thumb_sha are named only where they get a value (a URL input's bytes,
+            # a thumbnail file): SQLite rewrites the index entries of every column an UPDATE
+            # sets, changed or not, and these indexes' keys are random, so each input would
+            # dirty a page of each (~10 KB more WAL an input, copied again at checkpoint).
+            for (sets_blob, sets_thumb), rows in done.items():
+                optional = ("blob_sha = ?, " if sets_blob else "") + (
+                    "thumb_sha = ?, " if sets_thumb else ""
+                )
+                conn.executemany(
+                    f"UPDATE inputs SET status_code = {INPUT_SUCCESS}, status_description = ?, "
+                    f"{optional}width = ?, height = ?, format = ?, color_mode = ?, "
+                    "workflow_status_code = COALESCE(?, workflow_status_code), "
+                    "workflow_status_description = COALESCE(?, workflow_status_description), "
+                    "modified_at = ? WHERE pk = ?",
+                    rows,
+                )
             conn.executemany(
                 f"UPDATE inputs SET status_code = {INPUT_FAILED}, status_description = ?, "
                 "modified_at = ? WHERE pk = ?",

@@ -9,6 +9,7 @@ from clarifai_grpc.grpc.api import service_pb2
 from PIL import Image
 
 from api.local.backend import LocalBackend
+from api.local.store import Store
 from tests.local.conftest import APP, image_bytes, image_input, parse
 
 
@@ -179,6 +180,43 @@ async def test_image_bytes_routes(client: httpx.AsyncClient, backend: LocalBacke
     assert r.status_code == 400
     r = await client.get(url, headers={"Authorization": "Key nope"})
     assert r.status_code == 401
+
+
+async def test_processing_sets_the_sha_columns_only_where_they_get_a_value(
+    client: httpx.AsyncClient, backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small image is its own thumbnail (thumb_sha stays empty, the thumb size serves the
+    original), and the 30000 update names blob_sha / thumb_sha only when it sets them: SQLite
+    rewrites the index entries of every column an UPDATE names, and those keys are random."""
+    updates: list[str] = []
+    finish = Store.finish_jobs
+
+    def traced(store: Store, results: Any) -> None:
+        conn = store._conn()
+        conn.set_trace_callback(
+            lambda sql: updates.append(sql) if sql.startswith("UPDATE inputs") else None
+        )
+        try:
+            finish(store, results)
+        finally:
+            conn.set_trace_callback(None)
+
+    monkeypatch.setattr(Store, "finish_jobs", traced)
+    small = image_bytes("PNG", size=(64, 48))
+    await post(
+        client,
+        image_input("small", small),
+        image_input("big", image_bytes("JPEG", size=(800, 600))),
+    )
+    await backend.wait_idle(10)
+    rows = {r.id: r for r in backend.store.list_inputs(1, 10, 0)}
+    assert rows["small"].status_code == 30000 and rows["small"].thumb_sha is None
+    assert rows["big"].thumb_sha and rows["big"].thumb_sha != rows["big"].blob_sha
+    hosted = (await get_input(client, "small"))["data"]["image"]["hosted"]
+    r = await client.get(f"{hosted['prefix']}/thumb/{hosted['suffix']}")
+    assert r.status_code == 200 and r.content == small
+    assert updates and not any("blob_sha" in sql for sql in updates)
+    assert sum("thumb_sha" in sql for sql in updates) == 1  # the big one's thumbnail
 
 
 async def test_input_count(client: httpx.AsyncClient, backend: LocalBackend) -> None:
