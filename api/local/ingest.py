@@ -668,8 +668,8 @@ def _success(
         description="Download complete",
         blob_sha=blob_sha if downloaded is not None else None,
         blob=downloaded,
-        # None when the original is small enough to be its own thumbnail (GetInput's thumb size
-        # then serves the original).
+        # None when the original is small enough to be its own thumbnail (the hosted "thumb"
+        # size then serves the original).
         thumb_sha=thumb_sha,
         thumb=analysed.thumbnail,
         width=analysed.width,
