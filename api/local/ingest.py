@@ -250,10 +250,15 @@ class IngestWorker:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
+    @property
+    def _embedder_name(self) -> str | None:
+        """The embedder analysis uses (the pipeline's), or None for no embedding."""
+        return self.pipeline.embedder_name if self.pipeline is not None else None
+
     async def _warm(self) -> None:
         """Start the analysis processes and load the embedder before the first upload, off the
         event loop: the first chunk would otherwise wait for them (and for numpy's import)."""
-        embedder = self.pipeline.embedder_name if self.pipeline is not None else None
+        embedder = self._embedder_name
         try:
             await asyncio.to_thread(analysis.warm, self.processes, self.limits, embedder)
         except Exception:  # the first upload starts them again, and reports what fails then
@@ -390,7 +395,7 @@ class IngestWorker:
 
     async def _analyse(self, datas: list[bytes]) -> list[Analysis]:
         """Decode, check, thumbnail and embed, in the worker processes (or a thread)."""
-        embedder = self.pipeline.embedder_name if self.pipeline is not None else None
+        embedder = self._embedder_name
         loop = asyncio.get_running_loop()
         if not self.processes:
             return await loop.run_in_executor(
