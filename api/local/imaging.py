@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -10,6 +11,12 @@ from PIL import Image, UnidentifiedImageError
 
 #: Formats the embedded backend accepts (MPO is the multi-picture JPEG many phones write).
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"})
+
+#: Held while decode() opens an image. warnings.catch_warnings() swaps the process's list of
+#: warning filters and puts it back on exit, so two threads inside it at once could leave the
+#: "bomb warning is an error" filter installed for the whole process (or drop it early).
+#: Opening reads only the header: holding a lock for it costs nothing measurable.
+_OPEN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def decode(data: bytes, limits: IngestLimits) -> Decoded:
         raise ImageRejected("not an image: the input has 0 bytes")
     check_size(len(data), limits)
     try:
-        with warnings.catch_warnings():
+        with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:

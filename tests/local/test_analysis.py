@@ -9,6 +9,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -16,7 +18,7 @@ from PIL import Image
 from api.local import analysis
 from api.local.analysis import CRASHED, Analysis, analyse_many
 from api.local.backend import LocalBackend
-from api.local.imaging import IngestLimits
+from api.local.imaging import IngestLimits, decode
 from api.local.nodes.embedder import DEFAULT_EMBEDDER
 from tests.local.conftest import KEY, image_bytes
 
@@ -129,3 +131,27 @@ def test_worker_processes_run_at_a_lower_priority_than_the_server() -> None:
     workers = analysis.pool(2)
     niceness = {workers.submit(os.nice, 0).result(60) for _ in range(4)}
     assert niceness == {min(os.nice(0) + analysis.WORKER_NICENESS, 19)}
+
+
+def test_decoding_in_many_threads_leaves_the_warning_filters_as_they_were() -> None:
+    # decode() turns Pillow's bomb warning into an error with warnings.catch_warnings(), which
+    # swaps the process-wide filter list: threads overlapping in it used to leave the error
+    # filter installed for the whole process.
+    data = image_bytes("PNG")
+    before = list(warnings.filters)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+
+        def work() -> None:
+            for _ in range(300):
+                decode(data, LIMITS)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert warnings.filters == before
