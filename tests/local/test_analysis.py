@@ -11,8 +11,10 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from api.local import analysis
@@ -49,6 +51,25 @@ def test_processes_and_threads_give_the_same_results() -> None:
     assert here[1].thumbnail is not None and here[0].thumbnail is None
     assert "not an image" in here[4].error and here[5].error
     assert analyse_many(data[:1], LIMITS, None)[0].vector is None
+
+
+def test_embedding_in_groups_bounded_by_pixels_gives_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A chunk of large photos must not be held decoded all at once: it is embedded in groups.
+    data = samples()
+    whole = analyse_many(data, LIMITS, DEFAULT_EMBEDDER)
+    groups: list[int] = []
+    embed = analysis._embed
+
+    def counted(name: str, images: Sequence[Image.Image]) -> list[bytes | Exception]:
+        groups.append(len(images))
+        return embed(name, images)
+
+    monkeypatch.setattr(analysis, "_embed", counted)
+    monkeypatch.setattr(analysis, "EMBED_PIXELS", 100_000)  # the 400x300 JPEG fills a group
+    assert analyse_many(data, LIMITS, DEFAULT_EMBEDDER) == whole
+    assert groups == [2, 3]  # PNG + JPEG, then GIF + RGBA + BMP (the rest fail to decode)
 
 
 class Poison(bytes):
