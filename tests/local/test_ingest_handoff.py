@@ -1,6 +1,7 @@
 """The in-memory handoff of fresh image bytes from PostInputs to the ingest worker: shared bytes
 stay until their last input is read, the budget evicts oldest first, and anything not handed
-over is read from the blob file; a long queue goes to the worker processes in full chunks."""
+over is read from the blob file; a long queue goes to the worker processes in full chunks, and
+a chunk of many bytes in several calls."""
 
 from __future__ import annotations
 
@@ -99,5 +100,43 @@ async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
         assert r.json()["counts"]["processed"] == 384
         assert sum(sizes) == 384
         assert sum(sizes) / len(sizes) >= 24, sizes
+    finally:
+        await backend.stop()
+
+
+def test_byte_groups_cut_in_order_and_keep_a_large_item_alone() -> None:
+    items = [b"a" * 4, b"b" * 4, b"c" * 9, b"d" * 2, b"e" * 3, b"f"]
+    assert ingest_module._byte_groups(items, 8) == [
+        [b"a" * 4, b"b" * 4],
+        [b"c" * 9],
+        [b"d" * 2, b"e" * 3, b"f"],
+    ]
+    assert ingest_module._byte_groups(items, 100) == [items]
+    assert ingest_module._byte_groups([], 8) == [[]]
+
+
+async def test_a_chunk_of_many_bytes_is_analysed_in_several_calls(
+    backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No single message to a worker process is huge, and the processes share a big chunk.
+    backend = backend_factory(ingest_concurrency=2)
+    await backend.start()
+    try:
+        worker = backend.ingest
+        datas = [image_bytes(size=(40 + n, 30), color=(n, 9, 9)) for n in range(6)]
+        datas.insert(3, b"not an image")
+        whole = await worker._analyse(datas)
+        calls: list[int] = []
+        group = worker._analyse_group
+
+        async def counted(part: list[bytes]) -> list[Analysis]:
+            calls.append(len(part))
+            return await group(part)
+
+        monkeypatch.setattr(worker, "_analyse_group", counted)
+        monkeypatch.setattr(ingest_module, "_ANALYSIS_BYTES", 2 * max(map(len, datas)))
+        assert await worker._analyse(datas) == whole
+        assert len(calls) >= 3 and sum(calls) == len(datas)
+        assert [a.width for a in whole] == [40, 41, 42, 0, 43, 44, 45]
     finally:
         await backend.stop()
