@@ -63,6 +63,22 @@ def test_budget_evicts_oldest_first(
     assert w._read(big_sha) == big and disk_reads[-1] == big_sha
 
 
+def _record_call_sizes(
+    monkeypatch: pytest.MonkeyPatch, worker: IngestWorker, name: str
+) -> list[int]:
+    """Patch the worker's analysis method ``name`` to record how many images each call gets."""
+    sizes: list[int] = []
+    real = getattr(worker, name)
+
+    async def counted(datas: list[bytes]) -> list[Analysis]:
+        sizes.append(len(datas))
+        result: list[Analysis] = await real(datas)
+        return result
+
+    monkeypatch.setattr(worker, name, counted)
+    return sizes
+
+
 async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
     backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,14 +90,7 @@ async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
     try:
         worker = backend.ingest
         worker._max_active = 96
-        sizes: list[int] = []
-        analyse = worker._analyse
-
-        async def counted(datas: list[bytes]) -> list[Analysis]:
-            sizes.append(len(datas))
-            return await analyse(datas)
-
-        monkeypatch.setattr(worker, "_analyse", counted)
+        sizes = _record_call_sizes(monkeypatch, worker, "_analyse")
         wake = worker.wake
         monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
         async with client_for(backend) as client:
@@ -126,14 +135,7 @@ async def test_a_chunk_of_many_bytes_is_analysed_in_several_calls(
         datas = [image_bytes(size=(40 + n, 30), color=(n, 9, 9)) for n in range(6)]
         datas.insert(3, b"not an image")
         whole = await worker._analyse(datas)
-        calls: list[int] = []
-        group = worker._analyse_group
-
-        async def counted(part: list[bytes]) -> list[Analysis]:
-            calls.append(len(part))
-            return await group(part)
-
-        monkeypatch.setattr(worker, "_analyse_group", counted)
+        calls = _record_call_sizes(monkeypatch, worker, "_analyse_group")
         monkeypatch.setattr(ingest_module, "_ANALYSIS_BYTES", 2 * max(map(len, datas)))
         assert await worker._analyse(datas) == whole
         assert len(calls) >= 3 and sum(calls) == len(datas)
