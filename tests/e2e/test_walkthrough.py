@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList, Static
 
@@ -275,7 +276,11 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             uploads = await go(pilot, "uploads", UploadsScreen)
             await pilot.press("g")
             await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
-            await pilot.press("home", "ctrl+k", *str(tmp_path / "new"), "enter")
+            await pilot.press("home", "ctrl+k")
+            # The folder's path as a terminal paste (one bracketed Paste event): typed key by key
+            # its ~60 characters took ~5 s of Pilot presses.
+            app.screen.query_one(Input).post_message(events.Paste(str(tmp_path / "new")))
+            await pilot.press("enter")
             tree = uploads.query_one(MarkingTree)
             await wait_until(
                 pilot, lambda: Path(tree.path) == (tmp_path / "new").resolve(), what="new folder"
