@@ -164,8 +164,9 @@ class IngestWorker:
         #: a server is started to take uploads; the TUI starts them when first needed).
         self.warm_up = warm_up
         #: Jobs claimed at once: enough to keep the analysis processes and the commits busy
-        #: while PostInputs competes for the same cores (a job in flight costs little memory:
-        #: its bytes are bounded by the fresh-bytes budget, or read back when claimed).
+        #: while PostInputs competes for the same cores. A claimed job holds its image bytes
+        #: from when its chunk starts (handed over in memory, or read back) until its outcome
+        #: is committed, so this also bounds the bytes in flight, by count, not by size.
         self._max_active = max(1024, self.concurrency * 256)
         #: URL downloads in flight at once, whatever the number of jobs claimed.
         self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
