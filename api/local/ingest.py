@@ -63,11 +63,14 @@ _MIN_CLAIM = 256
 #: Stored inputs analysed per chunk at most. Each chunk costs the server a round trip to a worker
 #: process, a pipeline call and a share of a commit: with chunks of 32, processing 64x64 PNGs
 #: cost the server's process 120-145 us of CPU per input; with chunks of 256, 80-85 us
-#: (ingest_bench's images, processing alone). Analysis bounds what it holds decoded at once.
+#: (ingest_bench's images, processing alone). What a chunk holds in memory at once is bounded
+#: by _GROUP_BYTES (its image bytes) and EMBED_PIXELS (decoded, in the worker process).
 _CHUNK = 256
-#: Image bytes sent to a worker process in one call at most (a chunk of large files is split, so
-#: that no single message is huge and the worker processes share it).
-_ANALYSIS_BYTES = 16 * 1024 * 1024
+#: A chunk is loaded, analysed and finished in groups of at most this many image bytes (an image
+#: larger than that is a group of its own), and only a few groups are in flight at once (see
+#: IngestWorker._groups): what the worker holds in memory is bounded by size, not by the number
+#: of jobs claimed, even when they are all large photos.
+_GROUP_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +167,13 @@ class IngestWorker:
         #: a server is started to take uploads; the TUI starts them when first needed).
         self.warm_up = warm_up
         #: Jobs claimed at once: enough to keep the analysis processes and the commits busy
-        #: while PostInputs competes for the same cores. A claimed job holds its image bytes
-        #: from when its chunk starts (handed over in memory, or read back) until its outcome
-        #: is committed, so this also bounds the bytes in flight, by count, not by size.
+        #: while PostInputs competes for the same cores (a claimed job holds no image bytes until
+        #: its group is loaded; see _groups).
         self._max_active = max(1024, self.concurrency * 256)
+        #: Groups of a chunk loaded and not yet finished, at most (each of at most _GROUP_BYTES):
+        #: enough to keep every analysis process busy while others load and finish.
+        self._group_slots = 2 * (self.processes or self.concurrency) + 2
+        self._groups = asyncio.Semaphore(self._group_slots)
         #: URL downloads in flight at once, whatever the number of jobs claimed.
         self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
         self._pool: ThreadPoolExecutor | None = None
@@ -210,6 +216,7 @@ class IngestWorker:
         self._retry_timer = None
         self._results = asyncio.Queue()
         self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
+        self._groups = asyncio.Semaphore(self._group_slots)
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._idle = asyncio.Event()
@@ -403,15 +410,7 @@ class IngestWorker:
         task.add_done_callback(self._running.discard)
 
     async def _analyse(self, datas: list[bytes]) -> list[Analysis]:
-        """Decode, check, thumbnail and embed, in the worker processes (or a thread): in calls
-        of at most _ANALYSIS_BYTES of images each, side by side."""
-        groups = _byte_groups(datas, _ANALYSIS_BYTES)
-        if len(groups) == 1:
-            return await self._analyse_group(datas)
-        parts = await asyncio.gather(*(self._analyse_group(group) for group in groups))
-        return [result for part in parts for result in part]
-
-    async def _analyse_group(self, datas: list[bytes]) -> list[Analysis]:
+        """Decode, check, thumbnail and embed, in the worker processes (or a thread)."""
         embedder = self._embedder_name
         loop = asyncio.get_running_loop()
         if not self.processes:
@@ -435,19 +434,25 @@ class IngestWorker:
             ]
 
     async def _run_chunk(self, jobs: list[Job]) -> None:
-        """Stored inputs: bytes (handed over in memory, else read back), analysis, then the
-        pipeline and the outcome in a thread."""
+        """Stored inputs, a group of at most _GROUP_BYTES at a time: bytes (handed over in
+        memory, else read back), analysis, then the pipeline and the outcome in a thread."""
         loop = asyncio.get_running_loop()
-        try:
-            loaded: list[bytes | Exception | None] = [
-                self._take_fresh(job.blob_sha or "") for job in jobs
-            ]
-            if any(data is None for data in loaded):
-                loaded = await loop.run_in_executor(self._pool, self._load, jobs, loaded)
-            outcomes = await self._analysed(jobs, loaded)
-        except Exception as exc:  # CancelledError is a BaseException: it goes through
-            outcomes = [(_failed(job, exc), None) for job in jobs]
-        self._results.put_nowait(outcomes)
+        start = 0
+        while start < len(jobs):
+            async with self._groups:
+                group = jobs[start:]
+                try:
+                    loaded, size = self._take_group(group)
+                    if len(loaded) < len(group) and size < _GROUP_BYTES:
+                        loaded = await loop.run_in_executor(
+                            self._pool, self._load_group, group, loaded, size
+                        )
+                    group = group[: len(loaded)]
+                    outcomes = await self._analysed(group, loaded)
+                except Exception as exc:  # CancelledError is a BaseException: it goes through
+                    outcomes = [(_failed(job, exc), None) for job in group]
+                start += len(group)
+            self._results.put_nowait(outcomes)
 
     async def _run(self, job: Job) -> None:
         """A URL input: download (async I/O), then as a stored input."""
@@ -476,19 +481,39 @@ class IngestWorker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._finish_many, jobs, loaded, analyses)
 
-    def _load(
-        self, jobs: Sequence[Job], loaded: Sequence[bytes | Exception | None]
-    ) -> list[bytes | Exception | None]:
-        """Worker thread: read back the bytes that were not handed over in memory."""
-        out: list[bytes | Exception | None] = []
-        for job, data in zip(jobs, loaded, strict=True):
+    def _take_group(self, jobs: Sequence[Job]) -> tuple[list[bytes | Exception | None], int]:
+        """The first jobs' bytes as handed over in memory, up to _GROUP_BYTES or the first
+        job whose bytes are not (no I/O: on the event loop); and their size."""
+        loaded: list[bytes | Exception | None] = []
+        size = 0
+        for job in jobs:
+            if size >= _GROUP_BYTES:
+                break
+            data = self._take_fresh(job.blob_sha or "")
             if data is None:
-                try:
-                    data = self._read(job.blob_sha or "")
-                except Exception as exc:
-                    data = exc
-            out.append(data)
-        return out
+                break
+            loaded.append(data)
+            size += len(data)
+        return loaded, size
+
+    def _load_group(
+        self, jobs: Sequence[Job], loaded: list[bytes | Exception | None], size: int
+    ) -> list[bytes | Exception | None]:
+        """Worker thread: go on from ``loaded`` (the first jobs' bytes, ``size`` bytes in all),
+        in memory or read back, until the group holds _GROUP_BYTES; a job whose bytes cannot
+        be read gets the error instead."""
+        for job in jobs[len(loaded) :]:
+            if size >= _GROUP_BYTES:
+                break
+            data: bytes | Exception
+            try:
+                data = self._read(job.blob_sha or "")
+            except Exception as exc:
+                data = exc
+            else:
+                size += len(data)
+            loaded.append(data)
+        return loaded
 
     def _finish_many(
         self,
@@ -658,20 +683,6 @@ class IngestWorker:
                 self.store.set_workflow_status(
                     processed.ref.input_pk, FAILURE, f"{name} failed: {exc}"
                 )
-
-
-def _byte_groups(datas: list[bytes], limit: int) -> list[list[bytes]]:
-    """``datas`` cut, in order, into runs of at most ``limit`` bytes (an item larger than that
-    is a run of its own)."""
-    groups: list[list[bytes]] = [[]]
-    size = 0
-    for data in datas:
-        if groups[-1] and size + len(data) > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(data)
-        size += len(data)
-    return groups
 
 
 def _pipeline_error(exc: Exception) -> ImageRejected:

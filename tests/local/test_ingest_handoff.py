@@ -1,11 +1,11 @@
 """The in-memory handoff of fresh image bytes from PostInputs to the ingest worker: shared bytes
 stay until their last input is read, the budget evicts oldest first, and anything not handed
 over is read from the blob file; a long queue goes to the worker processes in full chunks, and
-a chunk of many bytes in several calls."""
+a chunk is loaded in groups bounded by bytes, a few at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ import pytest
 import api.local.ingest as ingest_module
 from api.local.analysis import Analysis
 from api.local.backend import LocalBackend
-from api.local.ingest import IngestWorker
+from api.local.ingest import IngestWorker, ProcessedInput
+from api.local.rows import Job, JobResult
 from api.local.store import Store
 from tests.local.conftest import APP, client_for, image_bytes, image_input
 
@@ -113,32 +114,59 @@ async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
         await backend.stop()
 
 
-def test_byte_groups_cut_in_order_and_keep_a_large_item_alone() -> None:
-    items = [b"a" * 4, b"b" * 4, b"c" * 9, b"d" * 2, b"e" * 3, b"f"]
-    assert ingest_module._byte_groups(items, 8) == [
-        [b"a" * 4, b"b" * 4],
-        [b"c" * 9],
-        [b"d" * 2, b"e" * 3, b"f"],
-    ]
-    assert ingest_module._byte_groups(items, 100) == [items]
-    assert ingest_module._byte_groups([], 8) == [[]]
-
-
-async def test_a_chunk_of_many_bytes_is_analysed_in_several_calls(
+async def test_a_chunk_is_loaded_and_analysed_in_groups_bounded_by_bytes(
     backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # No single message to a worker process is huge, and the processes share a big chunk.
+    # However many jobs are claimed, the worker holds only a few groups of image bytes at once
+    # (large photos would otherwise fill the memory): each group is at most _GROUP_BYTES (an
+    # image larger than that alone), and at most _group_slots groups are loaded at a time.
+    images = [image_bytes(size=(40 + n, 30), color=(n, 9, 9)) for n in range(23)]
+    largest = max(map(len, images))
+    monkeypatch.setattr(ingest_module, "_GROUP_BYTES", 3 * largest)
+    monkeypatch.setattr(ingest_module, "_FRESH_BUDGET", 5 * largest)  # the rest is read back
     backend = backend_factory(ingest_concurrency=2)
+    backend.ingest._group_slots = 2
     await backend.start()
     try:
         worker = backend.ingest
-        datas = [image_bytes(size=(40 + n, 30), color=(n, 9, 9)) for n in range(6)]
-        datas.insert(3, b"not an image")
-        whole = await worker._analyse(datas)
-        calls = _record_call_sizes(monkeypatch, worker, "_analyse_group")
-        monkeypatch.setattr(ingest_module, "_ANALYSIS_BYTES", 2 * max(map(len, datas)))
-        assert await worker._analyse(datas) == whole
-        assert len(calls) >= 3 and sum(calls) == len(datas)
-        assert [a.width for a in whole] == [40, 41, 42, 0, 43, 44, 45]
+        groups: list[int] = []
+        held = [0, 0]  # bytes of the groups being analysed now, and the most at once
+        analysed = worker._analysed
+
+        async def counted(
+            jobs: list[Job], loaded: Sequence[bytes | Exception | None]
+        ) -> list[tuple[JobResult, ProcessedInput | None]]:
+            size = sum(len(d) for d in loaded if isinstance(d, bytes))
+            groups.append(size)
+            held[0] += size
+            held[1] = max(held[1], held[0])
+            try:
+                return await analysed(jobs, loaded)
+            finally:
+                held[0] -= size
+
+        monkeypatch.setattr(worker, "_analysed", counted)
+        wake = worker.wake
+        monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
+        async with client_for(backend) as client:
+            r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+            assert r.status_code == 200, r.text
+            inputs = [image_input(f"in{n}", data) for n, data in enumerate(images)]
+            inputs.insert(5, image_input("junk", b"not an image"))
+            r = await client.post(f"{APP}/inputs", json={"inputs": inputs})
+            assert r.status_code == 200, r.text
+            wake()
+            await backend.wait_idle(60)
+            r = await client.get(f"{APP}/inputs", params={"per_page": 100})
+        rows = {i["id"]: i for i in r.json()["inputs"]}
+        assert {i: rows[f"in{i}"]["status"]["code"] for i in range(23)} == dict.fromkeys(
+            range(23), 30000
+        )
+        assert rows["junk"]["status"]["code"] == 30002
+        assert sum(groups) == sum(map(len, images)) + len(b"not an image")
+        # Two chunks (12 jobs each), each cut into groups of 3 images' worth of bytes or a little
+        # more (a group takes one more image until it holds _GROUP_BYTES).
+        assert len(groups) >= 5 and all(g <= 4 * largest for g in groups), groups
+        assert held[1] <= 2 * 4 * largest, held
     finally:
         await backend.stop()
