@@ -64,22 +64,6 @@ def test_budget_evicts_oldest_first(
     assert w._read(big_sha) == big and disk_reads[-1] == big_sha
 
 
-def _record_call_sizes(
-    monkeypatch: pytest.MonkeyPatch, worker: IngestWorker, name: str
-) -> list[int]:
-    """Patch the worker's analysis method ``name`` to record how many images each call gets."""
-    sizes: list[int] = []
-    real = getattr(worker, name)
-
-    async def counted(datas: list[bytes]) -> list[Analysis]:
-        sizes.append(len(datas))
-        result: list[Analysis] = await real(datas)
-        return result
-
-    monkeypatch.setattr(worker, name, counted)
-    return sizes
-
-
 async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
     backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,7 +75,14 @@ async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
     try:
         worker = backend.ingest
         worker._max_active = 96
-        sizes = _record_call_sizes(monkeypatch, worker, "_analyse")
+        sizes: list[int] = []
+        analyse = worker._analyse
+
+        async def counted(datas: list[bytes]) -> list[Analysis]:
+            sizes.append(len(datas))
+            return await analyse(datas)
+
+        monkeypatch.setattr(worker, "_analyse", counted)
         wake = worker.wake
         monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
         async with client_for(backend) as client:
