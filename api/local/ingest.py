@@ -62,7 +62,7 @@ _MAX_DOWNLOADS = 64
 _MIN_CLAIM = 256
 #: Stored inputs analysed per chunk at most. Each chunk costs the server a round trip to a worker
 #: process, a pipeline call and a share of a commit: with chunks of 32, processing 64x64 PNGs
-#: cost the server's process 120-145 us of CPU per input; with chunks of 256, 80-85 us
+#: cost the server's process 118-145 us of CPU per input; with chunks of 128-256, 78-91 us
 #: (ingest_bench's images, processing alone). What a chunk holds in memory at once is bounded
 #: by _GROUP_BYTES (its image bytes) and EMBED_PIXELS (decoded, in the worker process).
 _CHUNK = 256
