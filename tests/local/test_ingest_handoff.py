@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,24 @@ def test_budget_evicts_oldest_first(
     assert w._read(big_sha) == big and disk_reads[-1] == big_sha
 
 
+async def _queue_then_process(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch, batches: list[list[dict[str, Any]]]
+) -> None:
+    """Create the app, post every batch with the worker asleep (the whole queue is there before
+    it claims anything), then wake it and wait until all of it is processed."""
+    worker = backend.ingest
+    wake = worker.wake
+    monkeypatch.setattr(worker, "wake", lambda: None)
+    async with client_for(backend) as client:
+        r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+        assert r.status_code == 200, r.text
+        for inputs in batches:
+            r = await client.post(f"{APP}/inputs", json={"inputs": inputs})
+            assert r.status_code == 200, r.text
+    wake()
+    await backend.wait_idle(120)
+
+
 async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
     backend_factory: Callable[..., LocalBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,20 +102,15 @@ async def test_a_long_queue_goes_to_the_worker_processes_in_full_chunks(
             return await analyse(datas)
 
         monkeypatch.setattr(worker, "_analyse", counted)
-        wake = worker.wake
-        monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
+        batches = [
+            [
+                image_input(f"in{batch}-{n}", image_bytes(size=(8, 8), color=(batch, n, 7)))
+                for n in range(128)
+            ]
+            for batch in range(3)
+        ]
+        await _queue_then_process(backend, monkeypatch, batches)
         async with client_for(backend) as client:
-            r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
-            assert r.status_code == 200, r.text
-            for batch in range(3):
-                inputs = [
-                    image_input(f"in{batch}-{n}", image_bytes(size=(8, 8), color=(batch, n, 7)))
-                    for n in range(128)
-                ]
-                r = await client.post(f"{APP}/inputs", json={"inputs": inputs})
-                assert r.status_code == 200, r.text
-            wake()
-            await backend.wait_idle(120)
             r = await client.get(f"{APP}/inputs/status")
         assert r.json()["counts"]["processed"] == 384
         assert sum(sizes) == 384
@@ -137,17 +151,10 @@ async def test_a_chunk_is_loaded_and_analysed_in_groups_bounded_by_bytes(
                 held[0] -= size
 
         monkeypatch.setattr(worker, "_analysed", counted)
-        wake = worker.wake
-        monkeypatch.setattr(worker, "wake", lambda: None)  # queue everything first
+        inputs = [image_input(f"in{n}", data) for n, data in enumerate(images)]
+        inputs.insert(5, image_input("junk", b"not an image"))
+        await _queue_then_process(backend, monkeypatch, [inputs])
         async with client_for(backend) as client:
-            r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
-            assert r.status_code == 200, r.text
-            inputs = [image_input(f"in{n}", data) for n, data in enumerate(images)]
-            inputs.insert(5, image_input("junk", b"not an image"))
-            r = await client.post(f"{APP}/inputs", json={"inputs": inputs})
-            assert r.status_code == 200, r.text
-            wake()
-            await backend.wait_idle(60)
             r = await client.get(f"{APP}/inputs", params={"per_page": 100})
         rows = {i["id"]: i for i in r.json()["inputs"]}
         assert {i: rows[f"in{i}"]["status"]["code"] for i in range(23)} == dict.fromkeys(
