@@ -1,0 +1,46 @@
+"""`serve` tunes the garbage collector once started: the start-up heap frozen, a higher first
+threshold, and cycles made afterwards still collected."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from api.local import serve
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_tune_gc_freezes_the_heap_raises_the_threshold_and_still_collects_cycles() -> None:
+    alive = _Node()
+    later_generations = gc.get_threshold()[1:]
+
+    serve.tune_gc()
+
+    assert gc.get_threshold() == (serve.GC_THRESHOLD, *later_generations)
+    assert serve.GC_THRESHOLD > 700  # CPython's default, which it is there to raise
+    # Frozen: out of the generations that collections traverse (it is still alive).
+    assert not any(obj is alive for obj in gc.get_objects())
+    assert alive.me is alive
+    cycle = _Node()
+    gone = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert gone() is None, "a cycle made after tune_gc() was not collected"
