@@ -53,7 +53,7 @@ from api.models import (
     WorkflowNode,
     WorkflowResult,
 )
-from api.retry import RetryPolicy, parse_retry_after
+from api.retry import RetryNotice, RetryPolicy, parse_retry_after
 
 __all__ = ["BATCH_SIZE", "ClarifaiClient"]
 
@@ -112,6 +112,7 @@ class _Connection:
         self.base_url = base_url.rstrip("/")
         self.secret = api_key
         self.retry = retry
+        self.on_retry: Callable[[RetryNotice], None] | None = None
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -176,6 +177,11 @@ class ClarifaiClient:
     @property
     def base_url(self) -> str:
         return self._conn.base_url
+
+    def set_retry_listener(self, listener: Callable[[RetryNotice], None] | None) -> None:
+        """Call `listener` before each wait for a retry (None stops it), so that a user sees
+        why nothing moves meanwhile. Shared with the `with_app` clients of this connection."""
+        self._conn.on_retry = listener
 
     def __repr__(self) -> str:
         return (
@@ -306,6 +312,9 @@ class ClarifaiClient:
                 policy.max_attempts,
                 error.name,
             )
+            if self._conn.on_retry is not None:
+                notice = RetryNotice(label, attempt + 1, policy.max_attempts, delay, str(error))
+                self._conn.on_retry(notice)
             await policy.sleep(delay)
 
     async def _call(

@@ -54,6 +54,29 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A failed attempt about to be retried, for a listener to show (see
+    `ClarifaiClient.set_retry_listener`): nothing in it is secret."""
+
+    request: str
+    """Method and path, e.g. `POST /v2/users/me/apps/park/inputs`."""
+    attempt: int
+    """The attempt about to be made (2 for the first retry)."""
+    max_attempts: int
+    delay: float
+    """Seconds of waiting before that attempt."""
+    reason: str
+    """Why the last attempt failed: the error's message, keys redacted."""
+
+    @property
+    def message(self) -> str:
+        return (
+            f"retrying in {self.delay:.1f} s (attempt {self.attempt} of {self.max_attempts}): "
+            f"{self.reason}"
+        )
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; None if absent/bad."""
     if not value:

@@ -16,6 +16,7 @@ from tui.config import APP_NAME, ENV_PAT, Config, Profile
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
     from api.local.backend import LocalBackend
+    from api.retry import RetryNotice
 
 
 class ConnectError(Exception):
@@ -36,8 +37,16 @@ class Connection:
             self.backend = None
 
 
-async def connect(profile: Profile, *, owner: str = "tui") -> Connection:
-    """Open the profile's backend and client. Raises ConnectError with a hint on failure."""
+async def connect(
+    profile: Profile,
+    *,
+    owner: str = "tui",
+    on_retry: Callable[[RetryNotice], None] | None = None,
+) -> Connection:
+    """Open the profile's backend and client. Raises ConnectError with a hint on failure.
+
+    ``on_retry`` hears of every retry of the remote client from the start (its first call,
+    which learns the user id, included): see ``ClarifaiClient.set_retry_listener``."""
     import httpx
 
     from api.client import ClarifaiClient
@@ -68,6 +77,7 @@ async def connect(profile: Profile, *, owner: str = "tui") -> Connection:
         )
     base_url = profile.resolved_base_url()
     client = ClarifaiClient(base_url=base_url, api_key=pat, user_id=profile.user_id, app_id=app_id)
+    client.set_retry_listener(on_retry)
     user_id = profile.user_id
     if user_id == "me":
         # Annotations come back with the owner's real id: learn it, so "mine" means mine.
@@ -104,8 +114,11 @@ async def run_with_client(
     """Connect, run one command with a client bound to the app, close. For the CLI."""
     import sys
 
+    def say_retry(notice: RetryNotice) -> None:
+        print(notice.message, file=sys.stderr, flush=True)
+
     try:
-        connection = await connect(profile, owner=owner)
+        connection = await connect(profile, owner=owner, on_retry=say_retry)
     except ConnectError as exc:
         print(f"clarifai-tui: {exc}", file=sys.stderr)
         return 2

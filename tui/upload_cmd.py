@@ -28,6 +28,7 @@ from api.upload import (
 
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
+    from api.retry import RetryNotice
 
 BAR_WIDTH = 24
 PLAIN_EVERY = 5.0
@@ -97,9 +98,11 @@ class ProgressPrinter:
         self.tty = stream.isatty() if tty is None else tty
         self._last_plain = 0.0
         self._drawn = False
+        self._progress: ProgressEvent | None = None
 
     def __call__(self, event: UploadEvent) -> None:
         if isinstance(event, ProgressEvent):
+            self._progress = event
             if self.tty:
                 self.stream.write("\r\x1b[2K" + progress_line(event))
                 self._drawn = True
@@ -114,6 +117,15 @@ class ProgressPrinter:
             self._clear()
             self.stream.write(f"failed: {event.label}: {event.reason}\n")
             self.stream.flush()
+
+    def retrying(self, notice: RetryNotice) -> None:
+        """A request failed and waits to be tried again: say so (above the bar, on a tty)."""
+        self._clear()
+        self.stream.write(notice.message + "\n")
+        if self.tty and self._progress is not None:
+            self.stream.write(progress_line(self._progress))
+            self._drawn = True
+        self.stream.flush()
 
     def _clear(self) -> None:
         if self.tty and self._drawn:
@@ -174,12 +186,15 @@ async def run_upload_command(
         follow_processing=not getattr(args, "no_wait", False),
     )
     uploader = Uploader(client, state_dir=state_dir, options=options, on_event=printer)
+    client.set_retry_listener(printer.retrying)
     try:
         summary = await uploader.run(sources)
     except ApiError as exc:
         printer.finish()
         err.write(f"clarifai-tui upload: {exc}\nrun the same command again to resume.\n")
         return 2
+    finally:
+        client.set_retry_listener(None)
     printer.finish()
     out.write(format_summary(summary) + "\n")
     out.flush()

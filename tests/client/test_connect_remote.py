@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from api.retry import RetryNotice
 from tui.config import Profile
 from tui.connect import ConnectError, connect
 
@@ -72,3 +73,30 @@ async def test_a_named_user_is_not_looked_up(profile: Profile) -> None:
             assert conn.user_id == "grace" and router.calls.call_count == 0
         finally:
             await conn.aclose()
+
+
+async def test_on_retry_hears_the_first_call_and_keeps_listening(profile: Profile) -> None:
+    """The CLI passes on_retry to show why nothing moves: it must hear the retries of the very
+    first call (the user lookup) and of the calls made with the connection afterwards."""
+    heard: list[RetryNotice] = []
+    with respx.mock(base_url=BASE) as router:
+        router.get("/v2/users/me").mock(
+            side_effect=[
+                httpx.Response(503),
+                httpx.Response(200, json=status(10000, "Ok", user={"id": "ada"})),
+            ]
+        )
+        router.get("/v2/users/me/apps").mock(
+            side_effect=[httpx.Response(429), httpx.Response(200, json=status(10000, "Ok"))]
+        )
+        conn = await connect(profile, on_retry=heard.append)
+        try:
+            assert conn.user_id == "ada"
+            await conn.client.list_apps()
+        finally:
+            await conn.aclose()
+    assert [(n.request, n.attempt) for n in heard] == [
+        ("GET /v2/users/me", 2),
+        ("GET /v2/users/me/apps", 2),
+    ]
+    assert "HTTP_503" in heard[0].reason and all(SECRET not in n.message for n in heard)

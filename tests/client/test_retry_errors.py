@@ -12,7 +12,7 @@ import respx
 from api.client import ClarifaiClient
 from api.errors import ApiConnectionError, ApiError, status_name
 from api.models import NewInput
-from api.retry import RetryPolicy, parse_retry_after
+from api.retry import RetryNotice, RetryPolicy, parse_retry_after
 from tests.client.conftest import APP, BASE, KEY, Sleeps, ok
 
 
@@ -45,6 +45,37 @@ async def test_503_and_try_again_back_off_exponentially(
     )
     await client.list_concepts()
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+async def test_a_retry_listener_hears_each_retry_before_its_wait(
+    client: ClarifaiClient, router: respx.MockRouter, sleeps: Sleeps
+) -> None:
+    heard: list[RetryNotice] = []
+
+    def listen(notice: RetryNotice) -> None:
+        heard.append(notice)
+        assert len(sleeps) == len(heard) - 1, "told after the wait, not before it"
+
+    route = router.get(f"{APP}/concepts").mock(
+        side_effect=[
+            httpx.Response(503, text="upstream down"),
+            httpx.ConnectError("connection refused"),
+            ok(concepts=[]),
+        ]
+    )
+    client.set_retry_listener(listen)
+    await client.with_app("app1").list_concepts()  # a with_app client shares the listener
+    assert [(n.attempt, n.max_attempts, n.delay) for n in heard] == [(2, 4, 0.5), (3, 4, 1.0)]
+    assert sleeps == [0.5, 1.0]
+    assert {n.request for n in heard} == {f"GET {APP}/concepts"}
+    assert "HTTP_503" in heard[0].reason and "could not reach" in heard[1].reason
+    assert heard[1].message.startswith("retrying in 1.0 s (attempt 3 of 4): CONNECTION_FAILED")
+    assert all(KEY not in n.message for n in heard)
+
+    client.set_retry_listener(None)
+    route.side_effect = [httpx.Response(503), ok(concepts=[])]
+    await client.list_concepts()
+    assert len(heard) == 2 and len(sleeps) == 3
 
 
 async def test_connection_reset_and_timeout_retried(

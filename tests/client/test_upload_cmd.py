@@ -4,8 +4,10 @@ import argparse
 import io
 from pathlib import Path
 
+import httpx
+
 from api.client import ClarifaiClient
-from api.retry import RetryPolicy
+from api.retry import RetryNotice, RetryPolicy
 from api.upload import ProgressEvent
 from tests.client.conftest import BASE, Sleeps
 from tests.client.fake_clarifai import FakeClarifai
@@ -14,6 +16,7 @@ from tui.upload_cmd import (
     ProgressPrinter,
     add_upload_arguments,
     format_summary,
+    progress_line,
     run_upload_command,
 )
 
@@ -91,6 +94,59 @@ async def test_upload_command_all_good_exits_0_and_auth_error_2(tmp_path: Path) 
             bad, parse([str(tmp_path / "imgs")]), tmp_path / "x", err=err
         )
     assert status == 2 and "CLARIFAI_PAT" in err.getvalue() and "resume" in err.getvalue()
+
+
+async def test_upload_command_says_when_it_retries(tmp_path: Path) -> None:
+    """A 503 on the first PostInputs: the user reads why nothing moves and when it tries again,
+    then the upload completes."""
+    make_files(tmp_path / "imgs", 2)
+    fake = FakeClarifai()
+    answered_503 = False
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal answered_503
+        if request.method == "POST" and request.url.path.endswith("/inputs") and not answered_503:
+            answered_503 = True
+            return httpx.Response(503, text="upstream down")
+        return await fake.handle(request)
+
+    sleeps = Sleeps()
+    client = ClarifaiClient(
+        base_url=BASE,
+        api_key="test-key",
+        user_id="me",
+        app_id="app1",
+        transport=httpx.MockTransport(flaky),
+        retry=RetryPolicy(sleep=sleeps, jitter=False),
+    )
+    out, err = io.StringIO(), io.StringIO()
+    async with client:
+        status = await run_upload_command(
+            client, parse([str(tmp_path / "imgs")]), tmp_path / "state", out=out, err=err
+        )
+    assert status == 0 and out.getvalue().startswith("uploaded: 2, already present: 0")
+    said = [line for line in err.getvalue().splitlines() if line.startswith("retrying")]
+    assert said == [
+        "retrying in 0.5 s (attempt 2 of 5): HTTP_503: Service Unavailable"
+        " — the server is unavailable right now, try again later"
+        " [POST /v2/users/me/apps/app1/inputs]"
+    ], err.getvalue()
+    assert sleeps == [0.5]
+
+
+def test_tty_retry_notice_goes_above_the_bar_which_is_drawn_again() -> None:
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, tty=True)
+    event = ProgressEvent(10, 5, 1, 1, 2, 0, 1, 2.5, 2.8, 1.0)
+    printer(event)
+    printer.retrying(RetryNotice("POST /v2/x", 2, 5, 1.5, "HTTP_503: down"))
+    printer.finish()
+    bar = progress_line(event)
+    assert stream.getvalue() == (
+        f"\r\x1b[2K{bar}"  # the bar
+        "\r\x1b[2Kretrying in 1.5 s (attempt 2 of 5): HTTP_503: down\n"  # cleared, the notice
+        f"{bar}\n"  # the bar again below it, ended by finish()
+    )
 
 
 def test_tty_progress_bar_redraws() -> None:
