@@ -16,7 +16,7 @@ from tui.config import APP_NAME, ENV_PAT, Config, Profile
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
     from api.local.backend import LocalBackend
-    from api.retry import RetryNotice
+    from api.retry import RetryNotice, RetryPolicy
 
 
 class ConnectError(Exception):
@@ -42,15 +42,20 @@ async def connect(
     *,
     owner: str = "tui",
     on_retry: Callable[[RetryNotice], None] | None = None,
+    require_reachable: bool = False,
+    retry: RetryPolicy | None = None,
 ) -> Connection:
     """Open the profile's backend and client. Raises ConnectError with a hint on failure.
 
     ``on_retry`` hears of every retry of the remote client from the start (its first call,
-    which learns the user id, included): see ``ClarifaiClient.set_retry_listener``."""
+    which learns the user id, included): see ``ClarifaiClient.set_retry_listener``. With
+    ``require_reachable`` (a one-shot command), a remote server that cannot be reached by that
+    first call, retries included, is a ConnectError; the TUI opens anyway and lets each screen
+    say so. ``retry`` replaces the remote client's retry policy (tests)."""
     import httpx
 
     from api.client import ClarifaiClient
-    from api.errors import ApiError
+    from api.errors import ApiConnectionError, ApiError
 
     app_id = profile.app_id or None
     if profile.is_local:
@@ -76,7 +81,9 @@ async def connect(
             f"export {ENV_PAT}=... (create one in Clarifai under Settings > Secrets)"
         )
     base_url = profile.resolved_base_url()
-    client = ClarifaiClient(base_url=base_url, api_key=pat, user_id=profile.user_id, app_id=app_id)
+    client = ClarifaiClient(
+        base_url=base_url, api_key=pat, user_id=profile.user_id, app_id=app_id, retry=retry
+    )
     client.set_retry_listener(on_retry)
     user_id = profile.user_id
     if user_id == "me":
@@ -87,6 +94,12 @@ async def connect(
             if exc.is_auth and exc.http_status == 401:
                 await client.aclose()
                 raise ConnectError(f"{base_url} refused the key: {exc}") from None
+            if require_reachable and isinstance(exc, ApiConnectionError):
+                await client.aclose()
+                raise ConnectError(
+                    f"{exc}; check base_url of profile {profile.name!r} (or the network), "
+                    "or start the server if it is a `clarifai-tui serve`"
+                ) from None
             # Unreachable now, or a PAT without the scope to read the user: keep "me" and
             # let the first real call say what is wrong.
             user_id = profile.user_id
@@ -118,7 +131,7 @@ async def run_with_client(
         print(notice.message, file=sys.stderr, flush=True)
 
     try:
-        connection = await connect(profile, owner=owner, on_retry=say_retry)
+        connection = await connect(profile, owner=owner, on_retry=say_retry, require_reachable=True)
     except ConnectError as exc:
         print(f"clarifai-tui: {exc}", file=sys.stderr)
         return 2

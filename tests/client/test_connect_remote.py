@@ -10,7 +10,8 @@ import httpx
 import pytest
 import respx
 
-from api.retry import RetryNotice
+from api.retry import RetryNotice, RetryPolicy
+from tests.client.conftest import Sleeps
 from tui.config import Profile
 from tui.connect import ConnectError, connect
 
@@ -100,3 +101,22 @@ async def test_on_retry_hears_the_first_call_and_keeps_listening(profile: Profil
         ("GET /v2/users/me/apps", 2),
     ]
     assert "HTTP_503" in heard[0].reason and all(SECRET not in n.message for n in heard)
+
+
+async def test_an_unreachable_server_fails_a_command_but_not_the_tui(profile: Profile) -> None:
+    sleeps = Sleeps()
+    policy = RetryPolicy(sleep=sleeps, jitter=False, max_attempts=3)
+    with respx.mock(base_url=BASE) as router:
+        route = router.get("/v2/users/me").mock(side_effect=httpx.ConnectError("refused"))
+        with pytest.raises(ConnectError) as info:
+            await connect(profile, require_reachable=True, retry=policy)
+        assert route.call_count == 3 and sleeps == [0.5, 1.0]  # retried before giving up
+        message = str(info.value)
+        assert f"could not reach {BASE}" in message and "profile 'team'" in message
+        assert "clarifai-tui serve" in message and SECRET not in message
+
+        conn = await connect(profile, retry=policy)  # the TUI: opens, and keeps "me"
+        try:
+            assert conn.user_id == "me" and route.call_count == 6
+        finally:
+            await conn.aclose()
