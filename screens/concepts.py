@@ -213,7 +213,7 @@ class ConceptsScreen(AreaScreen):
         session = self.session
         self._app_id = session.app_id
         if session.client is None:
-            self._status(session.error or "connecting…")
+            self._status(session.waiting_text)
             return
         if not session.app_id:
             self._status("no app selected: ctrl+o picks or creates one (d there: the demo app)")

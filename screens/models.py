@@ -130,7 +130,7 @@ class ModelsScreen(AreaScreen):
     def action_refresh(self) -> None:
         if not self.session.connected or not self.session.app_id:
             self.query_one("#model-detail", Static).update(
-                self.session.error or "connecting…"
+                self.session.waiting_text
                 if not self.session.connected
                 else "no app selected: ctrl+o picks or creates one"
             )

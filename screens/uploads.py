@@ -399,7 +399,7 @@ class UploadsScreen(AreaScreen):
     def _status(self) -> None:
         session = self.session
         if session.client is None:
-            text = session.error or "connecting…"
+            text = session.waiting_text
         elif not session.app_id:
             text = "no app selected: ctrl+o picks or creates one (d there makes the demo app)"
         else:

@@ -154,7 +154,7 @@ class WorkflowsScreen(AreaScreen):
     def action_refresh(self) -> None:
         if not self.session.connected or not self.session.app_id:
             self.info(
-                (self.session.error or "connecting…")
+                self.session.waiting_text
                 if not self.session.connected
                 else "no app selected: ctrl+o picks or creates one"
             )

@@ -21,6 +21,7 @@ from tui.widgets.help import HelpScreen
 from tui.widgets.session import Session
 
 if TYPE_CHECKING:
+    from api.retry import RetryNotice
     from tui.connect import Connection
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,17 @@ class ClarifaiTUI(App[int]):
         from tui.connect import connect
 
         try:
-            self.connection = await connect(self.profile)
+            self.connection = await connect(self.profile, on_retry=self._connect_retrying)
         except Exception as exc:
             self.session.error = str(exc)
             self._session_changed()
             raise
+        # Once connected, a failure that lasts is a notification (report_error), not a line.
+        self.connection.client.set_retry_listener(None)
         self.session.client = self.connection.client
         self.session.user_id = self.connection.user_id
         self.session.error = ""
+        self.session.retry_note = ""
         if self._remember_app:
             self.remember_app(self.session.app_id)
         self._session_changed()
@@ -115,6 +119,10 @@ class ClarifaiTUI(App[int]):
             # Nothing to work on yet: open the picker, which lists apps, creates one, and on
             # the local profile offers the demo app (handwritten digits) to an empty install.
             self.action_pick_app()
+
+    def _connect_retrying(self, notice: RetryNotice) -> None:
+        self.session.retry_note = notice.message
+        self._session_changed()
 
     async def on_unmount(self) -> None:
         if self.connection is not None:

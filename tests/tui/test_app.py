@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from screens.concepts import ConceptsScreen
 from screens.explorer import ExplorerScreen
@@ -14,6 +15,7 @@ from screens.models import ModelsScreen
 from screens.review import ReviewScreen
 from screens.uploads import UploadsScreen
 from screens.workflows import WorkflowsScreen
+from tests.tui_helpers import connected, local_config, wait_until
 from tui.app import ClarifaiTUI
 from tui.config import load_config, parse_config
 from tui.widgets.area import Breadcrumb
@@ -156,3 +158,42 @@ async def test_failed_worker_becomes_a_notification(tmp_path: Path) -> None:
                 break
         assert app.is_running
         assert any("the server said no" in n.message for n in app._notifications)
+
+
+async def test_connecting_shows_each_retry_until_connected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow first call is not a silent "connecting…": the screen shows the latest retry, and
+    once connected the line and the listener are gone."""
+    import asyncio
+
+    from api.retry import RetryNotice
+    from tui import connect as connect_module
+    from tui.widgets.session import Session
+
+    real_connect = connect_module.connect
+    release = asyncio.Event()
+
+    async def slow_connect(profile: object, **kwargs: Any) -> Any:
+        kwargs["on_retry"](RetryNotice("GET /v2/users/me", 2, 5, 1.5, "CONNECTION_FAILED: x"))
+        await release.wait()
+        return await real_connect(profile, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connect_module, "connect", slow_connect)
+    config = local_config(tmp_path, app_id="park")
+    app = ClarifaiTUI(config, config.profile(), start_area="uploads")
+    async with app.run_test(size=(120, 24)) as pilot:
+        uploads = app.screen
+        assert isinstance(uploads, UploadsScreen)
+
+        def status() -> str:
+            return str(uploads.query_one("#uploads-status", Static).render())
+
+        waiting = "connecting… retrying in 1.5 s (attempt 2 of 5): CONNECTION_FAILED: x"
+        await wait_until(pilot, lambda: waiting in status(), what="the retry line")
+        release.set()
+        client = await connected(pilot)
+        await wait_until(pilot, lambda: "connecting" not in status(), what="the line gone")
+        assert app.session.retry_note == "" and client._conn.on_retry is None
+    assert Session("p", "b", retry_note="r").waiting_text == "connecting… r"
+    assert Session("p", "b", error="boom", retry_note="r").waiting_text == "boom"

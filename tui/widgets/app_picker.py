@@ -68,7 +68,7 @@ class AppPicker(ModalScreen[str | None]):
     async def load(self) -> None:
         session = self.host.session
         if session.client is None:
-            self._status(session.error or "connecting…")
+            self._status(session.waiting_text)
             return
         self._status("loading apps…")
         apps = await session.client.list_apps()

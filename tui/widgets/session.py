@@ -19,10 +19,21 @@ class Session:
     app_id: str = ""
     client: ClarifaiClient | None = None
     error: str = ""
+    #: While connecting: the latest retry of the first call ("retrying in 1.5 s (attempt 3 of
+    #: 5): CONNECTION_FAILED: ..."), so that a slow or unreachable server is not a silent wait.
+    retry_note: str = ""
 
     @property
     def connected(self) -> bool:
         return self.client is not None
+
+    @property
+    def waiting_text(self) -> str:
+        """What a screen shows until connected: the failure, else "connecting…" and the latest
+        retry, if any."""
+        if self.error:
+            return self.error
+        return f"connecting… {self.retry_note}" if self.retry_note else "connecting…"
 
     def app_client(self) -> ClarifaiClient:
         """The client bound to the current app; raises a clear error when there is none."""
