@@ -116,6 +116,13 @@ def state_dir(profile: Profile) -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME)) / profile.name
 
 
+def print_retry(notice: RetryNotice) -> None:
+    """For one-shot commands: each retry as a line on stderr."""
+    import sys
+
+    print(notice.message, file=sys.stderr, flush=True)
+
+
 async def run_with_client(
     config: Config,
     profile: Profile,
@@ -127,11 +134,10 @@ async def run_with_client(
     """Connect, run one command with a client bound to the app, close. For the CLI."""
     import sys
 
-    def say_retry(notice: RetryNotice) -> None:
-        print(notice.message, file=sys.stderr, flush=True)
-
     try:
-        connection = await connect(profile, owner=owner, on_retry=say_retry, require_reachable=True)
+        connection = await connect(
+            profile, owner=owner, on_retry=print_retry, require_reachable=True
+        )
     except ConnectError as exc:
         print(f"clarifai-tui: {exc}", file=sys.stderr)
         return 2

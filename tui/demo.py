@@ -28,11 +28,13 @@ async def run_demo_command(config: Config, profile: Profile, app_id: str | None)
     from api.demo import DEMO_APP_ID
     from api.demo_setup import setup_demo
     from api.errors import ApiError
-    from tui.connect import ConnectError, connect
+    from tui.connect import ConnectError, connect, print_retry
 
     target = app_id or DEMO_APP_ID
     try:
-        connection = await connect(profile, owner="demo")
+        connection = await connect(
+            profile, owner="demo", on_retry=print_retry, require_reachable=True
+        )
     except ConnectError as exc:
         print(f"clarifai-tui: {exc}", file=sys.stderr)
         return 2
