@@ -5,6 +5,7 @@ the scope to read the user keeps `me`."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ import respx
 from api.retry import RetryNotice, RetryPolicy
 from tests.client.conftest import Sleeps
 from tui.config import Profile
-from tui.connect import ConnectError, connect
+from tui.connect import ConnectError, Connection, connect
 
 BASE = "https://api.test"
 SECRET = "pat-0123456789abcdef"
@@ -120,3 +121,29 @@ async def test_an_unreachable_server_fails_a_command_but_not_the_tui(profile: Pr
             assert conn.user_id == "me" and route.call_count == 6
         finally:
             await conn.aclose()
+
+
+async def test_one_shot_commands_print_retries_and_need_a_reachable_server(
+    profile: Profile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui import connect as connect_module
+    from tui.config import load_config
+    from tui.demo import run_demo_command
+
+    asked: list[dict[str, object]] = []
+
+    async def refuse(_: Profile, **kwargs: object) -> Connection:
+        asked.append(kwargs)
+        raise ConnectError("could not reach it")
+
+    async def never(*_: object) -> int:
+        raise AssertionError("ran without a connection")
+
+    monkeypatch.setattr(connect_module, "connect", refuse)
+    config = load_config(tmp_path / "config.toml")
+    assert await connect_module.run_with_client(config, profile, "a1", never, owner="upload") == 2
+    assert await run_demo_command(config, profile, None) == 2
+    assert [(k["owner"], k["on_retry"], k["require_reachable"]) for k in asked] == [
+        ("upload", connect_module.print_retry, True),
+        ("demo", connect_module.print_retry, True),
+    ]

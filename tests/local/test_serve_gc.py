@@ -43,3 +43,24 @@ def test_tune_gc_freezes_the_heap_raises_the_threshold_and_still_collects_cycles
     del cycle
     gc.collect()
     assert gone() is None, "a cycle made after tune_gc() was not collected"
+
+
+async def test_the_server_tunes_gc_once_started_and_only_then(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    calls: list[str] = []
+    outcome = {"started": False}
+
+    async def startup(self: uvicorn.Server, sockets: object = None) -> None:
+        self.started = outcome["started"]
+
+    monkeypatch.setattr(uvicorn.Server, "startup", startup)
+    monkeypatch.setattr(serve, "tune_gc", lambda: calls.append("tuned"))
+    server = serve._Server(uvicorn.Config(app=lambda *a: None), "listening on test")
+    await server.startup()  # did not start (a failed lifespan): nothing tuned, nothing said
+    assert calls == [] and "listening" not in capsys.readouterr().out
+    outcome["started"] = True
+    await server.startup()
+    assert calls == ["tuned"] and capsys.readouterr().out == "listening on test\n"
