@@ -304,16 +304,9 @@ class ClarifaiClient:
                 if attempt > 1:
                     log.info("giving up on %s after %d attempts: %s", label, attempt, error.name)
                 raise error
-            log.info(
-                "retrying %s in %.2fs (attempt %d of %d): %s",
-                label,
-                delay,
-                attempt + 1,
-                policy.max_attempts,
-                error.name,
-            )
+            notice = RetryNotice(label, attempt + 1, policy.max_attempts, delay, str(error))
+            log.info("%s", notice.message)
             if self._conn.on_retry is not None:
-                notice = RetryNotice(label, attempt + 1, policy.max_attempts, delay, str(error))
                 self._conn.on_retry(notice)
             await policy.sleep(delay)
 
