@@ -81,6 +81,7 @@ async def test_on_retry_hears_the_first_call_and_keeps_listening(profile: Profil
     """The CLI passes on_retry to show why nothing moves: it must hear the retries of the very
     first call (the user lookup) and of the calls made with the connection afterwards."""
     heard: list[RetryNotice] = []
+    sleeps = Sleeps()
     with respx.mock(base_url=BASE) as router:
         router.get("/v2/users/me").mock(
             side_effect=[
@@ -91,7 +92,7 @@ async def test_on_retry_hears_the_first_call_and_keeps_listening(profile: Profil
         router.get("/v2/users/me/apps").mock(
             side_effect=[httpx.Response(429), httpx.Response(200, json=status(10000, "Ok"))]
         )
-        conn = await connect(profile, on_retry=heard.append)
+        conn = await connect(profile, on_retry=heard.append, retry=RetryPolicy(sleep=sleeps))
         try:
             assert conn.user_id == "ada"
             await conn.client.list_apps()
@@ -102,6 +103,7 @@ async def test_on_retry_hears_the_first_call_and_keeps_listening(profile: Profil
         ("GET /v2/users/me/apps", 2),
     ]
     assert "HTTP_503" in heard[0].reason and all(SECRET not in n.message for n in heard)
+    assert len(sleeps) == 2
 
 
 async def test_an_unreachable_server_fails_a_command_but_not_the_tui(profile: Profile) -> None:

@@ -177,7 +177,10 @@ async def test_connecting_shows_each_retry_until_connected(
     async def slow_connect(profile: object, **kwargs: Any) -> Any:
         kwargs["on_retry"](RetryNotice("GET /v2/users/me", 2, 5, 1.5, "CONNECTION_FAILED: x"))
         await release.wait()
-        return await real_connect(profile, **kwargs)  # type: ignore[arg-type]
+        connection = await real_connect(profile, **kwargs)  # type: ignore[arg-type]
+        # As a remote profile's connect() does (the embedded one never retries).
+        connection.client.set_retry_listener(kwargs["on_retry"])
+        return connection
 
     monkeypatch.setattr(connect_module, "connect", slow_connect)
     config = local_config(tmp_path, app_id="park")
