@@ -73,6 +73,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _no_item(_raw: Any) -> None:
+    """`wire.batch_results`' parser when the caller keeps no item (see post_inputs_batch)."""
+    return None
+
+
 @dataclass
 class _Trace:
     """What the retry loop saw of one call."""
@@ -452,8 +457,14 @@ class ClarifaiClient:
         done = await asyncio.gather(*(one(b) for b in batches))
         return [r for batch in done for r in batch]
 
-    async def post_inputs_batch(self, batch: Sequence[NewInput]) -> list[InputResult]:
-        """One PostInputs call (at most 128 inputs); see `post_inputs`."""
+    async def post_inputs_batch(
+        self, batch: Sequence[NewInput], *, keep_inputs: bool = True
+    ) -> list[InputResult]:
+        """One PostInputs call (at most 128 inputs); see `post_inputs`.
+
+        With ``keep_inputs=False`` the answer's inputs are not read into `Input` objects (each
+        result's ``item`` stays None; outcome, status and reason are all there): the uploader
+        needs only those, and reading 128 inputs cost about a tenth of its time per batch."""
         if len(batch) > BATCH_SIZE:
             raise ValueError(f"at most {BATCH_SIZE} inputs per call, got {len(batch)}")
         if not batch:
@@ -474,7 +485,7 @@ class ClarifaiClient:
             code,
             description,
             details,
-            wire.input_from,
+            wire.input_from if keep_inputs else _no_item,
             status_name,
         )
         if trace.maybe_delivered:

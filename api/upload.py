@@ -975,7 +975,9 @@ class Uploader:
         # resumed run re-posts those items and counts the duplicate answer as its own).
         await prepared.durable
         try:
-            results = await self.client.post_inputs_batch([new for _, new in pairs])
+            results = await self.client.post_inputs_batch(
+                [new for _, new in pairs], keep_inputs=False
+            )
         except ApiError as exc:
             if _is_fatal(exc):
                 raise

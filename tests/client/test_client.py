@@ -156,6 +156,32 @@ async def test_post_inputs_batches_at_128_and_splits_mixed_status(
     assert sent0["data"]["image"]["base64"] == "aW1nMA=="
 
 
+async def test_post_inputs_batch_without_keeping_inputs(
+    client: ClarifaiClient, router: respx.MockRouter
+) -> None:
+    """keep_inputs=False (the uploader's call) keeps every outcome and reason, no Input."""
+    items = [NewInput(data=b"a"), NewInput(data=b"b"), NewInput(data=b"c")]
+    codes = dict(zip([i.input_id for i in items], [30001, 30100, 30104], strict=True))
+    answer = [
+        {
+            "id": i,
+            "status": {"code": c, "description": f"d{c}"},
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        for i, c in codes.items()
+    ]
+    router.post(f"{APP}/inputs").mock(return_value=ok(10010, inputs=answer))
+    kept = await client.post_inputs_batch(items)
+    lean = await client.post_inputs_batch(items, keep_inputs=False)
+    assert kept[0].item is not None and kept[0].item.id == items[0].input_id
+    assert [r.item for r in lean] == [None, None, None]
+    assert [(r.id, r.outcome, r.status_code, r.reason) for r in lean] == [
+        (r.id, r.outcome, r.status_code, r.reason) for r in kept
+    ]
+    assert [r.outcome for r in lean] == ["created", "duplicate", "failed"]
+    assert "d30104" in lean[2].reason
+
+
 async def test_post_inputs_whole_batch_failure_with_items(
     client: ClarifaiClient, router: respx.MockRouter
 ) -> None:

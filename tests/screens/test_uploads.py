@@ -134,9 +134,9 @@ class SlowServer:
         self.release = asyncio.Event()
         original = ClarifaiClient.post_inputs_batch
 
-        async def post(client: ClarifaiClient, batch: Any) -> Any:
+        async def post(client: ClarifaiClient, batch: Any, **options: Any) -> Any:
             self.calls += 1
-            result = await original(client, batch)
+            result = await original(client, batch, **options)
             if self.calls > self.free:
                 await self.release.wait()
             return result
