@@ -464,7 +464,7 @@ class ClarifaiClient:
 
         With ``keep_inputs=False`` the answer's inputs are not read into `Input` objects (each
         result's ``item`` stays None; outcome, status and reason are all there): the uploader
-        needs only those, and reading 128 inputs cost about a tenth of its time per batch."""
+        needs only those, and reading each input (~3.5 us) is half of handling the answer."""
         if len(batch) > BATCH_SIZE:
             raise ValueError(f"at most {BATCH_SIZE} inputs per call, got {len(batch)}")
         if not batch:

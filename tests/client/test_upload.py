@@ -114,8 +114,8 @@ async def test_happy_path_batches_and_follows_processing(tmp_path: Path) -> None
 async def test_uploader_reads_only_the_statuses_of_an_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The uploader asks for no Input objects (keep_inputs=False): parsing each answered input
-    cost about a tenth of its time per batch; outcomes and reasons still come through."""
+    """The uploader asks for no Input objects (keep_inputs=False): reading each answered input
+    was half of handling the answer; outcomes and reasons still come through."""
     parsed: list[object] = []
     original = wire.input_from
 
