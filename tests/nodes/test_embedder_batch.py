@@ -267,3 +267,43 @@ def test_input_images_are_not_modified(varied: list[Image.Image]) -> None:
     before = image.tobytes()
     HandcraftedEmbedder().embed(image)
     assert image.tobytes() == before and image.mode == "RGBA"
+
+
+def test_orientation_slots_match_arctan2_for_every_gradient_next_to_a_bin_edge() -> None:
+    """``_orientation_slots`` finds ``floor(arctan2(gy, gx) * 9 / pi + 9)`` by comparisons.
+
+    Gradients are differences of ``299 r + 587 g + 114 b``: integers of at most 255,000 in
+    magnitude. Away from a bin edge any method gives the same slot; so every such gradient on
+    either side of every edge (the lines at multiples of 20 degrees, and the axes) is checked
+    against arctan2 itself, as the code before it computed the slot.
+    """
+    limit = 255_000
+    scratch = embedder_module._Scratch(64)
+    per_pass = scratch.gx.size
+    span = np.arange(-limit, limit + 1, dtype=np.float64)
+    lines: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = [
+        (span, np.zeros_like(span)),
+        (np.zeros_like(span), span),
+    ]
+    for k in range(1, 9):
+        tan = np.tan(k * np.pi / 9)
+        for offset in (-1, 0, 1, 2):  # the lattice points on both sides of the line
+            if abs(tan) <= 1:
+                lines.append((span, np.floor(span * tan) + offset))
+            else:
+                lines.append((np.floor(span / tan) + offset, span))
+    checked = 0
+    for xs, ys in lines:
+        keep = (np.abs(xs) <= limit) & (np.abs(ys) <= limit)
+        xs, ys = xs[keep], ys[keep]
+        for start in range(0, xs.size, per_pass):
+            gx, gy = xs[start : start + per_pass], ys[start : start + per_pass]
+            m = gx.size
+            scratch.gx.reshape(-1)[:m], scratch.gy.reshape(-1)[:m] = gx, gy
+            scratch.gx.reshape(-1)[m:] = scratch.gy.reshape(-1)[m:] = 0.0
+            got = embedder_module._orientation_slots(scratch, 64).reshape(-1)[:m]
+            want = np.add(np.arctan2(gy, gx) * (9 / np.pi), 9).astype(np.intp)
+            wrong = np.flatnonzero(got != want)
+            assert wrong.size == 0, [(gx[i], gy[i], got[i], want[i]) for i in wrong[:5]]
+            checked += m
+    assert checked > 16_000_000

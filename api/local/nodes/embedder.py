@@ -86,9 +86,15 @@ _W_THUMB: Final = 0.8
 #   extracts ``299 r + 587 g + 114 b`` = grey * 255000, so gradients are exact integers.
 # - Histogram codes: ``floor(v / 255 * 4)`` capped at 3 is ``v >> 6``, and one multiply
 #   gathers the three 2-bit fields into a 6-bit code.
-# - The orientation bin comes from ``arctan2`` without ``% pi``: ``ang * 9 / pi + 9`` lies in
-#   [0, 18] and indexes 19 slots per cell (slot s >= 9 is bin s - 9, a slot below 9 is bin
-#   s, slot 18 (``ang == pi``) is bin 0), folded to 9 bins after ``bincount``.
+# - The orientation slot is ``floor(arctan2(gy, gx) * 9 / pi + 9)``, in [0, 18]: 19 slots per
+#   cell (slot s >= 9 is bin s - 9, a slot below 9 is bin s, slot 18 (``ang == pi``) is bin
+#   0), folded to 9 bins after ``bincount``. ``_orientation_slots`` finds it without arctan2:
+#   numpy's arctan2 is a scalar libm call per pixel (~35 ns) on CPUs without AVX-512, which
+#   made it 40% of the embedding. Folded into the upper right quadrant, a gradient lies past
+#   the edge at k * 20 degrees exactly when ``|gy| > |gx| * tan(k * 20 deg)``, k = 1..4;
+#   the gradients are integers below 2^18 in magnitude, never that close to an irrational
+#   edge, so the comparisons give arctan2's slot for every possible gradient (a test checks
+#   each integer gradient next to an edge), and the same bits on every CPU.
 # - ``bincount`` spreads consecutive pixels over 4 lanes (separate histograms, summed
 #   after): flat areas would otherwise hit one counter back to back and serialise.
 # - Two different colours can have exactly the same true grey (RGB deltas of (15, -9, 7),
@@ -106,6 +112,8 @@ _GREY_SCALE: Final = 255_000.0  # grey * 255000 == 299 r + 587 g + 114 b
 _GREY_MUL: Final = 114 + (587 << 20) + (299 << 40)
 _FIELD: Final = (1 << 20) - 1
 _CODE_MUL: Final = (1 << 20) + (1 << 10) + 1  # r'@0, g'@8, b'@16 -> 16 r' + 4 g' + b' @16
+#: tan(20, 40, 60, 80 degrees): the bin edges in the upper right quadrant (_orientation_slots).
+_EDGE_TANS: Final = tuple(float(t) for t in np.tan(np.arange(1, 5) * np.pi / _BINS))
 _CHUNK: Final = 32  # images per vectorised pass: bounds the per-thread scratch memory
 _PAD: Final = np.array([0, 0, 1, 2, 3, 3])  # edge padding of the 4x4 cell grid
 # Feature blocks, each L2-normalised, then weighted.
@@ -160,6 +168,9 @@ class _Scratch:
         self.sum_y = [np.empty((c, _SIZE >> k, _THUMB), np.uint64) for k in (1, 2, 3)]
         self.gx = np.zeros(img, np.float64)
         self.gy = np.zeros(img, np.float64)  # border rows stay 0
+        # One byte per pixel: the orientation slot and the masks it is made from.
+        self.slot = np.empty(img, np.uint8)
+        self.small = [np.empty(img, np.uint8) for _ in range(4)]
         self.flat = np.empty((c, _SIZE - 2, _SIZE), np.bool_)
         self.differs = np.empty((c, _SIZE - 2, _SIZE), np.bool_)
         self.hist_base, self.slot_base = _bin_bases(c)
@@ -175,6 +186,44 @@ def _scratch(n: int) -> _Scratch:
         scratch = _Scratch(n)
         _local.scratch = scratch
     return scratch
+
+
+def _orientation_slots(s: _Scratch, n: int) -> npt.NDArray[np.uint8]:
+    """``floor(arctan2(gy, gx) * 9 / pi + 9)`` of each pixel of the first ``n`` images'
+    gradients ``s.gx``, ``s.gy`` (integers as float64), computed without arctan2 (see the notes
+    above ``_PIX``), into ``s.slot``. Overwrites ``s.buf[1:]`` and ``s.small``."""
+    gx, gy = s.gx[:n], s.gy[:n]
+    ax, ay, tmp = (b[:n].view(np.float64) for b in s.buf[1:])
+    lower, mirrored, past, work = (m[:n] for m in s.small)
+    half = s.slot[:n]
+    np.abs(gx, out=ax)
+    np.abs(gy, out=ay)
+    # Edges passed in the upper right quadrant (the gradient's half-plane folded there): 0-4.
+    for k, tan in enumerate(_EDGE_TANS):
+        np.multiply(ax, tan, out=tmp)
+        if k == 0:
+            np.greater(ay, tmp, out=half.view(np.bool_))
+        else:
+            np.greater(ay, tmp, out=past.view(np.bool_))
+            np.add(half, past, out=half)
+    # Pointing down (gy < 0): slots 0-8 (the angle + pi), else 9-18.
+    np.less(gy, 0, out=lower.view(np.bool_))
+    # Folded up, pointing left: the bin is 8 - h, or 9 for exactly pi (gy == 0, gx < 0).
+    np.less(gx, 0, out=mirrored.view(np.bool_))
+    np.not_equal(mirrored, lower, out=mirrored)
+    np.equal(ay, 0, out=past.view(np.bool_))
+    # bin = h + mirrored * (8 + [gy == 0] - 2 h), in bytes (modulo 256: no branches).
+    np.left_shift(half, 1, out=work)
+    np.subtract(past, work, out=work)
+    np.add(work, 8, out=work)
+    np.negative(mirrored, out=mirrored)  # 0 or 0xFF
+    np.bitwise_and(work, mirrored, out=work)
+    np.add(half, work, out=half)
+    # slot = bin + 9 - 9 * lower
+    np.multiply(lower, _BINS, out=work)
+    np.subtract(half, work, out=half)
+    np.add(half, _BINS, out=half)
+    return half
 
 
 def _float_bins(
@@ -260,17 +309,14 @@ def _features(scratch: _Scratch, n: int) -> npt.NDArray[np.float64]:
     np.subtract(grey.reshape(-1)[2:], grey.reshape(-1)[:-2], out=gx.reshape(-1)[1:-1])
     gx[:, :, 0] = gx[:, :, -1] = 0.0
     np.subtract(grey[:, 2:], grey[:, :-2], out=gy[:, 1:-1])
-    mag, tmp64, ang = b0.view(np.float64), b1.view(np.float64), b2.view(np.float64)
+    mag, tmp64 = b0.view(np.float64), b1.view(np.float64)
     np.multiply(gx, gx, out=mag)
     np.multiply(gy, gy, out=tmp64)
     np.add(mag, tmp64, out=mag)
     np.sqrt(mag, out=mag)
-    np.arctan2(gy, gx, out=ang)
-    np.multiply(ang, _BINS / np.pi, out=ang)
+    slot = _orientation_slots(s, n)  # uses b1-b3 as work space
     slots = b3.view(np.intp).reshape(n, _PIX)
-    # + 9, then truncate (floor, as >= 0) to an integer slot.
-    np.add(ang.reshape(n, _PIX), _BINS, out=slots, casting="unsafe")
-    np.add(slots, s.slot_base[:n], out=slots)
+    np.add(slot.reshape(n, _PIX), s.slot_base[:n], out=slots)
     # Same true grey above and below, different colours: the float grey decides the bin.
     flat, differs = s.flat[:n], s.differs[:n]
     np.equal(gy[:, 1:-1], 0, out=flat)
