@@ -118,6 +118,60 @@ def test_migrations_are_versioned_and_appendable(tmp_path: Path) -> None:
     store.close()
 
 
+def test_embeddings_written_before_version_4_survive_the_move_to_a_rowid_table(
+    tmp_path: Path,
+) -> None:
+    """Migration 4 rebuilds ``embeddings`` as a rowid table (a vector no longer takes an
+    overflow page of its own): what a version-3 database held is all still there, still found
+    by input and embedder, still deleted with its input."""
+    import sqlite3
+
+    from api.local.modelstore import ModelStore
+    from api.local.rows import EmbeddingRow
+
+    db = tmp_path / "clarifai-tui.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    assert migrate(conn, MIGRATIONS[:3]) == 3
+    conn.execute(
+        "INSERT INTO apps (pk, user_id, id, created_at, modified_at) VALUES (1, 'u', 'a', 0, 0)"
+    )
+    vectors = {pk: bytes([pk]) * 1316 for pk in (1, 2, 3)}
+    for pk, vector in vectors.items():
+        conn.execute(
+            "INSERT INTO inputs (pk, app_pk, id, status_code, created_at, modified_at) "
+            "VALUES (?, 1, ?, 30000, 0, 0)",
+            (pk, f"i{pk}"),
+        )
+        for embedder in ("e1", "e2"):
+            conn.execute(
+                "INSERT INTO embeddings (input_pk, embedder_id, dim, vector) VALUES (?, ?, 329, ?)",
+                (pk, embedder, vector),
+            )
+    conn.close()
+
+    store = Store(tmp_path)
+    store.open()
+    assert store.schema_version == 4
+    (sql,) = (
+        store._conn().execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
+    )
+    assert "WITHOUT ROWID" not in sql.upper()
+    models = ModelStore(store)
+    for embedder in ("e1", "e2"):
+        assert models.embeddings([1, 2, 3], embedder) == {
+            pk: EmbeddingRow(embedder, 329, vector) for pk, vector in vectors.items()
+        }
+    # The primary key still holds: writing an embedder's vector again replaces it.
+    models.put_embeddings([(2, EmbeddingRow("e1", 329, b"\x07" * 1316))])
+    assert models.embeddings([2], "e1")[2].vector == b"\x07" * 1316
+    count = "SELECT COUNT(*) FROM embeddings"
+    assert store._conn().execute(count).fetchone()[0] == 6
+    store.delete_inputs(1, ["i1"])
+    assert store._conn().execute(count).fetchone()[0] == 4
+    store.close()
+
+
 async def test_processor_failure_fails_input_hook_failure_does_not(
     backend_factory: Callable[..., LocalBackend],
 ) -> None:
