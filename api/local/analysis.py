@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from multiprocessing import forkserver, resource_tracker
 from typing import TYPE_CHECKING
 
-from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
+from api.local.imaging import (
+    ImageRejected,
+    IngestLimits,
+    bomb_warnings_are_errors,
+    decode,
+    to_rgb,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -208,10 +214,12 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _start_worker() -> None:
-    """In a new worker process: a lower priority, and an exit when the server goes."""
+    """In a new worker process: a lower priority, decompression bomb warnings as errors for good
+    (see imaging.bomb_warnings_are_errors), and an exit when the server goes."""
     if hasattr(os, "nice"):  # not on Windows
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)
+    bomb_warnings_are_errors()
     _watch_parent()
 
 
