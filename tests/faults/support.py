@@ -45,6 +45,12 @@ def _rgb_png(size: int, raw: bytes, level: int) -> bytes:
     )
 
 
+def png_without_pixels(size: int) -> bytes:
+    """A PNG whose header claims ``size`` x ``size`` RGB pixels, with no pixel data (for what
+    is decided from the header alone, such as the decompression bomb guard)."""
+    return _rgb_png(size, b"", 9)
+
+
 def noisy_png(index: int, size: int = 320) -> bytes:
     """A valid PNG of random pixels (seeded by ``index``): it hardly compresses, so at the
     default size it is larger than the blobs the store keeps inside the database."""

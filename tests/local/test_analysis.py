@@ -22,6 +22,7 @@ from api.local.analysis import CRASHED, Analysis, analyse_many
 from api.local.backend import LocalBackend
 from api.local.imaging import IngestLimits, decode
 from api.local.nodes.embedder import DEFAULT_EMBEDDER
+from tests.faults.support import png_without_pixels
 from tests.local.conftest import KEY, image_bytes
 
 LIMITS = IngestLimits(max_bytes=2_000_000, max_pixels=4_000_000)
@@ -178,28 +179,15 @@ def test_decoding_in_many_threads_leaves_the_warning_filters_as_they_were() -> N
     assert warnings.filters == before
 
 
-def _png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` RGB pixels (and no pixel data)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
-
-
 def test_a_decompression_bomb_is_refused_by_pillows_guard_in_a_thread_and_in_a_worker() -> None:
     # 144 million pixels: past Pillow's MAX_IMAGE_PIXELS, so Image.open warns. decode() makes
     # that warning an error: per call in a thread, for good in a worker process (which then
     # skips the per-call catch_warnings). Either way the same 30002 reason.
-    bomb = _png_header(12_000, 12_000)
+    bomb = png_without_pixels(12_000)
     assert (Image.MAX_IMAGE_PIXELS or 0) < 12_000 * 12_000
     before = list(warnings.filters)
     (in_thread,) = analyse_many([bomb], IngestLimits(), None)
     (in_worker,) = analysis.pool(2).submit(analyse_many, [bomb], IngestLimits(), None).result(60)
     assert in_thread == in_worker
-    assert in_worker.error == ("too large: more than 50,000,000 pixels (decompression bomb guard)")
+    assert in_worker.error == "too large: more than 50,000,000 pixels (decompression bomb guard)"
     assert warnings.filters == before

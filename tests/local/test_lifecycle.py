@@ -152,7 +152,7 @@ def test_embeddings_written_before_version_4_survive_the_move_to_a_rowid_table(
 
     store = Store(tmp_path)
     store.open()
-    assert store.schema_version == 4
+    assert store.schema_version == len(MIGRATIONS)
     (sql,) = (
         store._conn().execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
     )
