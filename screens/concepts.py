@@ -181,7 +181,9 @@ class ConceptsScreen(AreaScreen):
         self.people: dict[str, int] = {}
         self.models: dict[str, int] = {}
         self.capped = False
-        self.loading = False
+        # Not `loading`: that is Textual's Widget.loading, which covers the whole screen with a
+        # LoadingIndicator and hides (so blurs) the table while a load runs.
+        self.busy = False
         self._generation = 0
         self._app_id = ""
 
@@ -218,7 +220,7 @@ class ConceptsScreen(AreaScreen):
         if not session.app_id:
             self._status("no app selected: ctrl+o picks or creates one (d there: the demo app)")
             return
-        self.loading = True
+        self.busy = True
         self._generation += 1
         self.run_worker(
             self._load(self._generation), group="concepts", exclusive=True, exit_on_error=False
@@ -237,7 +239,7 @@ class ConceptsScreen(AreaScreen):
             self._status(self._status_text())
         finally:
             if generation == self._generation:  # a newer load may have replaced this one
-                self.loading = False
+                self.busy = False
 
     def _status_text(self) -> str:
         if not self.concepts:

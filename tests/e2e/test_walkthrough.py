@@ -170,7 +170,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
 
             # 3. Concepts: all three from one line.
             concepts = await go(pilot, "concepts", ConceptsScreen)
-            await wait_until(pilot, lambda: not concepts.loading, what="concepts loaded")
+            await wait_until(pilot, lambda: not concepts.busy, what="concepts loaded")
             await pilot.press("b", *", ".join(CONCEPTS), "enter")
             await wait_until(pilot, lambda: len(concepts.concepts) == 3, what="concepts created")
             assert sorted(c.id for c in await client.list_concepts()) == sorted(CONCEPTS)
@@ -187,7 +187,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             )
             assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
             # ... and the last three by keys in the labelling loop (unlabelled inputs first).
-            await wait_until(pilot, lambda: not concepts.loading, what="concepts")
+            await wait_until(pilot, lambda: not concepts.busy, what="concepts")
             await pilot.press("l")
             await wait_until(pilot, lambda: isinstance(app.screen, LabellingScreen))
             loop = app.screen

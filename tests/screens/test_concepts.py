@@ -51,7 +51,7 @@ async def open_concepts(pilot: Pilot[Any]) -> ConceptsScreen:
 
 
 async def loaded(pilot: Pilot[Any], screen: ConceptsScreen) -> None:
-    await wait_until(pilot, lambda: not screen.loading, what="concepts loaded")
+    await wait_until(pilot, lambda: not screen.busy, what="concepts loaded")
     await pilot.pause()
 
 
@@ -105,7 +105,7 @@ async def test_create_rename_and_counts(tmp_path: Path) -> None:
         await pilot.press(*"Pedestrian", "enter")
         await wait_until(
             pilot,
-            lambda: screen.concepts[0].name == "Pedestrian" and not screen.loading,
+            lambda: screen.concepts[0].name == "Pedestrian" and not screen.busy,
             what="renamed",
         )
         concept = await app.session.app_client().get_concept("walker")
@@ -122,7 +122,7 @@ async def test_delete_removes_the_concept_from_every_annotation(tmp_path: Path) 
         assert "cannot delete concepts" in message and "walker" in message
         await pilot.press("y")
         await wait_until(
-            pilot, lambda: not screen.loading and rows(screen)[0][2] == "0", what="deleted"
+            pilot, lambda: not screen.busy and rows(screen)[0][2] == "0", what="deleted"
         )
         client = app.session.app_client()
         annotations: dict[str, Annotation] = {
@@ -132,6 +132,40 @@ async def test_delete_removes_the_concept_from_every_annotation(tmp_path: Path) 
         assert [c.id for c in annotations["a1"].concepts] == ["runner"]
         assert "a3" in annotations
         assert "walker" in {c.id for c in await client.list_concepts()}
+
+
+async def test_the_table_keeps_its_focus_and_stays_shown_while_concepts_load(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # The screen once kept its busy flag in `loading`, which is Textual's Widget.loading: the
+    # whole screen was covered by a LoadingIndicator, its table left the layout (Hide) and so
+    # lost its focus whenever a layout pass fell inside the load. That is what made the
+    # snapshot test time out "waiting for the table focused" at random under load.
+    import screens.concepts
+
+    release = asyncio.Event()
+    real = screens.concepts.app_concepts
+
+    async def held(client: Any) -> list[Concept]:
+        await release.wait()
+        return await real(client)
+
+    monkeypatch.setattr(screens.concepts, "app_concepts", held)
+    await seed(tmp_path, labelled=True)
+    app = make_tui(tmp_path, app_id=APP, area="concepts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, ConceptsScreen)
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: screen.busy and table.has_focus, what="load started")
+        await pilot.pause(0.2)  # layout passes happen while the load is held
+        assert not screen.loading  # Textual's own flag: no cover over the screen
+        assert table.has_focus and table.display
+        assert "loading concepts" in str(screen.query_one("#concepts-status").render())
+        release.set()
+        await loaded(pilot, screen)
+        assert table.has_focus
 
 
 def test_concepts_snapshot(tmp_path: Path, snap_compare: Any) -> None:

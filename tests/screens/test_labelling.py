@@ -57,7 +57,7 @@ async def open_labelling(pilot: Pilot[Any]) -> LabellingScreen:
     await connected(pilot)
     concepts = app.screen
     assert isinstance(concepts, ConceptsScreen)
-    await wait_until(pilot, lambda: not concepts.loading, what="concepts")
+    await wait_until(pilot, lambda: not concepts.busy, what="concepts")
     await pilot.press("l")
     await wait_until(pilot, lambda: isinstance(app.screen, LabellingScreen), what="labelling")
     screen = app.screen
