@@ -113,6 +113,19 @@ async def test_help_lists_every_binding_with_its_id(tmp_path: Path) -> None:
         assert isinstance(app.screen, UploadsScreen)
 
 
+def _highlighted(screen: object) -> str:
+    """The prompt text of the command palette's highlighted hit ("" while there is none)."""
+    from textual.command import CommandList
+
+    if not isinstance(screen, CommandPalette):
+        return ""
+    hits = screen.query_one(CommandList)
+    if hits.highlighted is None:
+        return ""
+    prompt = hits.get_option_at_index(hits.highlighted).prompt
+    return str(getattr(prompt, "plain", prompt)).split("\n")[0]
+
+
 async def test_palette_opens_and_switches_area(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -120,7 +133,8 @@ async def test_palette_opens_and_switches_area(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"Go to Explorer")
-        await pilot.pause(0.3)
+        # The palette searches in a worker: enter picks the highlighted hit once it is there.
+        await wait_until(pilot, lambda: _highlighted(app.screen) == "Go to Explorer", what="hit")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ExplorerScreen)
@@ -152,10 +166,7 @@ async def test_failed_worker_becomes_a_notification(tmp_path: Path) -> None:
 
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.run_worker(fails(), exit_on_error=False)
-        for _ in range(20):
-            await pilot.pause(0.05)
-            if app._notifications:
-                break
+        await wait_until(pilot, lambda: bool(app._notifications), what="the notification")
         assert app.is_running
         assert any("the server said no" in n.message for n in app._notifications)
 
