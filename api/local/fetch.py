@@ -1,8 +1,17 @@
-"""Downloading URL inputs: http/https only, size and time caps, private addresses refused."""
+"""Downloading URL inputs: http/https only, size and time caps, private addresses refused.
+
+The host name of each hop is resolved once, every address it resolves to is checked, and the
+connection goes to the checked address (the URL's host swapped for the IP; the original name
+kept in the Host header and, for https, as the TLS server name, so certificates still verify).
+Resolving again when connecting, as a plain ``client.get(url)`` does, let a name that answered
+a public address to the check and 127.0.0.1 to the connection fetch a loopback service's bytes
+(DNS rebinding).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
@@ -16,6 +25,8 @@ from api.local.imaging import ImageRejected, IngestLimits, human_bytes
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _PRIVATE_HINT = "start the server with --allow-private-urls to allow it"
+#: 100.64.0.0/10 (RFC 6598): neither private nor global; cloud metadata lives there on some clouds.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -41,11 +52,16 @@ def _address_problem(address: str) -> str | None:
         return "a private address"
     if ip.is_reserved:
         return "not a public unicast address"
+    if ip in _SHARED:
+        return "a shared (carrier-grade NAT) address"
+    if not ip.is_global:
+        return "not a globally routable address"
     return None
 
 
-async def check_url(url: str, *, allow_private: bool, resolver: Resolver) -> None:
-    """Raise ImageRejected('URL refused: ...') unless ``url`` may be downloaded."""
+async def check_url(url: str, *, allow_private: bool, resolver: Resolver) -> str | None:
+    """Raise ImageRejected('URL refused: ...') unless ``url`` may be downloaded; return the
+    checked address to connect to (None with ``allow_private``: then nothing is pinned)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -61,7 +77,7 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver) -> Non
     if not host:
         raise ImageRejected(f"URL refused: no host name in {url}")
     if allow_private:
-        return
+        return None
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -75,6 +91,25 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver) -> Non
             raise ImageRejected(
                 f"URL refused: host {host!r} resolves to {address}, {problem}; {_PRIVATE_HINT}"
             )
+    if not addresses:
+        raise ImageRejected(f"URL refused: host {host!r} resolves to no address")
+    return addresses[0]
+
+
+def _pinned(client: httpx.AsyncClient, url: str, address: str | None) -> httpx.Request:
+    """A GET of ``url`` that connects to ``address`` (when given) and still names the host."""
+    if address is None:
+        return client.build_request("GET", url)
+    original = httpx.URL(url)
+    host = original.host
+    netloc = host if original.port is None else f"{host}:{original.port}"
+    extensions = {"sni_hostname": host} if original.scheme == "https" else {}
+    return client.build_request(
+        "GET",
+        original.copy_with(host=address.split("%", 1)[0]),
+        headers={"Host": netloc},
+        extensions=extensions,
+    )
 
 
 async def download(
@@ -102,9 +137,10 @@ async def _download(
 ) -> bytes:
     current = url
     for _ in range(limits.max_redirects + 1):
-        await check_url(current, allow_private=allow_private, resolver=resolver)
+        address = await check_url(current, allow_private=allow_private, resolver=resolver)
         try:
-            async with client.stream("GET", current) as response:
+            response = await client.send(_pinned(client, current, address), stream=True)
+            async with contextlib.aclosing(response):
                 if response.is_redirect:
                     location = response.headers.get("location", "")
                     if not location:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -7,8 +8,8 @@ import httpx
 import pytest
 
 from api.local.backend import LocalBackend
-from api.local.fetch import check_url
-from api.local.imaging import ImageRejected
+from api.local.fetch import check_url, download
+from api.local.imaging import ImageRejected, IngestLimits
 from tests.local.conftest import APP, client_for, image_bytes
 from tests.local.http_server import serve_files
 
@@ -82,6 +83,8 @@ async def test_private_and_bad_scheme_refused(
         ("::1", "loopback"),
         ("192.168.0.1", "private"),
         ("0.0.0.0", "not a public"),
+        ("100.64.1.2", "shared"),  # RFC 6598: not private, not global either
+        ("fd00::1", "private"),
     ],
 )
 async def test_resolved_private_addresses_refused(address: str, problem: str) -> None:
@@ -126,3 +129,61 @@ async def test_timeout_http_error_and_size_via_mock(
     assert found["err"]["status"]["description"].startswith("download failed: HTTP 503")
     assert found["big"]["status"]["description"].startswith("too large")
     assert found["fine"]["status"]["code"] == 30000
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(
+    scheme: str,
+) -> None:
+    # DNS rebinding: the name answers a public address to the check and loopback afterwards.
+    # The download must connect to the address it checked, naming the host in Host and SNI.
+    answers = [["93.184.216.34"], ["127.0.0.1"]]
+    lookups: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return answers[min(len(lookups) - 1, 1)]
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=image_bytes())
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        body = await download(
+            client,
+            f"{scheme}://rebind.example:8080/a.png?x=1",
+            IngestLimits(),
+            allow_private=False,
+            resolver=rebinding,
+        )
+    assert body == image_bytes()
+    assert lookups == ["rebind.example"]
+    (request,) = seen
+    assert request.url.host == "93.184.216.34"
+    assert (request.url.port, request.url.path, request.url.query) == (8080, "/a.png", b"x=1")
+    assert request.headers["host"] == "rebind.example:8080"
+    assert request.extensions.get("sni_hostname") == (
+        "rebind.example" if scheme == "https" else None
+    )
+
+
+async def test_a_redirect_to_a_name_that_resolves_to_loopback_is_refused() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return {"public.example": ["93.184.216.34"], "inner.example": ["127.0.0.1"]}[host]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://inner.example/secret"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(
+            ImageRejected, match=re.escape("'inner.example' resolves to 127.0.0.1, a loopback")
+        ):
+            await download(
+                client,
+                "http://public.example/a.png",
+                IngestLimits(),
+                allow_private=False,
+                resolver=resolver,
+            )
