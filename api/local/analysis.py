@@ -313,16 +313,23 @@ def discard(executor: Executor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
+#: How many fresh quarantine workers an input gets before its crash is blamed on it: a worker
+#: can die of something else (the OOM killer, an operator's kill), and one such death once
+#: failed a valid image for good as "hostile".
+QUARANTINE_ATTEMPTS = 2
+
+
 def analyse_quarantined(data: bytes, limits: IngestLimits, embedder: str | None) -> Analysis:
     """Analyse one input alone in a one-worker pool (blocking: call it from a thread). If the
-    worker dies on it, it is this input that killed it."""
+    worker dies on it QUARANTINE_ATTEMPTS times, each time a fresh one, this input kills it."""
     global _quarantine
     with _quarantine_lock:
-        if _quarantine is None:
-            _quarantine = _new_pool(1)
-        try:
-            return _quarantine.submit(analyse_many, [data], limits, embedder).result()[0]
-        except BrokenProcessPool:
-            _quarantine.shutdown(wait=False, cancel_futures=True)
-            _quarantine = None
-            return Analysis(error=CRASHED)
+        for _ in range(QUARANTINE_ATTEMPTS):
+            if _quarantine is None:
+                _quarantine = _new_pool(1)
+            try:
+                return _quarantine.submit(analyse_many, [data], limits, embedder).result()[0]
+            except BrokenProcessPool:
+                _quarantine.shutdown(wait=False, cancel_futures=True)
+                _quarantine = None
+        return Analysis(error=CRASHED)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
+import logging
 import os
 import secrets
 import time
@@ -35,6 +36,8 @@ from api.local.fetch import Resolver, resolve
 from api.local.imaging import IngestLimits
 from api.local.ingest import IngestWorker
 from api.local.store import Store
+
+log = logging.getLogger(__name__)
 
 #: Checks that a workflow exists before it becomes an app's default (issue 6 sets this):
 #: ``(user_id, app_id, workflow_id) -> None``, run in a thread, raising ApiFailure (22102).
@@ -195,6 +198,9 @@ class LocalBackend:
             self.acquire_lock()
             try:
                 await asyncio.to_thread(self.store.open)
+                swept = await asyncio.to_thread(self.store.sweep_temp_files)
+                if swept:
+                    log.info("removed %d temp file(s) left by an earlier, killed run", swept)
                 await self.ingest.start()
                 await self.automation.start()
             except BaseException:

@@ -203,9 +203,15 @@ class Store:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the data dir and database if needed and apply pending migrations."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.blob_dir.mkdir(exist_ok=True)
+        """Create the data dir and database if needed and apply pending migrations.
+
+        The data dir is kept 0700 and what is made in it 0600: it holds every image and
+        annotation, which no other local user should read (an existing dir is tightened)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.data_dir, 0o700)
+        self.blob_dir.mkdir(exist_ok=True, mode=0o700)
+        # SQLite gives the -wal and -shm files the database file's mode.
+        os.close(os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600))
         self._open = True
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
@@ -424,13 +430,32 @@ class Store:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         bucket = tmp.parent.name
         if bucket not in self._buckets:
-            tmp.parent.mkdir(exist_ok=True)
+            tmp.parent.mkdir(exist_ok=True, mode=0o700)
             self._buckets.add(bucket)
         try:
-            return os.open(tmp, flags, 0o644)
+            return os.open(tmp, flags, 0o600)
         except FileNotFoundError:  # the dir was removed behind our back
-            tmp.parent.mkdir(exist_ok=True)
-            return os.open(tmp, flags, 0o644)
+            tmp.parent.mkdir(exist_ok=True, mode=0o700)
+            return os.open(tmp, flags, 0o600)
+
+    def sweep_temp_files(self) -> int:
+        """Remove the ``.tmp-*`` files a killed writer left in the blob buckets; returns how
+        many. Call it only while holding the data-dir lock: then no writer is running."""
+        removed = 0
+        try:
+            buckets = list(os.scandir(self.blob_dir))
+        except FileNotFoundError:
+            return 0
+        for bucket in buckets:
+            if not bucket.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(bucket.path) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".tmp-") and entry.is_file(follow_symlinks=False):
+                        with suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                            removed += 1
+        return removed
 
     def _sync_blob_fs(self) -> None:
         assert _syncfs is not None

@@ -95,6 +95,37 @@ async def test_a_worker_that_dies_fails_only_the_input_that_killed_it(tmp_path: 
         await backend.stop()
 
 
+def _die_the_first_time(marker: str, payload: bytes) -> bytes:
+    """Unpickled in a worker: kill it if ``marker`` does not exist yet (making it), else give
+    ``payload``: a worker that dies of something other than its input, once."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return payload
+    os._exit(70)
+
+
+class DiesOnce(bytes):
+    def __new__(cls, marker: Path, payload: bytes) -> DiesOnce:
+        made = super().__new__(cls, payload)
+        made.marker = str(marker)  # type: ignore[attr-defined]
+        return made
+
+    def __reduce__(self) -> tuple[object, tuple[str, bytes]]:
+        return (_die_the_first_time, (self.marker, bytes(self)))  # type: ignore[attr-defined]
+
+
+def test_a_quarantine_worker_killed_once_does_not_fail_a_valid_image(tmp_path: Path) -> None:
+    # A quarantine worker can die of something else (OOM killer, an operator's kill): the
+    # image gets a fresh worker before its crash is blamed on it (it once failed for good).
+    good = samples()[0]
+    alone = analysis.analyse_quarantined(DiesOnce(tmp_path / "died", good), LIMITS, None)
+    assert (tmp_path / "died").exists()  # the first worker did die
+    assert alone.ok, alone.error
+    assert alone == analyse_many([good], LIMITS, None)[0]
+    assert analysis.analyse_quarantined(Poison(b"boom"), LIMITS, None).error == CRASHED
+
+
 async def test_threads_when_asked(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "data", api_key=KEY, limits=LIMITS, ingest_processes=0)
     await backend.start()
