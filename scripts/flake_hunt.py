@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
                         "pytest",
                         "-n",
                         "auto",
-                        "-q",
                         "-p",
                         "no:cacheprovider",
                         f"--junitxml={report}",
