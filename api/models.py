@@ -434,6 +434,42 @@ class WorkflowResult:
         return next((o for o in self.outputs if o.node_id == node_id), None)
 
 
+@dataclass(frozen=True)
+class AnnotationFilter:
+    """One annotation filter of a search (PostInputsSearches / PostAnnotationsSearches).
+
+    Its fields must hold on one annotation; ``concepts`` are ORed (value 1: labelled positive,
+    0: negative). Without ``status`` the platform searches trusted (SUCCESS) annotations."""
+
+    status: int | None = None
+    concepts: tuple[Concept, ...] = ()
+    user_id: str = ""
+    model_version_id: str = ""
+    input_id: str = ""
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class InputFilter:
+    """One input filter of a search: the input's own status or id."""
+
+    status: int | None = None
+    input_id: str = ""
+    negate: bool = False
+
+
+SearchFilter = AnnotationFilter | InputFilter
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One hit: an input (PostInputsSearches) or an annotation with its input."""
+
+    input: Input
+    annotation: Annotation | None = None
+    score: float = 1.0
+
+
 class Page(Sequence[T]):
     """One page of a listing: a read-only sequence plus where it sits."""
 

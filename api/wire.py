@@ -17,6 +17,7 @@ from typing import Any
 
 from api.models import (
     Annotation,
+    AnnotationFilter,
     AnnotationUpdate,
     App,
     BatchItemResult,
@@ -34,6 +35,8 @@ from api.models import (
     NodeOutput,
     Outcome,
     Prediction,
+    SearchFilter,
+    SearchHit,
     Workflow,
     WorkflowNode,
     WorkflowResult,
@@ -660,6 +663,50 @@ def post_workflow_results_body(inputs: Sequence[InputRef]) -> JSON:
 
 # ---------------------------------------------------------------------------------------
 # Query parameters
+
+
+def _filter_json(f: SearchFilter) -> JSON:
+    out: JSON = {}
+    if isinstance(f, AnnotationFilter):
+        annotation: JSON = {}
+        if f.status is not None:
+            annotation["status"] = {"code": int(f.status)}
+        if f.concepts:
+            annotation["data"] = {"concepts": [concept_json(c) for c in f.concepts]}
+        if f.user_id:
+            annotation["user_id"] = f.user_id
+        if f.model_version_id:
+            annotation["model_version_id"] = f.model_version_id
+        if f.input_id:
+            annotation["input_id"] = f.input_id
+        out["annotation"] = annotation
+    else:
+        item: JSON = {}
+        if f.status is not None:
+            item["status"] = {"code": int(f.status)}
+        if f.input_id:
+            item["id"] = f.input_id
+        out["input"] = item
+    if f.negate:
+        out["negate"] = True
+    return out
+
+
+def search_body(filters: Sequence[SearchFilter], page: int, per_page: int) -> JSON:
+    """PostInputsSearches / PostAnnotationsSearches: one search of ANDed filters, one page."""
+    return {
+        "searches": [{"query": {"filters": [_filter_json(f) for f in filters]}}],
+        "pagination": {"page": page, "per_page": per_page},
+    }
+
+
+def search_hit_from(d: Mapping[str, Any]) -> SearchHit:
+    annotation = _obj(d, "annotation")
+    return SearchHit(
+        input=input_from(_obj(d, "input")),
+        annotation=annotation_from(annotation) if _str(annotation, "id") else None,
+        score=_float(d, "score"),
+    )
 
 
 def page_params(page: int, per_page: int) -> Params:

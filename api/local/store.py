@@ -32,6 +32,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from api.local import search
 from api.local.migrations import migrate
 from api.local.rows import (
     AddedInput,
@@ -635,6 +636,19 @@ class Store:
             ):
                 by_id[row[1]] = ConceptRow(*row)
         return [by_id[i] for i in ids if i in by_id]
+
+    def concept_ids_named(self, app_pk: int, names: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of the app's concepts with each of ``names`` (a search may name concepts)."""
+        found: dict[str, list[str]] = {name: [] for name in names}
+        conn = self._conn()
+        for chunk in _chunks(list(found)):
+            for ident, name in conn.execute(
+                "SELECT id, name FROM concepts "
+                f"WHERE app_pk = ? AND name IN ({_marks(len(chunk))})",
+                (app_pk, *chunk),
+            ):
+                found[name].append(ident)
+        return found
 
     def list_concepts(self, app_pk: int, limit: int, offset: int) -> list[ConceptRow]:
         rows = (
@@ -1305,6 +1319,26 @@ class Store:
                 )
             ]
             return self._annotations_by_pk(conn, pks)
+
+    def search_inputs(
+        self, app_pk: int, query: search.SearchQuery, limit: int, offset: int
+    ) -> list[InputRow]:
+        """One page of PostInputsSearches hits (see api/local/search.py), newest first."""
+        sql, params = search.inputs_sql(app_pk, query, limit, offset)
+        with self.read() as conn:
+            return self._inputs_by_pk(conn, [r[0] for r in conn.execute(sql, params)])
+
+    def search_annotations(
+        self, app_pk: int, query: search.SearchQuery, limit: int, offset: int
+    ) -> list[tuple[AnnotationRow, InputRow]]:
+        """One page of PostAnnotationsSearches hits, each with its input, newest first."""
+        sql, params = search.annotations_sql(app_pk, query, limit, offset)
+        with self.read() as conn:
+            pks = [r[0] for r in conn.execute(sql, params)]
+            annotations = {row.pk: row for row in self._annotations_by_pk(conn, pks)}
+            input_pks = sorted({row.input_pk for row in annotations.values()})
+            inputs = {row.pk: row for row in self._inputs_by_pk(conn, input_pks)}
+            return [(annotations[pk], inputs[annotations[pk].input_pk]) for pk in pks]
 
     def patch_annotations(
         self, app_pk: int, patches: Sequence[AnnotationPatch], action: str

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from api.client import ClarifaiClient
-from api.models import AnnotationStatus, Concept, NewAnnotation
+from api.models import (
+    AnnotationFilter,
+    AnnotationStatus,
+    Concept,
+    InputFilter,
+    NewAnnotation,
+    NewInput,
+)
 from api.retry import RetryPolicy
 from api.upload import Uploader, UploadOptions, collect_sources
 from tests.client.conftest import Sleeps
@@ -97,3 +104,33 @@ async def test_concepts_annotations_and_status_filter(
     [accepted] = await client.set_annotation_status(list(pending), AnnotationStatus.SUCCESS)
     assert accepted.status_code == AnnotationStatus.SUCCESS
     assert not await client.list_annotations(statuses=[AnnotationStatus.PENDING])
+
+
+async def test_search_filters_the_same_way_through_the_adapter(
+    local: tuple[ClarifaiClient, object],
+) -> None:
+    client, backend = local
+    results = await client.post_inputs([NewInput(data=png(i), id=f"in-{i}") for i in range(5)])
+    assert all(r.ok for r in results)
+    await backend.wait_idle(30)  # type: ignore[attr-defined]
+    labels = [
+        NewAnnotation(f"in-{i}", (Concept("walker"),), status_code=status, id=f"a-{i}")
+        for i, status in enumerate(
+            [AnnotationStatus.SUCCESS, AnnotationStatus.PENDING, AnnotationStatus.PENDING]
+        )
+    ]
+    assert all(r.ok for r in await client.post_annotations(labels))
+    pending = [AnnotationFilter(status=AnnotationStatus.PENDING, concepts=(Concept("walker"),))]
+    hits = [h async for h in client.iter_search_inputs(pending, per_page=1)]
+    assert [h.input.id for h in hits] == ["in-2", "in-1"]
+    assert all(h.annotation is None for h in hits)
+    page = await client.search_annotations(pending, per_page=10)
+    assert [(h.annotation.id if h.annotation else "", h.input.id) for h in page] == [
+        ("a-2", "in-2"),
+        ("a-1", "in-1"),
+    ]
+    unlabelled = [AnnotationFilter(status=AnnotationStatus.SUCCESS, negate=True)]
+    found = {h.input.id async for h in client.iter_search_inputs(unlabelled)}
+    assert found == {"in-1", "in-2", "in-3", "in-4"}
+    ready = [InputFilter(status=30000)]
+    assert len([h async for h in client.iter_search_inputs(ready)]) == 5

@@ -15,9 +15,11 @@ from google.protobuf import json_format
 from api import wire
 from api.client import ClarifaiClient
 from api.models import (
+    AnnotationFilter,
     AnnotationStatus,
     AnnotationUpdate,
     Concept,
+    InputFilter,
     InputRef,
     InputUpdate,
     NewAnnotation,
@@ -36,6 +38,18 @@ WORKFLOW = Workflow(
         WorkflowNode("write", "writer", node_inputs=("classify",), suppress_output=True),
     ),
     description="auto-annotation",
+)
+
+SEARCH_FILTERS = (
+    AnnotationFilter(
+        status=AnnotationStatus.PENDING,
+        concepts=(Concept("walker"), Concept("runner", value=0.0)),
+        user_id="me",
+        model_version_id="v1",
+        input_id="i",
+    ),
+    AnnotationFilter(status=AnnotationStatus.REVIEW_DENIED, negate=True),
+    InputFilter(status=30000, input_id="i"),
 )
 
 BODIES: list[tuple[str, Callable[[], dict[str, Any]]]] = [
@@ -125,6 +139,8 @@ BODIES: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             [InputRef.existing("i"), InputRef.from_bytes(b"x")]
         ),
     ),
+    ("PostInputsSearchesRequest", lambda: wire.search_body(SEARCH_FILTERS, 2, 50)),
+    ("PostAnnotationsSearchesRequest", lambda: wire.search_body(SEARCH_FILTERS, 1, 10)),
 ]
 
 

@@ -274,3 +274,108 @@ def test_second_server_on_same_dir_is_refused(
         assert main(["--port", "0", "--data-dir", str(tmp_path / "d")]) == 1
         err = capsys.readouterr().err
         assert f"clarifai-tui serve (pid {proc.pid})" in err and url in err
+
+
+def test_official_client_searches_inputs_and_annotations_across_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    uai = resources_pb2.UserAppIDSet(user_id="me", app_id="search")
+    with served(tmp_path / "data") as (url, key, _proc):
+        stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_json_channel(base_url=url))
+        md = (("authorization", f"Key {key}"),)
+        r = stub.PostApps(
+            service_pb2.PostAppsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
+                apps=[resources_pb2.App(id="search")],
+            ),
+            metadata=md,
+        )
+        assert r.status.code == OK, r.status
+        pngs = [image_bytes("PNG", size=(8, 8), color=(i * 20, 0, 0)) for i in range(9)]
+        r = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=uai,
+                inputs=[
+                    resources_pb2.Input(
+                        id=f"in-{i}", data=resources_pb2.Data(image=resources_pb2.Image(base64=b))
+                    )
+                    for i, b in enumerate(pngs)
+                ],
+            ),
+            metadata=md,
+        )
+        assert r.status.code == OK, r.status
+        wait_processed(stub, md, uai, len(pngs))
+        # Even inputs: a SUCCESS walker label; inputs 1, 3, 5, 7: a PENDING walker label.
+        annotations = [
+            resources_pb2.Annotation(
+                input_id=f"in-{i}",
+                data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="walker", value=1)]),
+                status=status_pb2.Status(
+                    code=status_code_pb2.ANNOTATION_SUCCESS
+                    if i % 2 == 0
+                    else status_code_pb2.ANNOTATION_PENDING
+                ),
+            )
+            for i in range(8)
+        ]
+        r = stub.PostAnnotations(
+            service_pb2.PostAnnotationsRequest(user_app_id=uai, annotations=annotations),
+            metadata=md,
+        )
+        assert r.status.code == OK, r.status
+
+        def pages(call: object, request: type, annotation: resources_pb2.Annotation) -> list[str]:
+            found: list[str] = []
+            for page in range(1, 5):
+                response = call(  # type: ignore[operator]
+                    request(
+                        user_app_id=uai,
+                        searches=[
+                            resources_pb2.Search(
+                                query=resources_pb2.Query(
+                                    filters=[resources_pb2.Filter(annotation=annotation)]
+                                )
+                            )
+                        ],
+                        pagination=service_pb2.Pagination(page=page, per_page=2),
+                    ),
+                    metadata=md,
+                )
+                assert response.status.code == OK, response.status
+                found.extend(
+                    hit.annotation.input_id if hit.annotation.id else hit.input.id
+                    for hit in response.hits
+                )
+            return found
+
+        success = resources_pb2.Annotation(
+            status=status_pb2.Status(code=status_code_pb2.ANNOTATION_SUCCESS)
+        )
+        assert pages(stub.PostInputsSearches, service_pb2.PostInputsSearchesRequest, success) == [
+            "in-6",
+            "in-4",
+            "in-2",
+            "in-0",
+        ]
+        pending_walker = resources_pb2.Annotation(
+            status=status_pb2.Status(code=status_code_pb2.ANNOTATION_PENDING),
+            data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="walker", value=1)]),
+        )
+        assert pages(
+            stub.PostAnnotationsSearches, service_pb2.PostAnnotationsSearchesRequest, pending_walker
+        ) == ["in-7", "in-5", "in-3", "in-1"]
+        ranked = stub.PostInputsSearches(
+            service_pb2.PostInputsSearchesRequest(
+                user_app_id=uai,
+                searches=[
+                    resources_pb2.Search(
+                        query=resources_pb2.Query(ranks=[resources_pb2.Rank(annotation=success)])
+                    )
+                ],
+            ),
+            metadata=md,
+        )
+        assert ranked.status.code == status_code_pb2.CONN_INVALID_REQUEST
+        assert "query.ranks" in ranked.status.description

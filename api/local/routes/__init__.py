@@ -14,12 +14,14 @@ from api.local.routes.concepts import ROUTES as CONCEPTS
 from api.local.routes.inputs import ROUTES as INPUTS
 from api.local.routes.models import ROUTES as MODELS
 from api.local.routes.review import ROUTES as REVIEW
+from api.local.routes.searches import ROUTES as SEARCHES
 from api.local.routes.workflows import COUNT_ROUTES
 from api.local.routes.workflows import ROUTES as WORKFLOWS
 
 #: Route lists, mounted in this order.
 ROUTE_MODULES: list[list[RouteSpec]] = [
     APPS,
+    SEARCHES,  # before INPUTS and ANNOTATIONS: literal /searches segments
     INPUTS,
     COUNT_ROUTES,
     CONCEPTS,

@@ -23,7 +23,8 @@ _DATA_FIELDS = {"concepts", "metadata"}
 _ANNOTATION_FIELDS = {"id", "input_id", "data", "status", "annotation_info", "user_id"}
 
 
-def _status(item: Obj) -> int | None:
+def annotation_status(item: Obj) -> int | None:
+    """``status.code`` of an annotation (or an annotation filter), checked; None if absent."""
     code = item.get_status_code("status")
     if code is not None and code not in ANNOTATION_STATUSES:
         allowed = ", ".join(f"{c} {code_name(c)}" for c in sorted(ANNOTATION_STATUSES))
@@ -64,7 +65,7 @@ async def post_annotations(call: Call) -> dict[str, Any]:
                 concepts=parse.concepts(data),
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
-                status_code=_status(item) or ANNOTATION_SUCCESS,
+                status_code=annotation_status(item) or ANNOTATION_SUCCESS,
                 status_description=item.get_obj("status").get_str("description"),
             )
         )
@@ -121,7 +122,7 @@ async def patch_annotations(call: Call) -> dict[str, Any]:
                 concepts=parse.concepts(data) if data.raw("concepts") is not None else None,
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
-                status_code=_status(item),
+                status_code=annotation_status(item),
                 status_description=item.get_obj("status").get_str("description"),
             )
         )
