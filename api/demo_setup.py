@@ -148,8 +148,8 @@ async def setup_demo(
     processing."""
     count = DEFAULT_UPLOADS if count is None else max(0, count)
     per_concept = LABELS_PER_CONCEPT if labels_per_concept is None else max(0, labels_per_concept)
-    _say(progress, f"creating app {app_id}")
     created = await _ensure_app(client, app_id)
+    _say(progress, f"app {app_id}: " + ("created" if created else "already there"))
     app = client.with_app(app_id)
     await _ensure_concepts(app)
 
@@ -161,8 +161,8 @@ async def setup_demo(
     failed: list[str] = []
     for start in range(0, len(chosen), BATCH_SIZE):
         batch = chosen[start : start + BATCH_SIZE]
-        _say(progress, f"uploading digits {start + 1}-{start + len(batch)} of {len(chosen)}")
         results = await app.post_inputs_batch([NewInput(data=i.png) for i in batch])
+        outcomes = {"created": 0, "duplicate": 0, "failed": 0}
         for image, result in zip(batch, results, strict=True):
             if result.outcome == "created":
                 uploaded += 1
@@ -170,6 +170,20 @@ async def setup_demo(
                 present += 1
             else:
                 failed.append(f"digit {image.index}: {result.reason}")
+            outcomes[result.outcome if result.outcome in outcomes else "failed"] += 1
+        _say(
+            progress,
+            f"digits {start + 1}-{start + len(batch)} of {len(chosen)}: "
+            + ", ".join(
+                f"{n} {word}"
+                for word, n in (
+                    ("uploaded", outcomes["created"]),
+                    ("already present", outcomes["duplicate"]),
+                    ("failed", outcomes["failed"]),
+                )
+                if n
+            ),
+        )
 
     to_label = _pick_labels(chosen, per_concept)
     wanted = {label_annotation_id(NewInput(data=i.png).input_id): i for i in to_label}
@@ -190,16 +204,19 @@ async def setup_demo(
         if annotation_id not in existing
     ]
     if new_labels:
-        _say(progress, f"labelling {len(new_labels)} digits")
         written_labels = await app.post_annotations(new_labels)
+        _say(progress, f"labels: {sum(1 for r in written_labels if r.ok)} written")
         bad = [r.reason for r in written_labels if not r.ok]
         if bad:
             failed.extend(f"label: {reason}" for reason in bad)
 
     written = 0
     if new_images_dir is not None:
-        _say(progress, f"writing {len(rest)} new images to {new_images_dir}")
         written = await asyncio.to_thread(_write_new_images, new_images_dir, rest)
+        if written:
+            _say(progress, f"new images for later: {written} written to {new_images_dir}")
+        else:
+            _say(progress, f"new images for later: all {len(rest)} already in {new_images_dir}")
 
     processed = True
     if wait > 0:

@@ -862,29 +862,38 @@ class Uploader:
             finally:
                 ready.put_nowait(None)
 
+        # A send that fails is taken out of `tasks` as it ends; its exception is kept here,
+        # read in the callback (so asyncio never reports it as "never retrieved", as it did
+        # for every batch but the first when an app did not exist) and raised by the loop.
+        failures: list[BaseException] = []
+
+        def sent(task: asyncio.Task[None]) -> None:
+            gate.release()
+            tasks.discard(task)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                failures.append(error)
+
         preparer = asyncio.create_task(prepare_all())
         try:
             while (prepared := await ready.get()) is not None:
+                if failures:
+                    raise failures[0]  # surface a fatal error promptly
                 if not await self._wait_running():
                     break
                 await gate.acquire()
                 room.release()
-                if self.controller.cancelled:
+                if self.controller.cancelled or failures:
                     gate.release()
                     break
                 task = asyncio.create_task(self._send(prepared))
-                task.add_done_callback(lambda _t: gate.release())
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                # surface a fatal error promptly
-                for finished in [t for t in tasks if t.done()]:
-                    finished.result()
+                task.add_done_callback(sent)
             if preparer.done():
                 preparer.result()  # a failure to prepare (the journal) stops the run
-            while tasks:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-                for finished in done:
-                    finished.result()
+            while tasks and not failures:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if failures:
+                raise failures[0]
         finally:
             for task in (preparer, *tasks):
                 task.cancel()

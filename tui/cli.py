@@ -27,7 +27,15 @@ AREAS = ("uploads", "concepts", "models", "workflows", "explorer", "review")
 SUBCOMMANDS = ("serve", "upload", "demo")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+APP_HELP = {
+    "": "app to open (remembered in the config as the profile's app)",
+    "upload": "app to upload into (default: the profile's app_id; not remembered)",
+    "demo": "app to create the demo in (default digits-demo; it becomes the profile's app "
+    "when the profile has none)",
+}
+
+
+def _add_common(parser: argparse.ArgumentParser, command: str = "") -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
@@ -36,7 +44,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", metavar="NAME", help="profile to use (overrides active_profile)"
     )
-    parser.add_argument("--app", metavar="APP_ID", help="app to open (remembered in the config)")
+    parser.add_argument("--app", metavar="APP_ID", help=APP_HELP[command])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,12 +72,12 @@ def build_subcommand_parser(command: str) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog=f"clarifai-tui {command}")
     if command == "upload":
-        _add_common(parser)
+        _add_common(parser, command)
         from tui.upload_cmd import add_upload_arguments
 
         add_upload_arguments(parser)
     elif command == "demo":
-        _add_common(parser)
+        _add_common(parser, command)
         parser.description = "Create the demo app from scikit-learn's handwritten digits."
     return parser
 
@@ -137,7 +145,27 @@ def _run_tui(args: argparse.Namespace) -> int:
 
 
 def _run_subcommand(command: str, args: argparse.Namespace) -> int:
+    """Run `upload` or `demo`; whatever stops it is one line on stderr and an exit code."""
     config, profile = _load(args)
+    from api.errors import ApiError
+    from tui.cli_errors import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, print_error
+
+    try:
+        return _run_subcommand_in_loop(command, args, config, profile)
+    except KeyboardInterrupt:
+        print(
+            f"clarifai-tui {command}: interrupted; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except (ApiError, OSError) as exc:
+        print_error(command, exc)
+        return EXIT_CANNOT_RUN
+
+
+def _run_subcommand_in_loop(
+    command: str, args: argparse.Namespace, config: Config, profile: Profile
+) -> int:
     import asyncio
 
     from tui.connect import run_with_client

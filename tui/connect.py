@@ -120,7 +120,9 @@ def print_retry(notice: RetryNotice) -> None:
     """For one-shot commands: each retry as a line on stderr."""
     import sys
 
-    print(notice.message, file=sys.stderr, flush=True)
+    from tui.widgets.text import safe
+
+    print(safe(notice.message, one_line=True), file=sys.stderr, flush=True)
 
 
 async def run_with_client(
@@ -134,19 +136,24 @@ async def run_with_client(
     """Connect, run one command with a client bound to the app, close. For the CLI."""
     import sys
 
+    from tui.widgets.text import safe
+
     try:
         connection = await connect(
             profile, owner=owner, on_retry=print_retry, require_reachable=True
         )
     except ConnectError as exc:
-        print(f"clarifai-tui: {exc}", file=sys.stderr)
+        print(safe(f"clarifai-tui {owner}: {exc}", one_line=True), file=sys.stderr)
         return 2
     try:
         app = app_id or profile.app_id
         if not app:
             print(
-                f"clarifai-tui: no app given: pass --app APP_ID or set app_id in "
-                f"[profiles.{profile.name}] of {config.path}",
+                safe(
+                    f"clarifai-tui {owner}: no app given: pass --app APP_ID or set app_id in "
+                    f"[profiles.{profile.name}] of {config.path}",
+                    one_line=True,
+                ),
                 file=sys.stderr,
             )
             return 2

@@ -10,7 +10,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from tui.cli_errors import EXIT_CANNOT_RUN, print_error
 from tui.config import Config, ConfigError, Profile, save_config
+from tui.widgets.text import safe
 
 
 def new_images_dir(profile: Profile) -> Path:
@@ -36,21 +38,22 @@ async def run_demo_command(config: Config, profile: Profile, app_id: str | None)
             profile, owner="demo", on_retry=print_retry, require_reachable=True
         )
     except ConnectError as exc:
-        print(f"clarifai-tui: {exc}", file=sys.stderr)
-        return 2
+        print(safe(f"clarifai-tui demo: {exc}", one_line=True), file=sys.stderr)
+        return EXIT_CANNOT_RUN
     try:
         result = await setup_demo(
             connection.client,
             app_id=target,
             new_images_dir=new_images_dir(profile),
-            progress=lambda text: print(f"demo: {text}", file=sys.stderr, flush=True),
+            # One stream (stdout), and each line says what this run did.
+            progress=lambda text: print(safe(f"demo: {text}", one_line=True), flush=True),
         )
-    except ApiError as exc:
-        print(f"clarifai-tui demo: {exc}\nrun it again to finish.", file=sys.stderr)
-        return 2
+    except (ApiError, OSError) as exc:
+        print_error("demo", exc)
+        return EXIT_CANNOT_RUN
     finally:
         await connection.aclose()
-    print(result.summary())
+    print(safe(result.summary()))
     if not profile.app_id:
         try:
             save_config(config.with_profile(replace(profile, app_id=target)))

@@ -1,9 +1,9 @@
 """`clarifai-tui upload PATH... [--app APP] [--concept C]... [--recursive] [--urls FILE]`.
 
 A thin front end over `api.upload`: a progress bar with counts, rate and ETA on a terminal
-(plain lines otherwise), then a summary. Exit status: 0 when everything is in the app,
-1 when anything failed or is still pending, 2 when the run could not go on (the message
-says why; running the same command again resumes).
+(plain lines otherwise), then a summary. Exit status (tui/cli_errors.py): 0 when everything is
+in the app, 1 when anything failed or is still pending, 2 when the run could not go on (one
+line says why and what to do; running the same command again resumes).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from api.upload import (
     UploadSummary,
     collect_sources,
 )
+from tui.cli_errors import EXIT_CANNOT_RUN, print_error
+from tui.widgets.text import safe
 
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
@@ -62,10 +64,41 @@ def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
         "--concurrency", type=int, default=4, metavar="N", help="batches in flight (default 4)"
     )
     parser.add_argument(
+        "--create-app",
+        action="store_true",
+        help="create the app (on the base workflow Universal) if it does not exist",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="stop once the server has accepted every input (do not follow processing)",
     )
+
+
+async def ensure_app(client: ClarifaiClient, *, create: bool, err: TextIO) -> bool:
+    """True when the client's app exists (made now, with ``create``); else say so on ``err``,
+    in one line that names the app and ``--create-app``, and return False."""
+    app_id = client.app_id or ""
+    try:
+        await client.get_app()
+        return True
+    except ApiError as exc:
+        if not exc.is_not_found:
+            raise
+    if not create:
+        err.write(
+            safe(
+                f"clarifai-tui upload: app {app_id!r} does not exist for user "
+                f"{client.user_id!r} at {client.base_url}; add --create-app to create it, "
+                "or name another app with --app",
+                one_line=True,
+            )
+            + "\n"
+        )
+        return False
+    await client.create_app(app_id)
+    err.write(safe(f"created app {app_id!r}", one_line=True) + "\n")
+    return True
 
 
 def _duration(seconds: float | None) -> str:
@@ -115,7 +148,7 @@ class ProgressPrinter:
                     self.stream.flush()
         elif isinstance(event, ItemEvent) and event.state is ItemState.FAILED:
             self._clear()
-            self.stream.write(f"failed: {event.label}: {event.reason}\n")
+            self.stream.write(safe(f"failed: {event.label}: {event.reason}", one_line=True) + "\n")
             self.stream.flush()
 
     def retrying(self, notice: RetryNotice) -> None:
@@ -148,10 +181,10 @@ def format_summary(summary: UploadSummary) -> str:
     ]
     if summary.failed:
         lines.append("failed:")
-        lines.extend(f"  {r.label}: {r.reason}" for r in summary.failed)
+        lines.extend("  " + safe(f"{r.label}: {r.reason}", one_line=True) for r in summary.failed)
     if summary.pending:
         lines.append("not finished (run the same command again to resume):")
-        lines.extend(f"  {r.label}: {r.reason}" for r in summary.pending)
+        lines.extend("  " + safe(f"{r.label}: {r.reason}", one_line=True) for r in summary.pending)
     return "\n".join(lines)
 
 
@@ -179,6 +212,12 @@ async def run_upload_command(
     if not sources:
         err.write("clarifai-tui upload: no image files found (use --recursive for sub-folders)\n")
         return 2
+    try:
+        if not await ensure_app(client, create=bool(getattr(args, "create_app", False)), err=err):
+            return EXIT_CANNOT_RUN
+    except ApiError as exc:
+        print_error("upload", exc, err)
+        return EXIT_CANNOT_RUN
     printer = ProgressPrinter(err)
     options = UploadOptions(
         concepts=tuple(dict.fromkeys(getattr(args, "concept", []) or [])),
@@ -189,10 +228,10 @@ async def run_upload_command(
     client.set_retry_listener(printer.retrying)
     try:
         summary = await uploader.run(sources)
-    except ApiError as exc:
+    except (ApiError, OSError) as exc:
         printer.finish()
-        err.write(f"clarifai-tui upload: {exc}\nrun the same command again to resume.\n")
-        return 2
+        print_error("upload", exc, err)
+        return EXIT_CANNOT_RUN
     finally:
         client.set_retry_listener(None)
     printer.finish()

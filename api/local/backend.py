@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,11 @@ from api.local.ingest import IngestWorker
 from api.local.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class KeyFileError(Exception):
+    """The data dir's ``api_key`` file cannot be used (empty, or readable by others)."""
+
 
 #: Checks that a workflow exists before it becomes an app's default (issue 6 sets this):
 #: ``(user_id, app_id, workflow_id) -> None``, run in a thread, raising ApiFailure (22102).
@@ -131,9 +137,14 @@ class LocalBackend:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                raise KeyFileError(
+                    f"{path} can be read by other users (mode {mode:04o}): run chmod 600 {path}"
+                ) from None
             key = path.read_text(encoding="utf-8").strip()
             if not key:
-                raise RuntimeError(f"{path} is empty: delete it to generate a new key") from None
+                raise KeyFileError(f"{path} is empty: delete it to generate a new key") from None
             return key
         key = secrets.token_hex(16)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

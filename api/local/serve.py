@@ -25,7 +25,7 @@ from pathlib import Path
 
 import uvicorn
 
-from api.local.backend import DataDirLocked, LocalBackend
+from api.local.backend import DataDirLocked, KeyFileError, LocalBackend
 
 
 def default_data_dir() -> Path:
@@ -166,6 +166,19 @@ def main(argv: list[str] | None = None) -> int:
         sock.close()
         print(f"clarifai-tui serve: {exc}", file=sys.stderr)
         return 1
+    except KeyFileError as exc:
+        sock.close()
+        print(f"clarifai-tui serve: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        sock.close()
+        where = exc.filename or data_dir
+        print(
+            f"clarifai-tui serve: cannot use the data dir {data_dir}: {exc.strerror or exc} "
+            f"({where}); pass --data-dir with a folder you may write",
+            file=sys.stderr,
+        )
+        return 2
     if backend.key_generated:
         print(
             f"clarifai-tui serve: generated API key {backend.api_key} "

@@ -63,6 +63,8 @@ class FakeClarifai:
         if not path.startswith(PREFIX):
             return httpx.Response(404, json={"status": _status(11101, "Resource does not exist")})
         rest = path[len(PREFIX) :]
+        if rest == "" and request.method == "GET":  # GetApp
+            return ok({"app": {"id": "app1", "user_id": "me"}})
         if rest == "/inputs" and request.method == "POST":
             return await self._post_inputs(json.loads(request.content))
         if rest == "/inputs" and request.method == "GET":

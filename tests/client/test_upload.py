@@ -452,3 +452,36 @@ async def test_a_pause_is_counted_once_while_reader_and_poster_both_wait(tmp_pat
         assert up.progress().elapsed == 5.0
     paused = [e.paused for e in events if isinstance(e, ProgressEvent)]
     assert paused == [True, False]  # announced once each way
+
+
+async def test_a_fatal_error_in_batches_in_flight_is_raised_once_and_none_left_unretrieved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every batch of an app that does not exist fails with the same 11101. With four in
+    # flight, the first was raised and the other three were left for asyncio to report as
+    # "Task exception was never retrieved" (four tracebacks after the CLI's own message).
+    import gc
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # several batches get in flight before the first answer
+        body = {"status": {"code": 11101, "description": "app 'app1' does not exist"}}
+        return httpx.Response(404, json=body)
+
+    make_files(tmp_path / "imgs", 40)
+    client = ClarifaiClient(
+        base_url=BASE,
+        api_key="test-key",
+        user_id="me",
+        app_id="app1",
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(sleep=Sleeps(), jitter=False),
+    )
+    async with client:
+        run = uploader(client, tmp_path / "s", batch_size=2, concurrency=4)
+        with pytest.raises(ApiError) as info:
+            await run.run(collect_sources([tmp_path / "imgs"]))
+    assert info.value.code == 11101
+    del run, info
+    gc.collect()
+    await asyncio.sleep(0)
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
