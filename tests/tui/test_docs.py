@@ -26,3 +26,13 @@ def test_readme_gives_the_two_setup_commands_and_ci_runs_the_second() -> None:
     assert install_and_run in text
     assert install_and_test in text
     assert install_and_test in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_command_synopses_are_generated_from_argparse() -> None:
+    from tui.synopsis import BEGIN, END, markdown
+
+    text = (ROOT / "README.md").read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    assert text[start:end] == markdown(), "run: python -m tui.synopsis --update"
+    for option in ("--concurrency", "--no-wait", "--allow-remote", "--create-app"):
+        assert option in markdown()
