@@ -26,7 +26,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from api.client import ClarifaiClient
-from api.models import AnnotationStatus, AnnotationUpdate, Concept
+from api.models import (
+    AnnotationFilter,
+    AnnotationStatus,
+    AnnotationUpdate,
+    Concept,
+    InputFilter,
+    InputStatus,
+    SearchFilter,
+)
 from screens.labelling import LabellingScreen, app_concepts
 from screens.uploads import concept_id_for
 from tui.widgets.area import AreaScreen, bindings_for
@@ -56,14 +64,24 @@ async def count_labels(
     client: ClarifaiClient, limit: int = MAX_COUNTED
 ) -> tuple[dict[str, int], dict[str, int], bool]:
     """Inputs per concept with a positive SUCCESS label by people, and by models; and
-    whether the count stopped at `limit` annotations."""
+    whether the count stopped at `limit` annotations.
+
+    Only inputs that were processed count: a label on an input that failed to process (a
+    broken file, a refused URL) labels nothing a model can learn from. One search walk
+    (PostAnnotationsSearches: SUCCESS annotations of inputs in status 30000), the same call
+    on the platform and the embedded backend."""
     people: dict[str, set[str]] = defaultdict(set)
     models: dict[str, set[str]] = defaultdict(set)
     seen = 0
     capped = False
-    async for annotation in client.iter_annotations(
-        statuses=[AnnotationStatus.SUCCESS], list_all_annotations=True
-    ):
+    trusted: list[SearchFilter] = [
+        AnnotationFilter(status=AnnotationStatus.SUCCESS),
+        InputFilter(status=InputStatus.SUCCESS),
+    ]
+    async for hit in client.iter_search_annotations(trusted):
+        annotation = hit.annotation
+        if annotation is None:
+            continue
         seen += 1
         target = models if annotation.model_version_id else people
         for concept in annotation.concepts:

@@ -179,3 +179,32 @@ def test_concepts_snapshot(tmp_path: Path, snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+async def test_labels_of_inputs_that_failed_to_process_are_not_counted(tmp_path: Path) -> None:
+    # A broken file uploaded with a concept fails to process (30002) but keeps its label: it
+    # was counted as labelled, so Concepts said 5 labelled after 3 good uploads.
+    from screens.concepts import count_labels
+
+    connection = await connect(local_config(tmp_path).profile(), owner="test-setup")
+    try:
+        await connection.client.create_app(APP)
+        client = connection.client.with_app(APP)
+        walker = (Concept("walker", name="walker"),)
+        results = await client.post_inputs(
+            [
+                NewInput(data=png_bytes((10, 20, 30)), id="good", concepts=walker),
+                NewInput(data=b"not an image at all", id="broken", concepts=walker),
+            ]
+        )
+        assert all(r.ok for r in results)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not (await client.get_input_count()).settled:
+            assert loop.time() < deadline, "inputs not processed"
+            await asyncio.sleep(0.02)
+        assert (await client.get_input("broken")).status_code == 30002
+        people, models, capped = await count_labels(client)
+        assert people == {"walker": 1} and models == {} and not capped
+    finally:
+        await connection.aclose()

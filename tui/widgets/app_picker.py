@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from tui.config import Profile
 from tui.widgets.area import bindings_for
 from tui.widgets.session import Host
+from tui.widgets.text import safe
 
 APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 
@@ -78,12 +79,19 @@ class AppPicker(ModalScreen[str | None]):
             count = ""
             try:
                 counts = await session.client.with_app(app.id).get_input_count()
-                count = str(counts.processed + counts.to_process + counts.processing)
+                # Every input, as the Explorer counts them; failed ones said apart.
+                count = str(counts.total)
+                if counts.errors:
+                    count += f" ({counts.errors} failed)"
             except Exception:
                 count = "?"
             current = " ◀" if app.id == session.app_id else ""
             table.add_row(
-                app.id + current, app.name, count, app.default_workflow_id or "—", key=app.id
+                safe(app.id, one_line=True) + current,
+                safe(app.name, one_line=True),
+                count,
+                safe(app.default_workflow_id, one_line=True) or "—",
+                key=app.id,
             )
         if apps:
             self._status(f"{len(apps)} apps")
