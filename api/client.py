@@ -627,7 +627,6 @@ class ClarifaiClient:
         input_ids: Sequence[str] | None = None,
         user_ids: Sequence[str] | None = None,
         model_version_ids: Sequence[str] | None = None,
-        statuses: Sequence[int] | None = None,
         list_all_annotations: bool = False,
     ) -> Page[Annotation]:
         params = wire.list_annotations_params(
@@ -637,7 +636,6 @@ class ClarifaiClient:
             input_ids=input_ids,
             user_ids=user_ids,
             model_version_ids=model_version_ids,
-            statuses=statuses,
             list_all_annotations=list_all_annotations,
         )
         body = await self._call("GET", self._app_path("annotations"), params=params)
@@ -655,7 +653,6 @@ class ClarifaiClient:
         input_ids: Sequence[str] | None = None,
         user_ids: Sequence[str] | None = None,
         model_version_ids: Sequence[str] | None = None,
-        statuses: Sequence[int] | None = None,
         list_all_annotations: bool = False,
     ) -> AsyncIterator[Annotation]:
         return self._iterate(
@@ -666,7 +663,6 @@ class ClarifaiClient:
                 input_ids=input_ids,
                 user_ids=user_ids,
                 model_version_ids=model_version_ids,
-                statuses=statuses,
                 list_all_annotations=list_all_annotations,
             ),
             per_page,

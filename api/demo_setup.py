@@ -191,7 +191,8 @@ async def setup_demo(
     ids = list(wanted)
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
-        page = await app.list_annotations(ids=chunk, per_page=len(chunk))
+        inputs = [NewInput(data=wanted[i].png).input_id for i in chunk]
+        page = await app.list_annotations(ids=chunk, input_ids=inputs, per_page=len(chunk))
         existing.update(a.id for a in page)
     new_labels = [
         NewAnnotation(

@@ -42,7 +42,18 @@ from typing import Any, Final
 from api import wire
 from api.client import ClarifaiClient
 from api.errors import ApiError
-from api.models import Annotation, AnnotationStatus, AnnotationUpdate, Concept
+from api.models import (
+    Annotation,
+    AnnotationFilter,
+    AnnotationStatus,
+    AnnotationUpdate,
+    Concept,
+    SearchFilter,
+)
+
+#: The review queue: PENDING annotations, found with PostAnnotationsSearches (ListAnnotations
+#: cannot filter by status through the REST gateway).
+PENDING_FILTER: tuple[SearchFilter, ...] = (AnnotationFilter(status=AnnotationStatus.PENDING),)
 
 __all__ = [
     "CLAIM_PATH",
@@ -196,7 +207,9 @@ class ReviewQueue:
             ],
             action="merge",
         )
-        page = await self.client.list_annotations(ids=[annotation.id], list_all_annotations=True)
+        page = await self.client.list_annotations(
+            ids=[annotation.id], input_ids=[annotation.input_id], list_all_annotations=True
+        )
         back = next(iter(page), None)
         if back is None or back.status_code != AnnotationStatus.PENDING:
             return None
@@ -210,12 +223,10 @@ class ReviewQueue:
         claimed: Annotation | None = None
         capped = False
         while True:
-            page = await self.client.list_annotations(
-                statuses=[AnnotationStatus.PENDING],
-                list_all_annotations=True,
-                page=page_no,
-                per_page=SCAN_PER_PAGE,
+            found = await self.client.search_annotations(
+                PENDING_FILTER, page=page_no, per_page=SCAN_PER_PAGE
             )
+            page = [h.annotation for h in found if h.annotation is not None]
             for annotation in page:
                 pending += 1
                 lease = lease_of(annotation)
@@ -224,7 +235,7 @@ class ReviewQueue:
                 available += 1
                 if claimed is None and annotation.id not in self.skipped:
                     claimed = await self._write_lease(annotation, now + self.ttl)
-            if not page.has_more:
+            if not found.has_more:
                 break
             if pending >= COUNT_CAP:
                 capped = True
@@ -264,18 +275,16 @@ class ReviewQueue:
         pending = available = 0
         page_no = 1
         while True:
-            page = await self.client.list_annotations(
-                statuses=[AnnotationStatus.PENDING],
-                list_all_annotations=True,
-                page=page_no,
-                per_page=SCAN_PER_PAGE,
+            found = await self.client.search_annotations(
+                PENDING_FILTER, page=page_no, per_page=SCAN_PER_PAGE
             )
+            page = [h.annotation for h in found if h.annotation is not None]
             for annotation in page:
                 pending += 1
                 lease = lease_of(annotation)
                 if lease is None or not lease.held_by_other(self.reviewer, now):
                     available += 1
-            if not page.has_more or pending >= COUNT_CAP:
+            if not found.has_more or pending >= COUNT_CAP:
                 break
             page_no += 1
         self.counts = QueueCounts(pending, available, pending >= COUNT_CAP)

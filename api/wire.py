@@ -731,9 +731,13 @@ def list_annotations_params(
     input_ids: Sequence[str] | None = None,
     user_ids: Sequence[str] | None = None,
     model_version_ids: Sequence[str] | None = None,
-    statuses: Sequence[int] | None = None,
     list_all_annotations: bool = False,
 ) -> Params:
+    """GET ListAnnotations. No status filter: ``statuses`` is a repeated message, which the
+    REST gateway cannot take as a query parameter (filter by status with a search). With
+    ``ids``, the proto asks for the matching ``input_ids`` in the same order."""
+    if ids and len(input_ids or ()) != len(ids):
+        raise ValueError("ListAnnotations with ids needs the matching input_ids, in order")
     params = page_params(page, per_page)
     for key, values in (
         ("ids", ids),
@@ -742,7 +746,6 @@ def list_annotations_params(
         ("model_version_ids", model_version_ids),
     ):
         params.extend((key, v) for v in values or ())
-    params.extend(("statuses.code", str(int(s))) for s in statuses or ())
     if list_all_annotations:
         params.append(("list_all_annotations", "true"))
     return params

@@ -7,10 +7,11 @@ pages cached for instant page-down; the page's annotations come from ONE ListAnn
 Filters, and who does the work:
 - input status (``i``): the server (ListInputs ``status.code``); its count comes from
   GetInputCount, so "filtered" is exact;
-- annotation status (``a``), annotating user or model (``w``): the server filters annotations
-  (ListAnnotations ``statuses`` / ``user_ids`` / ``model_version_ids``); the explorer walks
-  those annotations newest first and shows each input once (so rows are ordered by their
-  newest matching annotation);
+- annotating user or model (``w``): the server filters annotations (ListAnnotations
+  ``user_ids`` / ``model_version_ids``); annotation status (``a``): the explorer keeps the
+  annotations of that status (the REST gateway cannot take ``statuses``); it walks those
+  annotations newest first and shows each input once (so rows are ordered by their newest
+  matching annotation);
 - concept (``c``): the same walk over annotations, keeping those whose concepts include the
   concept (id or name); Clarifai's ListAnnotations has no concept filter;
 - id text (``/``): a walk over the (status-filtered) input listing keeping ids that contain
@@ -164,6 +165,13 @@ class Filters:
         if self.worker:
             parts.append(f"by={self.worker}")
         return " ".join(parts)
+
+    def matches_annotation(self, annotation: Annotation) -> bool:
+        """The annotation's status and concept filters (ListAnnotations cannot filter by
+        status through the REST gateway: ``statuses`` is a repeated message)."""
+        if self.annotation_status is not None and annotation.status_code != self.annotation_status:
+            return False
+        return self.matches_concept(annotation)
 
     def matches_concept(self, annotation: Annotation) -> bool:
         if not self.concept:
@@ -392,7 +400,6 @@ class InputPager:
         page = await self.client.list_annotations(
             page=walk.next_page,
             per_page=SCAN_PER_PAGE,
-            statuses=[flt.annotation_status] if flt.annotation_status is not None else None,
             user_ids=user_ids or None,
             model_version_ids=version_ids or None,
             list_all_annotations=True,
@@ -404,7 +411,7 @@ class InputPager:
         candidates: list[str] = []
         for annotation in page:
             input_id = annotation.input_id
-            if input_id in walk.seen or not flt.matches_concept(annotation):
+            if input_id in walk.seen or not flt.matches_annotation(annotation):
                 continue
             walk.seen.add(input_id)
             if flt.matches_text(input_id):

@@ -36,6 +36,7 @@ from textual.widgets import Static
 from api.client import ClarifaiClient
 from api.models import (
     Annotation,
+    AnnotationFilter,
     AnnotationStatus,
     AnnotationUpdate,
     Concept,
@@ -99,9 +100,11 @@ class Labeller:
         """Processed inputs, unlabelled ones first (each group in the server's order)."""
         labelled: set[str] = set()
         scanned = 0
-        async for annotation in self.client.iter_annotations(
-            statuses=[AnnotationStatus.SUCCESS], user_ids=[self.user_ids[0]]
-        ):
+        mine = [AnnotationFilter(status=AnnotationStatus.SUCCESS, user_id=self.user_ids[0])]
+        async for hit in self.client.iter_search_annotations(mine):
+            annotation = hit.annotation
+            if annotation is None:
+                continue
             scanned += 1
             if is_mine(annotation, self.user_ids) and annotation.concepts:
                 labelled.add(annotation.input_id)
@@ -124,10 +127,9 @@ class Labeller:
         return sum(1 for i in self.inputs if i.id not in self.labelled)
 
     async def labels_of(self, input_id: str) -> list[Annotation]:
-        page = await self.client.list_annotations(
-            input_ids=[input_id], statuses=[AnnotationStatus.SUCCESS], per_page=128
-        )
-        return [a for a in page if is_mine(a, self.user_ids)]
+        labels = [AnnotationFilter(status=AnnotationStatus.SUCCESS, input_id=input_id)]
+        page = await self.client.search_annotations(labels, per_page=128)
+        return [h.annotation for h in page if h.annotation and is_mine(h.annotation, self.user_ids)]
 
     def concepts_for(self, on: Sequence[str], none: bool) -> tuple[Concept, ...]:
         names = {c.id: c.name for c in self.concepts}

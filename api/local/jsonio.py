@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -359,6 +359,9 @@ class Query:
         for key, value in params.multi_items():
             name = ".".join(snake(part) for part in key.split("."))
             self._values.setdefault(name, []).append(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
 
     def get(self, name: str) -> str | None:
         values = self._values.get(name)

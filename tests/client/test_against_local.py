@@ -99,11 +99,14 @@ async def test_concepts_annotations_and_status_filter(
         [NewAnnotation(input_id, (Concept("cat"),), status_code=AnnotationStatus.PENDING)]
     )
     assert result.outcome == "created"
-    pending = await client.list_annotations(statuses=[AnnotationStatus.PENDING])
-    assert [a.id for a in pending] == [result.id]
-    [accepted] = await client.set_annotation_status(list(pending), AnnotationStatus.SUCCESS)
+    pending_filter = [AnnotationFilter(status=AnnotationStatus.PENDING)]
+    pending = [h.annotation for h in await client.search_annotations(pending_filter)]
+    assert [a.id for a in pending if a] == [result.id]
+    [accepted] = await client.set_annotation_status(
+        [a for a in pending if a], AnnotationStatus.SUCCESS
+    )
     assert accepted.status_code == AnnotationStatus.SUCCESS
-    assert not await client.list_annotations(statuses=[AnnotationStatus.PENDING])
+    assert not await client.search_annotations(pending_filter)
 
 
 async def test_search_filters_the_same_way_through_the_adapter(

@@ -269,15 +269,16 @@ async def test_annotations(client: ClarifaiClient, router: respx.MockRouter) -> 
         input_ids=["in1"],
         user_ids=["me"],
         model_version_ids=["mv1"],
-        statuses=[AnnotationStatus.PENDING],
         list_all_annotations=True,
     )
     params = lst.calls.last.request.url.params
-    assert params["statuses.code"] == "24151" and params["list_all_annotations"] == "true"
+    assert "statuses.code" not in params and params["list_all_annotations"] == "true"
     assert params["input_ids"] == "in1" and params["model_version_ids"] == "mv1"
     ann = page[0]
     assert (ann.status_code, ann.model_version_id, ann.concepts[0].value) == (24151, "mv1", 0.93)
-    assert [a.id async for a in client.iter_annotations(statuses=[24151])] == ["a1"]
+    assert [a.id async for a in client.iter_annotations(user_ids=["me"])] == ["a1"]
+    with pytest.raises(ValueError, match="matching input_ids"):
+        await client.list_annotations(ids=["a1"])
 
     post = router.post(f"{APP}/annotations").mock(
         return_value=ok(

@@ -162,7 +162,6 @@ PARAMS: list[tuple[str, list[tuple[str, str]]]] = [
             input_ids=["i"],
             user_ids=["u"],
             model_version_ids=["m"],
-            statuses=[24151, 24150],
             list_all_annotations=True,
         ),
     ),

@@ -330,7 +330,9 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
                 lambda: not review.busy and review.current is not pending,
                 what="accepted",
             )
-            accepted = await client.list_annotations(ids=[pending.id], list_all_annotations=True)
+            accepted = await client.list_annotations(
+                ids=[pending.id], input_ids=[pending.input_id], list_all_annotations=True
+            )
             assert [a.status_code for a in accepted] == [SUCCESS]
             assert [c.id for c in accepted[0].concepts] == ["one"]
 

@@ -59,12 +59,15 @@ async def test_post_list_patch_delete(client: httpx.AsyncClient, backend: LocalB
     assert await list_ids(client, {"list_all_annotations": "True"}) == ["m1", "a2", "a1"]
     assert await list_ids(client, {"model_version_ids": "v1"}) == ["m1"]
     assert await list_ids(client, [("input_ids", "i1")]) == ["a1"]
-    assert await list_ids(client, {"statuses.code": "24151", "list_all_annotations": "true"}) == [
-        "m1",
-        "a2",
-    ]
+    refused = await client.get(
+        f"{APP}/annotations", params={"statuses.code": "24151", "list_all_annotations": "true"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["status"]["description"].startswith("statuses.code: statuses is a")
     assert await list_ids(client, {"user_ids": "me"}) == ["m1", "a2", "a1"]
-    assert await list_ids(client, {"ids": "a1"}) == ["a1"]
+    assert await list_ids(client, [("ids", "a1"), ("input_ids", "i1")]) == ["a1"]
+    alone = await client.get(f"{APP}/annotations", params={"ids": "a1"})
+    assert alone.status_code == 400 and "needs input_ids" in alone.json()["status"]["description"]
     assert await list_ids(client, {"per_page": 1, "page": 2, "list_all_annotations": "1"}) == ["a2"]
 
     async def patch(action: str, ann: dict[str, Any]) -> dict[str, Any]:

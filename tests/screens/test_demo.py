@@ -9,7 +9,7 @@ import pytest
 
 import api.demo_setup as demo_setup
 from api.demo import DEMO_APP_ID, DIGIT_CONCEPTS
-from api.models import AnnotationStatus
+from api.models import AnnotationFilter, AnnotationStatus
 from tests.tui_helpers import connected, local_config, make_tui, picker_opened_alone, wait_until
 from tui.config import load_config
 from tui.connect import connect
@@ -32,8 +32,9 @@ async def app_state(tmp_path: Path) -> tuple[int, dict[str, int], set[str]]:
         client = connection.client.with_app(DEMO_APP_ID)
         inputs = [i async for i in client.iter_inputs()]
         per_concept: dict[str, int] = {}
-        async for a in client.iter_annotations(statuses=[AnnotationStatus.SUCCESS]):
-            for c in a.concepts:
+        trusted = [AnnotationFilter(status=AnnotationStatus.SUCCESS)]
+        async for hit in client.iter_search_annotations(trusted):
+            for c in hit.annotation.concepts if hit.annotation else ():
                 per_concept[c.id] = per_concept.get(c.id, 0) + 1
         concepts = {c.id async for c in client.iter_concepts()}
         return len(inputs), per_concept, concepts

@@ -69,8 +69,8 @@ async def open_labelling(pilot: Pilot[Any]) -> LabellingScreen:
 async def labels(client: ClarifaiClient) -> dict[str, set[tuple[str, float]]]:
     """input id -> the (concept, value) pairs of its SUCCESS human annotations."""
     out: dict[str, set[tuple[str, float]]] = {}
-    for a in await client.list_annotations(statuses=[AnnotationStatus.SUCCESS], per_page=100):
-        if not a.model_version_id:
+    for a in await client.list_annotations(per_page=100):  # the caller's own, human ones
+        if a.status_code == AnnotationStatus.SUCCESS and not a.model_version_id:
             out.setdefault(a.input_id, set()).update((c.id, c.value) for c in a.concepts)
     return out
 

@@ -77,13 +77,28 @@ async def list_annotations(call: Call) -> dict[str, Any]:
     app = await call.app()
     limit, offset = paging(call.query)
     q = call.query
+    for key in q:
+        if key.startswith("statuses."):
+            # As the platform's REST gateway: a query path cannot go through a repeated message.
+            raise invalid(
+                key,
+                "statuses is a repeated message: a query parameter cannot reach into it "
+                "(the REST gateway refuses it); filter by annotation status with "
+                "PostAnnotationsSearches",
+            )
+    ids, input_ids = q.get_list("ids"), q.get_list("input_ids")
+    if ids and len(input_ids) != len(ids):
+        raise invalid(
+            "input_ids",
+            f"ListAnnotations with ids needs input_ids, one per id in the same order "
+            f"(got {len(ids)} ids and {len(input_ids)} input_ids)",
+        )
     flt = AnnotationFilter(
         caller_user_id=call.user_id,
         ids=q.get_list("ids"),
         input_ids=q.get_list("input_ids"),
         user_ids=[call.user_id if u == "me" else u for u in q.get_list("user_ids")],
         model_version_ids=q.get_list("model_version_ids"),
-        status_codes=q.get_codes("statuses.code") + q.get_codes("status.code"),
         list_all=q.get_bool("list_all_annotations"),
     )
     rows = await call.db(call.store.list_annotations, app.pk, flt, limit, offset)
