@@ -173,13 +173,17 @@ def input_counts_from(body: Mapping[str, Any]) -> InputCounts:
 
 
 def annotation_from(d: Mapping[str, Any]) -> Annotation:
+    """An annotation; who wrote it comes from ``worker`` (``user.id``, or
+    ``model.model_version.id``) first, the deprecated ``user_id`` / ``model_version_id`` after."""
     code, description, _ = status_of(d)
+    worker = _obj(d, "worker")
+    version = _str(_obj(_obj(worker, "model"), "model_version"), "id")
     return Annotation(
         id=_str(d, "id"),
         input_id=_str(d, "input_id"),
         concepts=concepts_from(_list(_obj(d, "data"), "concepts")),
-        user_id=_str(d, "user_id"),
-        model_version_id=_str(d, "model_version_id"),
+        user_id=_str(_obj(worker, "user"), "id") or _str(d, "user_id"),
+        model_version_id=version or _str(d, "model_version_id"),
         status_code=code,
         status_description=description,
         created_at=parse_time(_get(d, "created_at")),

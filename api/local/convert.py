@@ -127,8 +127,12 @@ def annotation_json(row: AnnotationRow) -> dict[str, Any]:
         "input_level": row.input_level,
         "trusted": not row.model_version_id,
     }
+    # `worker` is the current field; user_id / model_version_id are deprecated but still sent.
     if row.model_version_id:
         out["model_version_id"] = row.model_version_id
+        out["worker"] = {"model": {"model_version": {"id": row.model_version_id}}}
+    else:
+        out["worker"] = {"user": {"id": row.user_id}}
     if row.annotation_info:
         out["annotation_info"] = row.annotation_info
     return out

@@ -104,3 +104,16 @@ def test_workflow_results_map_suppressed_nodes() -> None:
     body = {"results": [{"input": {"id": "i"}, "outputs": [{"model": {"id": "clf"}}]}]}
     [result] = wire.workflow_results_from(body, nodes)
     assert result.outputs[0].node_id == "classify"
+
+
+def test_annotation_reads_its_worker_first() -> None:
+    # The platform answers `worker`; user_id / model_version_id are deprecated and may be
+    # missing: the human-vs-model split of labelling and concepts depends on reading it.
+    by_model = wire.annotation_from(
+        {"id": "a", "input_id": "i", "worker": {"model": {"id": "w", "model_version": {"id": "v"}}}}
+    )
+    assert (by_model.model_version_id, by_model.user_id) == ("v", "")
+    by_person = wire.annotation_from({"id": "b", "input_id": "i", "worker": {"user": {"id": "u"}}})
+    assert (by_person.user_id, by_person.model_version_id) == ("u", "")
+    legacy = wire.annotation_from({"id": "c", "user_id": "old", "model_version_id": "mv"})
+    assert (legacy.user_id, legacy.model_version_id) == ("old", "mv")

@@ -65,6 +65,10 @@ async def test_post_list_patch_delete(client: httpx.AsyncClient, backend: LocalB
     assert refused.status_code == 400
     assert refused.json()["status"]["description"].startswith("statuses.code: statuses is a")
     assert await list_ids(client, {"user_ids": "me"}) == ["m1", "a2", "a1"]
+    everyone = await client.get(f"{APP}/annotations", params={"list_all_annotations": "true"})
+    workers = {a["id"]: a["worker"] for a in everyone.json()["annotations"]}
+    assert workers["m1"] == {"model": {"model_version": {"id": "v1"}}}
+    assert workers["a1"] == {"user": {"id": backend.user_id}}
     assert await list_ids(client, [("ids", "a1"), ("input_ids", "i1")]) == ["a1"]
     alone = await client.get(f"{APP}/annotations", params={"ids": "a1"})
     assert alone.status_code == 400 and "needs input_ids" in alone.json()["status"]["description"]
