@@ -66,6 +66,9 @@ BATCH_SIZE: Final = 128
 DEFAULT_PER_PAGE: Final = 128
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 MAX_IMAGE_BYTES: Final = 32 * 1024 * 1024
+#: PostWorkflowResults takes at most 32 inputs a call (Clarifai docs; the official SDK's
+#: MAX_WORKFLOW_PREDICT_INPUTS): larger dry runs are sent in calls of 32.
+MAX_WORKFLOW_INPUTS: Final = 32
 PatchAction = Literal["merge", "overwrite", "remove"]
 
 
@@ -964,7 +967,9 @@ class ClarifaiClient:
         version_id: str | None = None,
         nodes: Sequence[WorkflowNode] | None = None,
     ) -> list[WorkflowResult]:
-        """Dry-run a workflow on inputs (existing ids, bytes or URLs); writes nothing.
+        """Run a workflow on inputs (existing ids, bytes or URLs), 32 a call, without adding
+        them to the app. (The embedded backend writes nothing; the platform does not promise
+        that for a workflow with annotation writers.)
 
         Each result has one NodeOutput per node, tagged with the node id (from `nodes` if
         given, else the response's workflow, else one GetWorkflow call).
@@ -972,16 +977,19 @@ class ClarifaiClient:
         parts = ["workflows", workflow_id]
         if version_id:
             parts += ["versions", version_id]
-        body = await self._call(
-            "POST",
-            self._app_path(*parts, "results"),
-            json=wire.post_workflow_results_body(inputs),
-            batch_key="results",
-        )
-        results = wire.workflow_results_from(body, nodes)
-        if nodes is None and wire.results_need_node_ids(results):
-            workflow = await self.get_workflow(workflow_id)
-            results = wire.workflow_results_from(body, workflow.nodes)
+        results: list[WorkflowResult] = []
+        for start in range(0, len(inputs), MAX_WORKFLOW_INPUTS):
+            body = await self._call(
+                "POST",
+                self._app_path(*parts, "results"),
+                json=wire.post_workflow_results_body(inputs[start : start + MAX_WORKFLOW_INPUTS]),
+                batch_key="results",
+            )
+            part = wire.workflow_results_from(body, nodes)
+            if nodes is None and wire.results_need_node_ids(part):
+                nodes = (await self.get_workflow(workflow_id)).nodes
+                part = wire.workflow_results_from(body, nodes)
+            results.extend(part)
         return results
 
 

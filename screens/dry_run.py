@@ -31,6 +31,20 @@ from screens.workflow_graph import writer_status_name
 from tui.widgets.forms import error_text, scoped_bindings
 
 NOTHING_WRITTEN = "DRY RUN: nothing was written to the app (no annotations, no inputs)."
+#: On the platform PostWorkflowResults does not add the inputs, but Clarifai does not document
+#: that a workflow's annotation writers write nothing: no promise there.
+REMOTE_DRY_RUN = (
+    "DRY RUN on the platform: the inputs were not added to the app; whether its annotation "
+    "writers wrote anything is not documented: check the app's annotations."
+)
+#: Inputs offered by the picker: what one PostWorkflowResults call takes on the platform.
+PICKER_INPUTS = 32
+
+
+def dry_run_notice(embedded: bool) -> str:
+    return NOTHING_WRITTEN if embedded else REMOTE_DRY_RUN
+
+
 MAX_CONCEPTS = 5
 
 
@@ -46,10 +60,13 @@ def describe_results(
     nodes: Sequence[WorkflowNode],
     models: Mapping[str, Model],
     labels: Mapping[str, str] | None = None,
+    *,
+    embedded: bool = True,
 ) -> list[str]:
     """Plain text lines: per input, per node, what it produced (and what writers would write)."""
     by_node = {n.id: n for n in nodes}
-    lines = [NOTHING_WRITTEN]
+    notice = dry_run_notice(embedded)
+    lines = [notice]
     for index, result in enumerate(results):
         label = (labels or {}).get(result.input_id) or result.input_id or f"input {index + 1}"
         head = f"input {label}"
@@ -87,7 +104,7 @@ def describe_results(
                 lines.append(f"{name}: {_concepts(output.concepts) or '-'}")
     if not results:
         lines.append("no results")
-    lines += ["", NOTHING_WRITTEN]
+    lines += ["", notice]
     return lines
 
 
@@ -115,9 +132,12 @@ class DryRunScreen(Screen[None]):
         workflow_id: str,
         nodes: Sequence[WorkflowNode],
         models: Mapping[str, Model],
+        *,
+        embedded: bool = True,
     ) -> None:
         super().__init__()
         self.client = client
+        self.embedded = embedded
         self.workflow_id = workflow_id
         self.nodes = list(nodes)
         self.models = dict(models)
@@ -125,9 +145,8 @@ class DryRunScreen(Screen[None]):
         self.results: list[WorkflowResult] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            f"Dry run of workflow {self.workflow_id}: nothing will be written", id="dry-title"
-        )
+        promise = "nothing will be written" if self.embedded else "inputs are not added"
+        yield Static(f"Dry run of workflow {self.workflow_id}: {promise}", id="dry-title")
         with Vertical(id="dry-source"):
             with Horizontal(classes="dry-row"):
                 yield RadioSet(
@@ -148,7 +167,7 @@ class DryRunScreen(Screen[None]):
         self.run_worker(self._load_inputs(), group="inputs", exit_on_error=False)
 
     async def _load_inputs(self) -> None:
-        page = await self.client.list_inputs(per_page=50)
+        page = await self.client.list_inputs(per_page=PICKER_INPUTS)
         picker = self.query_one("#dry-inputs", SelectionList)
         picker.clear_options()
         for n, item in enumerate(page):
@@ -209,9 +228,10 @@ class DryRunScreen(Screen[None]):
         except Exception as exc:
             self.status(f"dry run failed: {error_text(exc)}")
             return
-        self.lines = describe_results(self.results, self.nodes, self.models)
+        self.lines = describe_results(self.results, self.nodes, self.models, embedded=self.embedded)
         self.query_one("#dry-output", Static).update("\n".join(self.lines))
-        self.status(f"done: {len(self.results)} input(s). Nothing was written.")
+        done = "Nothing was written." if self.embedded else "The inputs were not added."
+        self.status(f"done: {len(self.results)} input(s). {done}")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -491,7 +491,8 @@ class WizardScreen(Screen[bool]):
             results = await client.post_workflow_results(
                 spec.workflow_id, [InputRef.existing(i.id) for i in sample], nodes=nodes
             )
-            for text in describe_results(results, nodes, models):
+            embedded = self.host.session.embedded
+            for text in describe_results(results, nodes, models, embedded=embedded):
                 self.say(f"  {text}" if text else "")
         else:
             self.say("  the app has no inputs to try it on")

@@ -445,7 +445,13 @@ class WorkflowsScreen(AreaScreen):
 
         saved = self.workflows[self.current]
         self.app.push_screen(
-            DryRunScreen(self.session.app_client(), saved.id, saved.nodes, self.models)
+            DryRunScreen(
+                self.session.app_client(),
+                saved.id,
+                saved.nodes,
+                self.models,
+                embedded=self.session.embedded,
+            )
         )
 
     def action_toggle_default(self) -> None:

@@ -158,14 +158,14 @@ class Call:
         return Links(str(self.request.base_url), self.user_id, app.id)
 
 
-def batch(items: list[Any], field: str) -> None:
+def batch(items: list[Any], field: str, limit: int = MAX_BATCH, why: str = "") -> None:
     if not items:
         raise invalid(field, "at least one item is required")
-    if len(items) > MAX_BATCH:
+    if len(items) > limit:
         raise ApiFailure(
             CONN_INVALID_REQUEST,
-            f"{field}: {len(items)} items in one request; at most {MAX_BATCH} are allowed, "
-            "split the batch",
+            f"{field}: {len(items)} items in one request; at most {limit} are allowed"
+            f"{why}, split the batch",
         )
 
 

@@ -471,3 +471,23 @@ async def test_post_workflow_results_tags_node_ids(
     get.reset()
     await client.post_workflow_results("wf", [InputRef.existing("in1")])
     assert not get.called
+
+
+async def test_post_workflow_results_goes_in_calls_of_32(
+    client: ClarifaiClient, router: respx.MockRouter
+) -> None:
+    # The platform takes at most 32 inputs per PostWorkflowResults (the SDK's
+    # MAX_WORKFLOW_PREDICT_INPUTS): 70 inputs are three calls, results in input order.
+    def answer(request: httpx.Request) -> httpx.Response:
+        inputs = json.loads(request.content)["inputs"]
+        assert len(inputs) <= 32
+        results = [
+            {"input": {"id": i["id"]}, "status": {"code": 10000}, "outputs": []} for i in inputs
+        ]
+        return ok(results=results, workflow=WORKFLOW)
+
+    route = router.post(f"{APP}/workflows/wf/results").mock(side_effect=answer)
+    ids = [f"in{n}" for n in range(70)]
+    results = await client.post_workflow_results("wf", [InputRef.existing(i) for i in ids])
+    assert [len(json.loads(c.request.content)["inputs"]) for c in route.calls] == [32, 32, 6]
+    assert [r.input_id for r in results] == ids

@@ -166,6 +166,20 @@ async def test_invalid_graphs(
     assert r.json().get("workflows", []) == []
 
 
+async def test_dry_run_takes_at_most_32_inputs_as_on_the_platform(
+    trained: tuple[LocalBackend, httpx.AsyncClient, str],
+) -> None:
+    _backend, c, _version = trained
+    await make_wizard_graph(c)
+    inputs = [{"id": f"d{of(THREE, 1)[0].index}"}] * 33
+    r = await c.post(f"{APP}/workflows/auto/results", json={"inputs": inputs})
+    assert r.status_code == 400
+    status = r.json()["status"]
+    assert status["code"] == 11102
+    assert "33 items in one request; at most 32" in status["description"]
+    assert "PostWorkflowResults" in status["description"]
+
+
 async def test_dry_run_writes_nothing(
     trained: tuple[LocalBackend, httpx.AsyncClient, str],
 ) -> None:

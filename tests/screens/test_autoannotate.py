@@ -259,3 +259,11 @@ def test_dry_run_text_says_what_writers_would_write_and_that_nothing_was_written
     assert "confident (concept-thresholder) GREATER_THAN: passed one 0.95" in text
     assert "embedding (64 dims)" in text
     assert InputRef.existing("x").input_id == "x"
+
+
+def test_a_dry_run_on_the_platform_promises_nothing_about_writers() -> None:
+    from screens.dry_run import REMOTE_DRY_RUN
+
+    remote = describe_results([], [], {}, embedded=False)
+    assert NOTHING_WRITTEN not in remote and remote[0] == REMOTE_DRY_RUN
+    assert describe_results([], [], {})[0] == NOTHING_WRITTEN

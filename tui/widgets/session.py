@@ -24,6 +24,11 @@ class Session:
     retry_note: str = ""
 
     @property
+    def embedded(self) -> bool:
+        """The embedded backend (whose dry runs are known to write nothing)."""
+        return self.backend_label == "embedded"
+
+    @property
     def connected(self) -> bool:
         return self.client is not None
 

@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from api.local.automation import Source, default_embedder, vector_of
-from api.local.http import Call, batch, valid_id
+from api.local.http import MAX_BATCH, Call, batch, valid_id
 from api.local.imaging import ImageRejected, check_size, decode, to_rgb
 from api.local.jsonio import Obj
 from api.local.routes import parse
@@ -56,10 +56,17 @@ def _load_existing(call: Call, app: AppRow, source: Source) -> None:
         source.error = exc.description
 
 
-async def load_sources(call: Call, app: AppRow, body: Obj) -> list[Source]:
+#: PostWorkflowResults takes at most 32 inputs a call on the platform (Clarifai docs; the
+#: official SDK's MAX_WORKFLOW_PREDICT_INPUTS); PostModelOutputs takes 128.
+MAX_WORKFLOW_INPUTS = 32
+
+
+async def load_sources(
+    call: Call, app: AppRow, body: Obj, *, limit: int = MAX_BATCH, why: str = ""
+) -> list[Source]:
     """Parse and load ``body.inputs``; a bad item gets its own error, not the whole call."""
     items = body.get_objs("inputs")
-    batch(items, body.field("inputs"))
+    batch(items, body.field("inputs"), limit, why)
     sources: list[Source] = []
     for item in items:
         data = item.get_obj("data")

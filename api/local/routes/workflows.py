@@ -20,7 +20,7 @@ from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.jsonio import Obj, paging, timestamp
 from api.local.modelstore import node_model_ids, workflow_missing
 from api.local.routes import parse
-from api.local.routes.sources import load_sources
+from api.local.routes.sources import MAX_WORKFLOW_INPUTS, load_sources
 from api.local.rows import AppRow, WorkflowRow
 from api.local.status import FAILURE, MIXED_STATUS, SUCCESS, invalid, status_json
 from api.local.store import new_id
@@ -178,7 +178,9 @@ async def post_workflow_results(call: Call) -> dict[str, Any]:
             f"POST .../workflows/{workflow_id}/results (the workflow as it is now)",
         )
     body = await call.body()
-    sources = await load_sources(call, app, body)
+    sources = await load_sources(
+        call, app, body, limit=MAX_WORKFLOW_INPUTS, why=" (PostWorkflowResults, as on the platform)"
+    )
     auto = call.backend.automation
     runs = await asyncio.to_thread(auto.run_workflow, app.pk, row.nodes, sources)
     now = timestamp(time.time())
