@@ -412,14 +412,11 @@ class ClarifaiClient:
         name: str | None = None,
         description: str | None = None,
         default_workflow_id: str | None = None,
-        clear_default_workflow: bool = False,
     ) -> App:
-        """Change an app's name, description or default workflow (`clear_default_workflow`)."""
+        """Change an app's name, description or default workflow."""
         target = app_id or self.app_id
         if not target:
             raise ValueError("patch_app needs an app id")
-        if clear_default_workflow:
-            default_workflow_id = ""
         body = await self._call(
             "PATCH",
             self._user_path("apps"),
@@ -430,10 +427,13 @@ class ClarifaiClient:
         apps = wire.items(body, "apps")
         return wire.app_from(apps[0]) if apps else await self.get_app(target)
 
-    async def set_default_workflow(self, workflow_id: str | None) -> App:
-        """Make `workflow_id` the current app's default workflow; None clears it."""
-        if workflow_id is None:
-            return await self.patch_app(clear_default_workflow=True)
+    async def set_default_workflow(self, workflow_id: str) -> App:
+        """Make `workflow_id` the current app's default workflow.
+
+        There is no "clear": on Clarifai an app always has a default workflow (its base
+        workflow to begin with), and `default_workflow_id: ""` cannot be sent (proto3 cannot
+        tell an empty string from a field not sent). To stop auto-annotation, make a workflow
+        without writers the default."""
         return await self.patch_app(default_workflow_id=workflow_id)
 
     # -----------------------------------------------------------------------------------

@@ -506,7 +506,10 @@ def patch_apps_body(
     description: str | None = None,
     default_workflow_id: str | None = None,
 ) -> JSON:
-    """`default_workflow_id=""` clears the default workflow."""
+    """PatchApps (overwrite). An empty ``default_workflow_id`` is refused: proto3 cannot tell
+    it from a field not sent, so it cannot clear anything on the platform."""
+    if default_workflow_id == "":
+        raise ValueError("default_workflow_id cannot be cleared with an empty string")
     app: JSON = {"id": app_id}
     if name is not None:
         app["name"] = name

@@ -461,23 +461,23 @@ class WorkflowsScreen(AreaScreen):
         assert wid is not None
         app_id = self.session.app_id
         if wid == self.default_id:
-            question = ConfirmScreen(
-                f"Stop using {wid} as the default workflow of {app_id}?",
-                "New inputs will no longer run through any workflow: nothing will annotate "
-                "them automatically.",
+            # As on Clarifai: an app always has a default workflow, and an empty id cannot be
+            # sent (proto3 cannot tell it from "not sent"). Another workflow replaces it.
+            self.refuse(
+                f"{wid} is the default; an app always has one: to stop auto-annotation, make "
+                "a workflow without writers the default (D on it)"
             )
-            target: str | None = None
-        else:
-            if wid not in self.workflows or self.is_dirty(wid):
-                self.refuse("save the workflow (s) before making it the default")
-                return
-            question = ConfirmScreen(
-                f"Make {wid} the default workflow of {app_id}?",
-                f"It will run on EVERY new input added to {app_id} from now on, and its "
-                "annotation writers will write annotations on them."
-                + (f" It replaces {self.default_id}." if self.default_id else ""),
-            )
-            target = wid
+            return
+        if wid not in self.workflows or self.is_dirty(wid):
+            self.refuse("save the workflow (s) before making it the default")
+            return
+        question = ConfirmScreen(
+            f"Make {wid} the default workflow of {app_id}?",
+            f"It will run on EVERY new input added to {app_id} from now on, and its "
+            "annotation writers will write annotations on them."
+            + (f" It replaces {self.default_id}." if self.default_id else ""),
+        )
+        target = wid
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -485,15 +485,11 @@ class WorkflowsScreen(AreaScreen):
 
         self.ask(question, answered)
 
-    async def _set_default(self, workflow_id: str | None) -> None:
+    async def _set_default(self, workflow_id: str) -> None:
         app = await self.session.app_client().set_default_workflow(workflow_id)
-        self.default_id = app.default_workflow_id if app.id else (workflow_id or "")
+        self.default_id = app.default_workflow_id if app.id else workflow_id
         self.fill_list()
-        self.info(
-            f"{workflow_id} is the default: it runs on every new input"
-            if workflow_id
-            else "no default workflow: new inputs are not annotated automatically"
-        )
+        self.info(f"{workflow_id} is the default: it runs on every new input")
 
     def action_wizard(self) -> None:
         try:

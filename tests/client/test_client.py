@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from api import wire
 from api.client import ClarifaiClient
 from api.models import (
     AnnotationStatus,
@@ -103,8 +104,8 @@ async def test_apps(client: ClarifaiClient, router: respx.MockRouter) -> None:
         "apps": [{"id": "app1", "default_workflow_id": "wf2"}],
         "action": "overwrite",
     }
-    await client.set_default_workflow(None)
-    assert body_of(patch)["apps"] == [{"id": "app1", "default_workflow_id": ""}]
+    with pytest.raises(ValueError, match="cannot be cleared"):
+        wire.patch_apps_body("app1", default_workflow_id="")
 
 
 async def test_iter_apps_pages_until_short_page(

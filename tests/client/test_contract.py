@@ -55,7 +55,6 @@ SEARCH_FILTERS = (
 BODIES: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("PostAppsRequest", lambda: wire.post_apps_body("app", "App", "about")),
     ("PatchAppsRequest", lambda: wire.patch_apps_body("app", name="N", default_workflow_id="wf")),
-    ("PatchAppsRequest", lambda: wire.patch_apps_body("app", default_workflow_id="")),
     (
         "PostInputsRequest",
         lambda: wire.post_inputs_body(
