@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from api.errors import ApiError
+from api.errors import ApiError, status_name
 from api.models import (
     AnnotationStatus,
     Concept,
@@ -372,8 +372,8 @@ Report = Callable[[str], None]
 
 
 async def fetch_state(client: ClarifaiClient) -> tuple[dict[str, Model], set[str]]:
-    """The app's models by id and its workflow ids."""
-    models = {m.id: m async for m in client.iter_models()}
+    """The app's models by id (each with its configuration) and its workflow ids."""
+    models = {m.id: m for m in await client.list_models_with_config()}
     workflows = {w.id async for w in client.iter_workflows()}
     return models, workflows
 
@@ -415,23 +415,35 @@ class TrainingFailed(Exception):
 
     def __init__(self, version: ModelVersion) -> None:
         reason = version.status_details or version.status_description or "no reason given"
-        super().__init__(f"training failed ({version.status_code}): {reason}")
+        name = status_name(version.status_code)
+        super().__init__(f"training failed: {name} ({version.status_code}): {reason}")
         self.version = version
+
+
+#: Polling a training version: the first look soon (the embedded backend trains in about a
+#: second), then less and less often, up to every POLL_MAX seconds (the platform's trainings
+#: take minutes, and the docs poll every few seconds).
+POLL_FIRST = 0.2
+POLL_MAX = 5.0
 
 
 async def train_and_wait(
     client: ClarifaiClient,
     model_id: str,
+    concepts: Sequence[Concept],
     *,
     on_status: Callable[[ModelVersion], None] | None = None,
-    poll: float = 0.2,
+    poll: float = POLL_FIRST,
+    poll_max: float = POLL_MAX,
     timeout: float = 900.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ModelVersion:
-    """Start training (PostModelVersions) and poll GetModelVersion until it settles."""
-    version = await client.train_model(model_id)
+    """Start training on `concepts` (PostModelVersions) and poll GetModelVersion until it
+    settles; raises TrainingFailed with the status name for every failure code."""
+    version = await client.train_model(model_id, concepts=concepts)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    wait = poll
     while True:
         if on_status is not None:
             on_status(version)
@@ -439,7 +451,8 @@ async def train_and_wait(
             break
         if loop.time() > deadline:
             raise TimeoutError(f"training {model_id} did not finish within {timeout:.0f}s")
-        await sleep(poll)
+        await sleep(wait)
+        wait = min(poll_max, wait * 2)
         version = await client.get_model_version(model_id, version.id)
     if not version.trained:
         raise TrainingFailed(version)

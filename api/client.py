@@ -797,8 +797,31 @@ class ClarifaiClient:
         )
 
     async def get_model(self, model_id: str) -> Model:
+        """GetModel. On the platform its answer carries no configuration (concepts,
+        thresholds, writer params): read that with `get_model_output_info`."""
         body = await self._call("GET", self._app_path("models", model_id))
         return wire.model_from(wire.single(body, "model"))
+
+    async def get_model_output_info(self, model_id: str, version_id: str | None = None) -> Model:
+        """GetModelOutputInfo: the model with its configuration (of `version_id`, or the
+        latest version)."""
+        parts = ["models", model_id]
+        if version_id:
+            parts += ["versions", version_id]
+        body = await self._call("GET", self._app_path(*parts, "output_info"))
+        return wire.model_from(wire.single(body, "model"))
+
+    async def list_models_with_config(self, *, model_type_id: str | None = None) -> list[Model]:
+        """Every model of the app, each with its configuration: ListModels, then one
+        GetModelOutputInfo per model (a few at a time), since ListModels answers carry none."""
+        models = [m async for m in self.iter_models(model_type_id=model_type_id)]
+        gate = asyncio.Semaphore(8)
+
+        async def configured(model: Model) -> Model:
+            async with gate:
+                return await self.get_model_output_info(model.id)
+
+        return list(await asyncio.gather(*(configured(m) for m in models)))
 
     async def create_model(
         self,
@@ -866,10 +889,13 @@ class ClarifaiClient:
         self,
         model_id: str,
         *,
+        concepts: Sequence[Concept],
         description: str = "",
         train_params: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """PostModelVersions: start training a new version; poll `get_model_version`.
+        """PostModelVersions: start training a new version on `concepts` (the version's
+        output_info.data.concepts, as the docs and the SDK send them); poll
+        `get_model_version`.
 
         Never retried after the request may have reached the server (a retry would
         start a second training).
@@ -877,7 +903,7 @@ class ClarifaiClient:
         body = await self._call(
             "POST",
             self._app_path("models", model_id, "versions"),
-            json=wire.post_model_versions_body(description, train_params),
+            json=wire.post_model_versions_body(concepts, description, train_params),
             idempotent=False,
         )
         model = wire.model_from(wire.single(body, "model"))

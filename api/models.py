@@ -70,19 +70,38 @@ class ModelVersionStatus(IntEnum):
     TRAINING = 21101
     UNTRAINED = 21102
     QUEUED_FOR_TRAINING = 21103
+    UPLOADING = 21104
+    UPLOADING_FAILED = 21105
     TRAINING_FAILED = 21106
+    BUILDING = 21107
+    BUILDING_FAILED = 21108
+    BUILD_UNEXPECTED_ERROR = 21109
     TRAINING_NO_DATA = 21110
     TRAINING_NO_POSITIVES = 21111
+    TRAINING_ONE_VS_N_SINGLE_CLASS = 21112
+    TRAINING_TIMED_OUT = 21113
+    TRAINING_WAITING_ERROR = 21114
+    TRAINING_UNKNOWN_ERROR = 21115
+    TRAINING_MSG_REDELIVER = 21116
+    TRAINING_INSUFFICIENT_DATA = 21117
+    TRAINING_INVALID_PARAMS = 21118
+    TRAINING_INVALID_DATA_TOLERANCE_EXCEEDED = 21119
 
 
-#: Version statuses after which the version will not change by itself.
+#: Version statuses after which the version will not change by itself: trained, untrained,
+#: and every failure the protos name (a poll that waited for anything else on 21117 ran until
+#: its 900 s timeout).
 MODEL_VERSION_SETTLED_CODES = frozenset(
     {
         ModelVersionStatus.TRAINED,
         ModelVersionStatus.UNTRAINED,
+        ModelVersionStatus.UPLOADING_FAILED,
         ModelVersionStatus.TRAINING_FAILED,
+        ModelVersionStatus.BUILDING_FAILED,
+        ModelVersionStatus.BUILD_UNEXPECTED_ERROR,
         ModelVersionStatus.TRAINING_NO_DATA,
         ModelVersionStatus.TRAINING_NO_POSITIVES,
+        *(ModelVersionStatus(code) for code in range(21112, 21120)),
     }
 )
 

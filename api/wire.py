@@ -622,11 +622,14 @@ def patch_models_body(
 
 
 def post_model_versions_body(
-    description: str = "", train_params: Mapping[str, Any] | None = None
+    concepts: Sequence[Concept],
+    description: str = "",
+    train_params: Mapping[str, Any] | None = None,
 ) -> JSON:
-    if not description and not train_params:
-        return {}
-    version: JSON = {}
+    """PostModelVersions (train): the version carries the concepts it learns."""
+    version: JSON = {
+        "output_info": {"data": {"concepts": [concept_json(c, with_value=False) for c in concepts]}}
+    }
     if description:
         version["description"] = description
     if train_params:

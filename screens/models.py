@@ -139,7 +139,7 @@ class ModelsScreen(AreaScreen):
 
     async def _load(self) -> None:
         client = self.session.app_client()
-        models = [m async for m in client.iter_models()]
+        models = await client.list_models_with_config()
         self.models = sorted(models, key=_order)
         for model in self.models:
             if model.version is not None and model.id not in self.training:
@@ -284,9 +284,9 @@ class ModelsScreen(AreaScreen):
             self._update_row(model_id)
 
         try:
-            version = await train_and_wait(
-                self.session.app_client(), model_id, on_status=seen, poll=0.25
-            )
+            client = self.session.app_client()
+            configured = await client.get_model_output_info(model_id)
+            version = await train_and_wait(client, model_id, configured.concepts, on_status=seen)
         except Exception as exc:
             self.app.notify(f"training {model_id}: {exc}", severity="error", timeout=10)
             return

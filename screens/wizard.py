@@ -476,7 +476,8 @@ class WizardScreen(Screen[bool]):
                 f"(version {version.id[:12]}{learnt})",
             )
 
-        version = await train_and_wait(client, classifier, on_status=seen, poll=0.2)
+        learns = [Concept(c, name=c) for c in spec.concepts]
+        version = await train_and_wait(client, classifier, learns, on_status=seen)
         seen(version)
         self.say(f"3/4 workflow {spec.workflow_id}: {the_plan.workflow_action}")
         self.workflow = await apply_workflow(client, the_plan, version.id)

@@ -163,7 +163,7 @@ class WorkflowsScreen(AreaScreen):
 
     async def _load(self) -> None:
         client = self.session.app_client()
-        models = {m.id: m async for m in client.iter_models()}
+        models = {m.id: m for m in await client.list_models_with_config()}
         workflows = {w.id: w async for w in client.iter_workflows()}
         app = await client.get_app()
         self.models, self.workflows = models, workflows

@@ -147,7 +147,9 @@ def counts_json(counts: InputCounts) -> dict[str, Any]:
     }
 
 
-def version_json(version: VersionRow, app_id: str, user_id: str) -> dict[str, Any]:
+def version_json(
+    version: VersionRow, app_id: str, user_id: str, *, with_config: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": version.id,
         "created_at": timestamp(version.created_at),
@@ -165,14 +167,24 @@ def version_json(version: VersionRow, app_id: str, user_id: str) -> dict[str, An
     if version.train_params:
         out["train_info"] = {"params": version.train_params}
     info = {k: v for k, v in version.output_info.items() if k in ("data", "output_config")}
-    if info:
+    if info and with_config:
         out["output_info"] = info
     if version.training_info:
         out["metadata"] = {"training": version.training_info}
     return out
 
 
-def model_json(model: ModelRow, app_id: str, user_id: str) -> dict[str, Any]:
+def model_json(
+    model: ModelRow, app_id: str, user_id: str, *, with_config: bool = True
+) -> dict[str, Any]:
+    """A Model. ``with_config=False`` answers as the platform's GetModel and ListModels do:
+    no configuration (concepts, thresholds, writer params), only where to read it
+    (GetModelOutputInfo)."""
+    output_info = (
+        model.output_info
+        if with_config
+        else {"message": f"Show output_info with: GET /models/{model.id}/output_info"}
+    )
     out: dict[str, Any] = {
         "id": model.id,
         "name": model.name,
@@ -182,12 +194,12 @@ def model_json(model: ModelRow, app_id: str, user_id: str) -> dict[str, Any]:
         "model_type_id": model.model_type_id,
         "created_at": timestamp(model.created_at),
         "modified_at": timestamp(model.modified_at),
-        "output_info": model.output_info,
+        "output_info": output_info,
     }
     if model.description:
         out["description"] = model.description
     if model.latest is not None:
-        out["model_version"] = version_json(model.latest, app_id, user_id)
+        out["model_version"] = version_json(model.latest, app_id, user_id, with_config=with_config)
     return out
 
 

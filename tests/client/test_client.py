@@ -382,9 +382,11 @@ async def test_models_and_versions(client: ClarifaiClient, router: respx.MockRou
     train = router.post(f"{APP}/models/clf/versions").mock(
         return_value=ok(model={**MODEL, "model_version": {"id": "v2", "status": {"code": 21103}}})
     )
-    version = await client.train_model("clf")
+    version = await client.train_model("clf", concepts=[Concept("cat")])
     assert (version.id, version.status_code, version.settled) == ("v2", 21103, False)
-    assert body_of(train) == {}
+    assert body_of(train) == {
+        "model_versions": [{"output_info": {"data": {"concepts": [{"id": "cat"}]}}}]
+    }
     router.get(f"{APP}/models/clf/versions/v2").mock(
         return_value=ok(
             model_version={"id": "v2", "status": {"code": 21106, "description": "no data"}}

@@ -119,10 +119,10 @@ BODIES: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             "clf", action="overwrite", name="C", concepts=[Concept("cat")], params={"x": "y"}
         ),
     ),
-    ("PostModelVersionsRequest", lambda: wire.post_model_versions_body()),
+    ("PostModelVersionsRequest", lambda: wire.post_model_versions_body([Concept("cat")])),
     (
         "PostModelVersionsRequest",
-        lambda: wire.post_model_versions_body("v2", {"epochs": 3}),
+        lambda: wire.post_model_versions_body([Concept("cat", "Cat")], "v2", {"epochs": 3}),
     ),
     (
         "PostModelOutputsRequest",
@@ -230,7 +230,7 @@ async def test_every_body_the_client_sends_parses(tmp_path: object) -> None:
         await client.patch_annotations([AnnotationUpdate("a", "i", status_code=24150)])
         await client.create_model("m", model_type_id="concept-thresholder", params={"a": 1})
         await client.patch_model("m", name="M")
-        await client.train_model("m")
+        await client.train_model("m", concepts=[Concept("cat")])
         await client.predict("m", [InputRef.existing("i")], version_id="v")
         await client.create_workflow(WORKFLOW)
         await client.patch_workflow(WORKFLOW)

@@ -11,7 +11,7 @@ import respx
 
 from api.client import ClarifaiClient
 from api.errors import ApiConnectionError, ApiError, status_name
-from api.models import NewInput
+from api.models import Concept, NewInput
 from api.retry import RetryNotice, RetryPolicy, parse_retry_after
 from tests.client.conftest import APP, BASE, KEY, Sleeps, ok
 
@@ -134,17 +134,17 @@ async def test_training_is_not_retried_after_it_may_have_reached_the_server(
         side_effect=[httpx.Response(503), ok(model={"id": "clf", "model_version": {"id": "v"}})]
     )
     with pytest.raises(ApiError):
-        await client.train_model("clf")
+        await client.train_model("clf", concepts=[Concept("cat")])
     assert route.call_count == 1 and sleeps == []
     route.side_effect = [httpx.ReadTimeout("lost"), ok()]
     with pytest.raises(ApiConnectionError):
-        await client.train_model("clf")
+        await client.train_model("clf", concepts=[Concept("cat")])
     # never sent at all: safe to retry
     route.side_effect = [
         httpx.ConnectError("refused"),
         ok(model={"id": "clf", "model_version": {"id": "v"}}),
     ]
-    assert (await client.train_model("clf")).id == "v"
+    assert (await client.train_model("clf", concepts=[Concept("cat")])).id == "v"
 
 
 async def test_post_inputs_is_retried_with_the_same_ids(

@@ -237,6 +237,36 @@ async def test_train_and_predict(client: httpx.AsyncClient, backend: LocalBacken
     assert r.status_code == 400 and "run it in a workflow" in r.json()["status"]["description"]
 
 
+async def test_a_version_trains_on_its_own_concepts(
+    client: httpx.AsyncClient, backend: LocalBackend
+) -> None:
+    # As the docs and the SDK train: model_versions[0].output_info.data.concepts, not the
+    # model's (deprecated) output_info. The model names three concepts, the version two.
+    await add_images(client, backend, of(THREE, 6))
+    await create_model(client, "clf", "embedding-classifier", data=concepts(*THREE))
+    two = list(THREE[:2])
+    body = {"model_versions": [{"output_info": {"data": {"concepts": [{"id": c} for c in two]}}}]}
+    r = await client.post(f"{APP}/models/clf/versions", json=body)
+    assert r.status_code == 200, r.text
+    version = await wait_version(client, "clf", r.json()["model"]["model_version"]["id"])
+    assert version["status"]["code"] == 21100, version
+    assert version["active_concept_count"] == 2
+    r = await client.get(f"{APP}/models/clf/versions/{version['id']}/output_info")
+    assert r.status_code == 200, r.text
+    parse(r.json(), service_pb2.SingleModelResponse)
+    assert [c["id"] for c in r.json()["model"]["output_info"]["data"]["concepts"]] == two
+    # GetModel answers as the platform does: no configuration, where to read it instead.
+    r = await client.get(f"{APP}/models/clf")
+    info = r.json()["model"]["output_info"]
+    assert "data" not in info and "GET /models/clf/output_info" in info["message"]
+    assert "output_info" not in r.json()["model"]["model_version"]
+    r = await client.get(f"{APP}/models/clf/output_info")
+    assert [c["id"] for c in r.json()["model"]["output_info"]["data"]["concepts"]] == list(THREE)
+    empty = {"model_versions": [{"output_info": {"data": {"concepts": []}}}]}
+    r = await client.post(f"{APP}/models/clf/versions", json=empty)
+    assert r.status_code == 400 and "at least one concept" in r.json()["status"]["description"]
+
+
 async def test_training_right_after_labelling_waits_for_ingest(
     client: httpx.AsyncClient, backend: LocalBackend
 ) -> None:

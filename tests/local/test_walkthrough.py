@@ -169,11 +169,32 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
             service_pb2.GetModelRequest(user_app_id=uai, model_id="confident"), metadata=md
         )
         ok(r)
+        # As on the platform: GetModel carries no configuration, GetModelOutputInfo does.
+        assert "concept_threshold_type" not in r.model.output_info.params
+        assert "GET /models/confident/output_info" in r.model.output_info.message
+        r = stub.GetModelOutputInfo(
+            service_pb2.GetModelRequest(user_app_id=uai, model_id="confident"), metadata=md
+        )
+        ok(r)
         assert r.model.output_info.params["concept_threshold_type"] == 1
 
         # train the classifier
         r = stub.PostModelVersions(
-            service_pb2.PostModelVersionsRequest(user_app_id=uai, model_id="classify"), metadata=md
+            service_pb2.PostModelVersionsRequest(
+                user_app_id=uai,
+                model_id="classify",
+                # as the docs and the SDK train: the version carries its concepts
+                model_versions=[
+                    resources_pb2.ModelVersion(
+                        output_info=resources_pb2.OutputInfo(
+                            data=resources_pb2.Data(
+                                concepts=[resources_pb2.Concept(id=c) for c in CONCEPTS]
+                            )
+                        )
+                    )
+                ],
+            ),
+            metadata=md,
         )
         ok(r)
         version_id = r.model.model_version.id

@@ -99,7 +99,12 @@ async def prepare(
             version = ""
             if train:
                 version = (
-                    await train_and_wait(app_client, spec.model_id("classify"), poll=0.05)
+                    await train_and_wait(
+                        app_client,
+                        spec.model_id("classify"),
+                        [Concept(c, name=c) for c in spec.concepts],
+                        poll=0.05,
+                    )
                 ).id
             await apply_workflow(app_client, the_plan, version)
     finally:

@@ -76,7 +76,7 @@ async def test_wizard_builds_trains_dry_runs_and_sets_the_default_idempotently(
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen))
 
         models = {m.id: m async for m in client.iter_models()}
-        band = models["auto-annotate-unsure-band"]
+        band = await client.get_model_output_info("auto-annotate-unsure-band")
         assert {c.id: c.value for c in band.concepts} == {"zero": 0.9, "one": 0.9, "two": 0.85}
 
         # New inputs run through the default workflow as they are processed: each gets the

@@ -200,12 +200,27 @@ async def list_models(call: Call) -> dict[str, Any]:
         _type_id(t, "model_type_id") for t in call.query.get_list("model_type_id") if t.strip()
     ]
     rows = await call.db(call.backend.automation.models.list_models, app.pk, limit, offset, types)
-    return {"models": [model_json(r, app.id, call.user_id) for r in rows]}
+    return {"models": [model_json(r, app.id, call.user_id, with_config=False) for r in rows]}
 
 
 async def get_model(call: Call) -> dict[str, Any]:
     app = await call.app()
     row = await _model(call, app, call.path("model_id"))
+    return {"model": model_json(row, app.id, call.user_id, with_config=False)}
+
+
+async def get_model_output_info(call: Call) -> dict[str, Any]:
+    """GetModelOutputInfo: the model with its configuration (output_info: data.concepts,
+    params, output_config), of its latest version or of ``version_id``."""
+    app = await call.app()
+    row = await _model(call, app, call.path("model_id"))
+    version_id = call.request.path_params.get("version_id")
+    if version_id:
+        version = await call.db(call.backend.automation.models.get_version, row.pk, version_id)
+        if version is None:
+            raise version_missing(row.id, version_id)
+        info = {**row.output_info, **version.output_info}
+        row = replace(row, output_info=info, latest=version)
     return {"model": model_json(row, app.id, call.user_id)}
 
 
@@ -309,6 +324,20 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
     description = version.get_str("description") or body.get_str("description")
     params = version.get_obj("train_info").get_struct("params")
     snapshot = {k: v for k, v in model.output_info.items() if k in ("data", "output_config")}
+    # The docs and the SDK train on the version's own concepts
+    # (model_versions[0].output_info.data.concepts); the model's (deprecated) are the fallback.
+    version_info = version.get_obj("output_info")
+    parse.only_fields(version_info, {"data", "output_config"}, "a version's output_info")
+    version_data = version_info.get_obj("data")
+    parse.only_fields(version_data, {"concepts"}, "a version's output_info.data")
+    if version_data.raw("concepts") is not None:
+        concepts = parse.concepts(version_data)
+        if not concepts:
+            raise invalid(version_data.field("concepts"), "a classifier needs at least one concept")
+        snapshot["data"] = {"concepts": [{"id": c.id, "name": c.name or c.id} for c in concepts]}
+    config = version_info.get_struct("output_config")
+    if config is not None:
+        snapshot["output_config"] = config
     updated, _ = await call.db(
         call.backend.automation.models.add_version,
         app.pk,
@@ -445,6 +474,18 @@ ROUTES = [
         "PATCH", "/apps/{app_id}/models", "PatchModels", patch_models, changes_workflows=True
     ),
     RouteSpec("GET", "/apps/{app_id}/models/{model_id}", "GetModel", get_model),
+    RouteSpec(
+        "GET",
+        "/apps/{app_id}/models/{model_id}/output_info",
+        "GetModelOutputInfo",
+        get_model_output_info,
+    ),
+    RouteSpec(
+        "GET",
+        "/apps/{app_id}/models/{model_id}/versions/{version_id}/output_info",
+        "GetModelOutputInfoVersion",
+        get_model_output_info,
+    ),
     RouteSpec(
         "DELETE",
         "/apps/{app_id}/models/{model_id}",
