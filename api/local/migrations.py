@@ -196,11 +196,19 @@ _V4 = (
     "ALTER TABLE embeddings_v4 RENAME TO embeddings",
 )
 
+
+def _public(conn: sqlite3.Connection) -> None:
+    from api.local.public import create
+
+    create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
     Migration(3, "small blobs inside the database", _V3),
     Migration(4, "embeddings in a rowid table (no overflow page per vector)", _V4),
+    Migration(5, "the public app clarifai/main: its embedder and base workflows", (), _public),
 ]
 
 

@@ -42,8 +42,10 @@ async def test_post_list_patch_delete(client: httpx.AsyncClient, backend: LocalB
     parse(r.json(), service_pb2.MultiAnnotationResponse)
     assert r.json()["annotations"][1]["status"]["code"] == 24151
     # A model-written annotation (as issue 6's writers will store them).
+    app = backend.store.get_app(backend.user_id, "app")
+    assert app is not None
     backend.store.add_annotations(
-        1,
+        app.pk,
         [
             NewAnnotation(
                 id="m1",

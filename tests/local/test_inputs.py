@@ -13,6 +13,13 @@ from api.local.store import Store
 from tests.local.conftest import APP, image_bytes, image_input, parse
 
 
+def app_pk(backend: LocalBackend, app_id: str = "app") -> int:
+    """The pk of one of the caller's apps (clarifai/main, built in, takes the first)."""
+    app = backend.store.get_app(backend.user_id, app_id)
+    assert app is not None
+    return app.pk
+
+
 async def post(client: httpx.AsyncClient, *inputs: dict[str, Any]) -> dict[str, Any]:
     r = await client.post(f"{APP}/inputs", json={"inputs": list(inputs)})
     assert r.status_code == 200, r.text
@@ -150,7 +157,7 @@ async def test_delete_inputs(client: httpx.AsyncClient, backend: LocalBackend) -
     data = image_bytes("PNG", color=(9, 9, 9))
     await post(client, image_input("d1", data), image_input("d2", data), image_input("keep"))
     await backend.wait_idle(10)
-    sha = backend.store.list_inputs(1, 10, 0, ids=["d1"])[0].blob_sha or ""
+    sha = backend.store.list_inputs(app_pk(backend), 10, 0, ids=["d1"])[0].blob_sha or ""
     assert backend.store.read_blob(sha) == data
     r = await client.request("DELETE", f"{APP}/inputs", json={"ids": ["d1", "ghost"]})
     assert r.status_code == 404 and "ghost" in r.json()["status"]["description"]
@@ -209,7 +216,7 @@ async def test_processing_sets_the_sha_columns_only_where_they_get_a_value(
         image_input("big", image_bytes("JPEG", size=(800, 600))),
     )
     await backend.wait_idle(10)
-    rows = {r.id: r for r in backend.store.list_inputs(1, 10, 0)}
+    rows = {r.id: r for r in backend.store.list_inputs(app_pk(backend), 10, 0)}
     assert rows["small"].status_code == 30000 and rows["small"].thumb_sha is None
     assert rows["big"].thumb_sha and rows["big"].thumb_sha != rows["big"].blob_sha
     hosted = (await get_input(client, "small"))["data"]["image"]["hosted"]

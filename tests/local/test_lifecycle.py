@@ -20,6 +20,13 @@ from api.local.store import Store
 from tests.local.conftest import APP, client_for, image_bytes, image_input
 
 
+def app_pk(backend: LocalBackend, app_id: str = "app") -> int:
+    """The pk of one of the caller's apps (clarifai/main, built in, takes the first)."""
+    app = backend.store.get_app(backend.user_id, app_id)
+    assert app is not None
+    return app.pk
+
+
 async def test_pending_work_resumes_after_crash(tmp_path: Path) -> None:
     # Simulate a crash right after PostInputs was acknowledged: rows and jobs are committed,
     # nothing was processed. Then start a backend on the same dir.
@@ -198,7 +205,7 @@ async def test_processor_failure_fails_input_hook_failure_does_not(
             await backend.wait_idle(10)
             ok = (await c.get(f"{APP}/inputs/ok")).json()["input"]
             boom = (await c.get(f"{APP}/inputs/boom")).json()["input"]
-        row = backend.store.get_input(1, "ok")
+        row = backend.store.get_input(app_pk(backend), "ok")
     assert seen == [("ok", (32, 24), "RGB")]
     assert ok["status"]["code"] == 30000
     assert boom["status"]["code"] == 30002
