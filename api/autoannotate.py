@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from api.errors import ApiError, status_name
 from api.models import (
+    PUBLIC_APP_ID,
+    PUBLIC_EMBEDDER_ID,
+    PUBLIC_USER_ID,
     AnnotationStatus,
     Concept,
     Model,
@@ -237,7 +240,6 @@ def _writer(spec: WizardSpec, node: str, status: AnnotationStatus) -> ModelSpec:
 def desired_models(spec: WizardSpec) -> list[ModelSpec]:
     """The models of the chosen wiring, in workflow order."""
     models = [
-        ModelSpec("embed", spec.model_id("embed"), VISUAL_EMBEDDER),
         ModelSpec(
             "classify",
             spec.model_id("classify"),
@@ -269,9 +271,31 @@ _INPUTS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def desired_workflow(spec: WizardSpec, classifier_version_id: str = "") -> Workflow:
+def embed_node(embedder_version_id: str = "") -> WorkflowNode:
+    """The first node: the public embedder of clarifai/main, as on the platform, where an app's
+    inputs are indexed by its base workflow's embedder and a workflow reaches it as a model of
+    another app (never an app-local embedder)."""
+    return WorkflowNode(
+        "embed",
+        PUBLIC_EMBEDDER_ID,
+        embedder_version_id,
+        model_user_id=PUBLIC_USER_ID,
+        model_app_id=PUBLIC_APP_ID,
+    )
+
+
+async def public_embedder_version(client: ClarifaiClient) -> str:
+    """The version of clarifai/main's general-image-embedding (GetModel on that app), which
+    the embed node pins, as the docs and the SDK pin every node's version."""
+    model = await client.for_app(PUBLIC_USER_ID, PUBLIC_APP_ID).get_model(PUBLIC_EMBEDDER_ID)
+    return model.version.id if model.version is not None else ""
+
+
+def desired_workflow(
+    spec: WizardSpec, classifier_version_id: str = "", embedder_version_id: str = ""
+) -> Workflow:
     """The workflow graph of the chosen preset (DESIGN.md's seed graph for `review-band`)."""
-    nodes = []
+    nodes = [embed_node(embedder_version_id)]
     for model in desired_models(spec):
         if model.node_id == "write-pending":
             inputs: tuple[str, ...] = ("unsure-band",) if spec.preset == REVIEW_BAND else ("low",)
@@ -300,10 +324,22 @@ class WizardPlan:
     models: tuple[ModelStep, ...]
     workflow_action: Action
     conflicts: tuple[str, ...] = ()
+    #: An app-local embedder an earlier wizard made (`<workflow>-embed`): the workflow moves
+    #: to the public one, and the old model stays, unused.
+    old_embedder: str = ""
 
     def describe(self) -> list[str]:
         """One line per piece: what will happen to it."""
-        lines = []
+        lines = [
+            f"use    model {PUBLIC_USER_ID}/{PUBLIC_APP_ID} · {PUBLIC_EMBEDDER_ID} "
+            "(public: the embedder of the app's base workflow)"
+        ]
+        if self.old_embedder:
+            lines.append(
+                f"move   the embed node from {self.old_embedder} (an app-local embedder, which "
+                f"the platform would not run) to {PUBLIC_USER_ID}/{PUBLIC_APP_ID} · "
+                f"{PUBLIC_EMBEDDER_ID}; {self.old_embedder} stays, unused"
+            )
         for step in self.models:
             what = f"{step.action:<6} model {step.model.id} ({step.model.model_type_id})"
             lines.append(f"{what}: {step.reason}" if step.reason else what)
@@ -363,7 +399,9 @@ def plan(
         diff = model_difference(have, want)
         steps.append(ModelStep(want, "update", diff) if diff else ModelStep(want, "keep"))
     action: Action = "update" if spec.workflow_id in workflow_ids else "create"
-    return WizardPlan(spec, tuple(steps), action, tuple(conflicts))
+    old = spec.model_id("embed")
+    old_embedder = old if old in models and action == "update" else ""
+    return WizardPlan(spec, tuple(steps), action, tuple(conflicts), old_embedder)
 
 
 # -- carrying a plan out ------------------------------------------------------------------------
@@ -372,10 +410,26 @@ Report = Callable[[str], None]
 
 
 async def fetch_state(client: ClarifaiClient) -> tuple[dict[str, Model], set[str]]:
-    """The app's models by id (each with its configuration) and its workflow ids."""
-    models = {m.id: m for m in await client.list_models_with_config()}
+    """The app's models by id (each with its configuration), the public embedder the wizard's
+    workflow uses, and the app's workflow ids."""
+    models = await with_public_models(
+        client, await client.list_models_with_config(), [embed_node()]
+    )
     workflows = {w.id async for w in client.iter_workflows()}
     return models, workflows
+
+
+async def with_public_models(
+    client: ClarifaiClient, models: Sequence[Model], nodes: Sequence[WorkflowNode]
+) -> dict[str, Model]:
+    """``models`` by id, plus the public models (clarifai/main) that ``nodes`` use, by their
+    id too unless the app has a model of that id: so a graph draws and checks them."""
+    out = {m.id: m for m in models}
+    public = client.for_app(PUBLIC_USER_ID, PUBLIC_APP_ID)
+    for model_id in dict.fromkeys(n.model_id for n in nodes if n.is_public):
+        if model_id not in out:
+            out[model_id] = await public.get_model_output_info(model_id)
+    return out
 
 
 async def _ensure_model(client: ClarifaiClient, step: ModelStep) -> Model | None:
@@ -463,7 +517,8 @@ async def apply_workflow(
     client: ClarifaiClient, the_plan: WizardPlan, classifier_version_id: str
 ) -> Workflow:
     """Create the workflow, or overwrite its nodes when it exists."""
-    workflow = desired_workflow(the_plan.spec, classifier_version_id)
+    embedder = await public_embedder_version(client)
+    workflow = desired_workflow(the_plan.spec, classifier_version_id, embedder)
     if the_plan.workflow_action == "create":
         try:
             return await client.create_workflow(workflow)

@@ -184,6 +184,11 @@ class ClarifaiClient:
         """A client bound to `app_id`, sharing this client's connection."""
         return ClarifaiClient._sharing(self._conn, self.user_id, app_id)
 
+    def for_app(self, user_id: str, app_id: str) -> ClarifaiClient:
+        """A client bound to another user's app (Clarifai's public `clarifai`/`main`), sharing
+        this client's connection; that app can be read, not changed."""
+        return ClarifaiClient._sharing(self._conn, user_id, app_id)
+
     @property
     def base_url(self) -> str:
         return self._conn.base_url

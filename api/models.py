@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Final, Generic, Literal, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -374,6 +374,15 @@ class Model:
     created_at: datetime | None = None
     modified_at: datetime | None = None
     concepts_mutually_exclusive: bool = False
+    #: The app the model lives in (``clarifai``/``main`` for a public model).
+    user_id: str = ""
+    app_id: str = ""
+
+
+#: Clarifai's public app and the embedder every app's base workflow indexes with.
+PUBLIC_USER_ID: Final = "clarifai"
+PUBLIC_APP_ID: Final = "main"
+PUBLIC_EMBEDDER_ID: Final = "general-image-embedding"
 
 
 @dataclass(frozen=True)
@@ -406,6 +415,21 @@ class WorkflowNode:
     model_version_id: str = ""
     node_inputs: tuple[str, ...] = ()
     suppress_output: bool = False
+    #: The app of the node's model when it is not the workflow's own (a public model of
+    #: clarifai/main): sent as ``model.user_id`` / ``model.app_id``.
+    model_user_id: str = ""
+    model_app_id: str = ""
+
+    @property
+    def is_public(self) -> bool:
+        return (self.model_user_id, self.model_app_id) == (PUBLIC_USER_ID, PUBLIC_APP_ID)
+
+    @property
+    def model_label(self) -> str:
+        """``clarifai/main · general-image-embedding`` for another app's model, else its id."""
+        if self.model_user_id or self.model_app_id:
+            return f"{self.model_user_id}/{self.model_app_id} · {self.model_id}"
+        return self.model_id
 
 
 @dataclass(frozen=True)

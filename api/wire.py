@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from api.models import (
+    PUBLIC_APP_ID,
+    PUBLIC_USER_ID,
     Annotation,
     AnnotationFilter,
     AnnotationUpdate,
@@ -225,6 +227,8 @@ def model_from(d: Mapping[str, Any]) -> Model:
         concepts_mutually_exclusive=bool(
             _get(_obj(output_info, "output_config"), "concepts_mutually_exclusive", False)
         ),
+        user_id=_str(d, "user_id"),
+        app_id=_str(d, "app_id"),
     )
 
 
@@ -260,8 +264,15 @@ def model_type_from(d: Mapping[str, Any]) -> ModelType:
     )
 
 
-def workflow_node_from(d: Mapping[str, Any]) -> WorkflowNode:
+def workflow_node_from(d: Mapping[str, Any], app_id: str = "") -> WorkflowNode:
+    """A node; its model's owner is kept when it is another app than ``app_id`` (the
+    workflow's), so that saving a workflow built in the Portal keeps its public models."""
     model = _obj(d, "model")
+    owner_user, owner_app = _str(model, "user_id"), _str(model, "app_id")
+    if app_id:
+        foreign = bool(owner_app) and owner_app != app_id
+    else:  # the workflow did not say its app: only a public model is known to be elsewhere
+        foreign = (owner_user, owner_app) == (PUBLIC_USER_ID, PUBLIC_APP_ID)
     return WorkflowNode(
         id=_str(d, "id"),
         model_id=_str(model, "id"),
@@ -270,13 +281,19 @@ def workflow_node_from(d: Mapping[str, Any]) -> WorkflowNode:
             _str(n, "node_id") for n in _list(d, "node_inputs") if isinstance(n, Mapping)
         ),
         suppress_output=bool(_get(d, "suppress_output", False)),
+        model_user_id=owner_user if foreign else "",
+        model_app_id=owner_app if foreign else "",
     )
 
 
 def workflow_from(d: Mapping[str, Any]) -> Workflow:
     return Workflow(
         id=_str(d, "id"),
-        nodes=tuple(workflow_node_from(n) for n in _list(d, "nodes") if isinstance(n, Mapping)),
+        nodes=tuple(
+            workflow_node_from(n, _str(d, "app_id"))
+            for n in _list(d, "nodes")
+            if isinstance(n, Mapping)
+        ),
         description=_str(d, "description"),
         created_at=parse_time(_get(d, "created_at")),
         modified_at=parse_time(_get(d, "modified_at")),
@@ -647,6 +664,9 @@ def workflow_json(w: Workflow) -> JSON:
         model: JSON = {"id": n.model_id}
         if n.model_version_id:
             model["model_version"] = {"id": n.model_version_id}
+        if n.model_user_id or n.model_app_id:
+            model["user_id"] = n.model_user_id
+            model["app_id"] = n.model_app_id
         node: JSON = {"id": n.id, "model": model}
         if n.node_inputs:
             node["node_inputs"] = [{"node_id": i} for i in n.node_inputs]

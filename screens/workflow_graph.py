@@ -66,9 +66,9 @@ def node_detail(node: WorkflowNode, model: Model | None) -> str:
     """One line about a node for under the graph: model, full type, settings, inputs."""
     inputs = ", ".join(node.node_inputs) or "the workflow input"
     if model is None:
-        return f"{node.id}: model {node.model_id!r} is missing; takes {inputs}"
+        return f"{node.id}: model {node.model_label!r} is missing; takes {inputs}"
     kind = canonical_type(model.model_type_id)
-    text = f"{node.id}: model {model.id} ({kind})"
+    text = f"{node.id}: model {node.model_label} ({kind})"
     if node.model_version_id:
         text += f" version {node.model_version_id[:12]}"
     if kind == CONCEPT_THRESHOLDER:

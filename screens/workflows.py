@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from api.autoannotate import KINDS, edge_problem, workflow_problems
+from api.autoannotate import KINDS, edge_problem, with_public_models, workflow_problems
 from api.models import Model, Workflow, WorkflowNode
 from screens.workflow_graph import (
     add_node,
@@ -163,8 +163,9 @@ class WorkflowsScreen(AreaScreen):
 
     async def _load(self) -> None:
         client = self.session.app_client()
-        models = {m.id: m for m in await client.list_models_with_config()}
         workflows = {w.id: w async for w in client.iter_workflows()}
+        nodes = [n for w in workflows.values() for n in w.nodes]
+        models = await with_public_models(client, await client.list_models_with_config(), nodes)
         app = await client.get_app()
         self.models, self.workflows = models, workflows
         self.default_id = app.default_workflow_id

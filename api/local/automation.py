@@ -58,7 +58,7 @@ from api.local.modelstore import (
     MODEL_TRAINING,
     MODEL_TRAINING_FAILED,
     ModelStore,
-    node_model_ids,
+    node_key,
 )
 from api.local.nodes.common import ConfigError
 from api.local.nodes.types import EMBEDDING_CLASSIFIER, normalise_type_id
@@ -126,12 +126,12 @@ def node_specs(nodes: Sequence[dict[str, Any]], models: Mapping[str, ModelRow]) 
     """Stored workflow nodes -> engine specs (the type comes from the model)."""
     specs: list[NodeSpec] = []
     for node in nodes:
-        model = models.get(str(node.get("model_id", "")))
+        model = models.get(node_key(node))
         if model is None:
             raise WorkflowError(
                 MODEL_DOES_NOT_EXIST,
                 f"node {node.get('id')!r} uses model {node.get('model_id')!r}, which does not "
-                "exist in this app",
+                "exist",
             )
         specs.append(
             NodeSpec(
@@ -141,6 +141,7 @@ def node_specs(nodes: Sequence[dict[str, Any]], models: Mapping[str, ModelRow]) 
                 model_type_id=model.model_type_id,
                 node_inputs=[str(n) for n in node.get("node_inputs", [])],
                 suppress_output=bool(node.get("suppress_output", False)),
+                model_key=node_key(node),
             )
         )
     return specs
@@ -178,9 +179,9 @@ class StoreResolver:
         self._writers: dict[str, WriterConfig] = {}
 
     def _model(self, node: NodeSpec) -> ModelRow:
-        model = self.models.get(node.model_id)
+        model = self.models.get(node.key)
         if model is None:
-            raise NodeError(MODEL_DOES_NOT_EXIST, f"model {node.model_id!r} does not exist")
+            raise NodeError(MODEL_DOES_NOT_EXIST, f"model {node.model_name!r} does not exist")
         return model
 
     def embedder(self, node: NodeSpec) -> Embedder:
@@ -461,11 +462,11 @@ class Automation:
     # -- workflows -----------------------------------------------------------------------------
 
     def catalog(self, app_pk: int, nodes: Sequence[dict[str, Any]]) -> dict[str, ModelEntry]:
-        models = self.models.models_by_ids(app_pk, node_model_ids(nodes))
+        models = self.models.node_models(app_pk, nodes)
         versions = self.models.version_ids([m.pk for m in models.values()])
         return {
-            m.id: ModelEntry(m.model_type_id, tuple(versions.get(m.pk, ())))
-            for m in models.values()
+            key: ModelEntry(m.model_type_id, tuple(versions.get(m.pk, ())))
+            for key, m in models.items()
         }
 
     def check_workflow(self, app_pk: int, nodes: list[dict[str, Any]]) -> None:
@@ -477,6 +478,7 @@ class Automation:
                 model_version_id=str(n.get("model_version_id", "")),
                 node_inputs=list(n.get("node_inputs", [])),
                 suppress_output=bool(n.get("suppress_output", False)),
+                model_key=node_key(n),
             )
             for n in nodes
         ]
@@ -492,7 +494,7 @@ class Automation:
         sources: Sequence[Source],
     ) -> list[list[NodeOutput] | None]:
         """Run a stored graph on loaded inputs (blocking). None for inputs that failed to load."""
-        models = self.models.models_by_ids(app_pk, node_model_ids(nodes))
+        models = self.models.node_models(app_pk, nodes)
         try:
             specs = node_specs(nodes, models)
         except WorkflowError as exc:
@@ -616,7 +618,7 @@ class Automation:
         prepared: _Prepared | None = None
         workflow = self.models.default_workflow(app_pk)
         if workflow is not None:
-            models = self.models.models_by_ids(app_pk, node_model_ids(workflow.nodes))
+            models = self.models.node_models(app_pk, workflow.nodes)
             prepared = _Prepared(workflow, [], StoreResolver(self, app_pk, models))
             try:
                 prepared.specs = node_specs(workflow.nodes, models)

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from api.local.jsonio import timestamp
+from api.local.modelstore import node_key
 from api.local.rows import (
     AnnotationRow,
     AppRow,
@@ -206,8 +207,10 @@ def model_json(
 def workflow_node_json(
     node: dict[str, Any], types: dict[str, str], app_id: str, user_id: str
 ) -> dict[str, Any]:
-    model: dict[str, Any] = {"id": node["model_id"], "app_id": app_id, "user_id": user_id}
-    type_id = types.get(node["model_id"])
+    owner_user = node.get("model_user_id") or user_id
+    owner_app = node.get("model_app_id") or app_id
+    model: dict[str, Any] = {"id": node["model_id"], "app_id": owner_app, "user_id": owner_user}
+    type_id = types.get(node_key(node))
     if type_id:
         model["model_type_id"] = type_id
     if node.get("model_version_id"):

@@ -112,6 +112,21 @@ class NodeSpec:
     model_type_id: str = ""
     node_inputs: list[str] = field(default_factory=list)
     suppress_output: bool = False
+    #: How the model is found: its id in this app, ``user/app/id`` for a model of another app
+    #: (clarifai/main's public embedder). Empty: ``model_id``.
+    model_key: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.model_key or self.model_id
+
+    @property
+    def model_name(self) -> str:
+        """The model as a message names it: ``clarifai/main · general-image-embedding``."""
+        if self.model_key and self.model_key != self.model_id:
+            owner = self.model_key.rsplit("/", 1)[0]
+            return f"{owner} · {self.model_id}"
+        return self.model_id
 
 
 @dataclass(frozen=True)
@@ -180,18 +195,19 @@ def _node_types(nodes: Sequence[NodeSpec], catalog: Mapping[str, ModelEntry] | N
     for node in nodes:
         declared = node.model_type_id
         if catalog is not None:
-            entry = catalog.get(node.model_id)
+            entry = catalog.get(node.key)
             if entry is None:
+                where = "in this app" if node.key == node.model_id else "in that app"
                 raise WorkflowError(
                     MODEL_DOES_NOT_EXIST,
-                    f"node {node.id!r} uses model {node.model_id!r}, which does not exist "
-                    "in this app",
+                    f"node {node.id!r} uses model {node.model_name!r}, which does not exist "
+                    f"{where}",
                 )
             if node.model_version_id and node.model_version_id not in entry.version_ids:
                 raise WorkflowError(
                     MODEL_DOES_NOT_EXIST,
                     f"node {node.id!r} uses version {node.model_version_id!r} of model "
-                    f"{node.model_id!r}, which has no such version",
+                    f"{node.model_name!r}, which has no such version",
                 )
             actual = _canonical_type(entry.model_type_id, node)
             if declared and _canonical_type(declared, node) != actual:

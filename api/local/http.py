@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.local.convert import Links
 from api.local.jsonio import Obj, Query, parse_body
+from api.local.public import PUBLIC_APP, PUBLIC_USER, READ_CALLS, readonly_refusal
 from api.local.rows import AppRow
 from api.local.status import (
     CONN_DOES_NOT_EXIST,
@@ -115,11 +116,17 @@ class Call:
         self.store = backend.store
         self.query = Query(request.query_params)
         user = str(request.path_params.get("user_id", ""))
-        if user not in ("me", backend.user_id):
+        if user not in ("me", backend.user_id, PUBLIC_USER):
             raise not_found(
-                "user", user, f"This server has one user: use 'me' or '{backend.user_id}'."
+                "user",
+                user,
+                f"This server has one user: use 'me' or '{backend.user_id}' "
+                f"('{PUBLIC_USER}' holds the public app '{PUBLIC_APP}').",
             )
+        #: Who calls (annotations they write are theirs) ...
         self.user_id = backend.user_id
+        #: ... and whose apps the path names: the caller, or clarifai (public, read-only).
+        self.owner_id = PUBLIC_USER if user == PUBLIC_USER else backend.user_id
         self._app: AppRow | None = None
         self._body: Obj | None = None
 
@@ -148,14 +155,14 @@ class Call:
     async def app(self) -> AppRow:
         if self._app is None:
             app_id = self.path("app_id")
-            found = await self.db(self.store.get_app, self.user_id, app_id)
+            found = await self.db(self.store.get_app, self.owner_id, app_id)
             if found is None:
                 raise not_found("app", app_id, "Create it with PostApps (POST /v2/users/me/apps).")
             self._app = found
         return self._app
 
     def links(self, app: AppRow) -> Links:
-        return Links(str(self.request.base_url), self.user_id, app.id)
+        return Links(str(self.request.base_url), self.owner_id, app.id)
 
 
 def batch(items: list[Any], field: str, limit: int = MAX_BATCH, why: str = "") -> None:
@@ -175,6 +182,9 @@ def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
         try:
             check_auth(request, backend.api_key)
             call = Call(request, backend)
+            public = call.owner_id == PUBLIC_USER
+            if public and request.method != "GET" and spec.name not in READ_CALLS:
+                raise readonly_refusal(spec.name)
             if request.method in _BODY_METHODS:
                 # A malformed body is an invalid request even where the handler ignores it.
                 await call.body()

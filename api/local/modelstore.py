@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from api.local.rows import (
@@ -91,8 +91,23 @@ def _workflow(row: Sequence[Any]) -> WorkflowRow:
     return WorkflowRow(*values)
 
 
-def node_model_ids(nodes: Sequence[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(str(n.get("model_id", "")) for n in nodes))
+def node_owner(node: Mapping[str, Any]) -> tuple[str, str]:
+    """``(user_id, app_id)`` of the app a stored node's model lives in; ("", "") for this app."""
+    return str(node.get("model_user_id", "")), str(node.get("model_app_id", ""))
+
+
+def node_key(node: Mapping[str, Any]) -> str:
+    """How a stored node's model is looked up: its id in this app, ``user/app/id`` elsewhere."""
+    user, app = node_owner(node)
+    model_id = str(node.get("model_id", ""))
+    return f"{user}/{app}/{model_id}" if user or app else model_id
+
+
+def node_model_ids(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ids of the models of this app that ``nodes`` use (not those of other apps)."""
+    return list(
+        dict.fromkeys(str(n.get("model_id", "")) for n in nodes if node_owner(n) == ("", ""))
+    )
 
 
 class ModelStore:
@@ -193,6 +208,41 @@ class ModelStore:
                 )
             ]
         return {r.id: r for r in rows}
+
+    def public_app_pk(self) -> int:
+        from api.local.public import PUBLIC_APP, PUBLIC_USER
+
+        app = self.store.get_app(PUBLIC_USER, PUBLIC_APP)
+        assert app is not None, "migration 5 writes the public app"
+        return app.pk
+
+    def node_models(self, app_pk: int, nodes: Sequence[Mapping[str, Any]]) -> dict[str, ModelRow]:
+        """The models ``nodes`` use, by ``node_key``: this app's, and clarifai/main's (named
+        with an owner, or by id alone when this app has no model of that id, as the API
+        walkthrough's older workflows name public models). A node whose model is not found
+        is left out (the caller says which node)."""
+        from api.local.public import is_public
+
+        local = self.models_by_ids(app_pk, node_model_ids(nodes))
+        wanted = [
+            str(n.get("model_id", ""))
+            for n in nodes
+            if is_public(*node_owner(n))
+            or (node_owner(n) == ("", "") and str(n.get("model_id", "")) not in local)
+        ]
+        public = self.models_by_ids(self.public_app_pk(), wanted) if wanted else {}
+        out: dict[str, ModelRow] = {}
+        for node in nodes:
+            model_id, owner = str(node.get("model_id", "")), node_owner(node)
+            if owner == ("", ""):
+                found = local.get(model_id) or public.get(model_id)
+            elif is_public(*owner):
+                found = public.get(model_id)
+            else:
+                found = None
+            if found is not None:
+                out[node_key(node)] = found
+        return out
 
     def list_models(
         self, app_pk: int, limit: int, offset: int, type_ids: Sequence[str] = ()

@@ -253,8 +253,13 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             assert len(await all_annotations(client)) == len(before)
             assert await all_annotations(client) == before
             models = {m.id async for m in client.iter_models()}
-            for part in ("embed", "classify", "confident", "unsure-band"):
+            for part in ("classify", "confident", "unsure-band"):
                 assert f"auto-annotate-{part}" in models, models
+            # the embed node is clarifai/main's public embedder, not a model of the app
+            assert "auto-annotate-embed" not in models
+            embed = (await client.get_workflow("auto-annotate")).nodes[0]
+            assert (embed.model_user_id, embed.model_app_id) == ("clarifai", "main")
+            assert embed.model_version_id
             assert (await client.get_app()).default_workflow_id == ""
             await pilot.press("y")  # set the default
             await wait_until(pilot, lambda: wizard.made_default is True, what="the default")

@@ -20,6 +20,7 @@ from api.autoannotate import (
     writer_status_of,
 )
 from api.models import (
+    PUBLIC_EMBEDDER_ID,
     Concept,
     InputRef,
     Model,
@@ -42,17 +43,34 @@ from tui.widgets.graph import find_cycle
 SPEC = WizardSpec(concepts=("one", "two", "three"), annotation_user_id="me")
 
 
+PUBLIC_EMBEDDER = Model(
+    PUBLIC_EMBEDDER_ID, model_type_id="visual-embedder", user_id="clarifai", app_id="main"
+)
+
+
 def models_of(spec: WizardSpec) -> dict[str, Model]:
-    """What the app holds after the wizard ran with `spec`."""
-    return {
+    """What the app holds after the wizard ran with `spec` (and the public embedder it uses,
+    as fetch_state gives it)."""
+    out = {
         m.id: Model(m.id, model_type_id=m.model_type_id, concepts=m.concepts, params=m.params)
         for m in desired_models(spec)
     }
+    out[PUBLIC_EMBEDDER.id] = PUBLIC_EMBEDDER
+    return out
 
 
 def test_review_band_builds_the_seed_graph() -> None:
-    workflow = desired_workflow(SPEC, "v1")
+    workflow = desired_workflow(SPEC, "v1", "ev1")
     wiring = {n.id: n.node_inputs for n in workflow.nodes}
+    embed = workflow.nodes[0]
+    # the public embedder of clarifai/main, pinned, never an app-local one
+    assert (embed.id, embed.model_id, embed.model_version_id) == (
+        "embed",
+        PUBLIC_EMBEDDER_ID,
+        "ev1",
+    )
+    assert (embed.model_user_id, embed.model_app_id) == ("clarifai", "main")
+    assert all(m.model_type_id != "visual-embedder" for m in desired_models(SPEC))
     assert wiring == {
         "embed": (),
         "classify": ("embed",),
@@ -63,6 +81,8 @@ def test_review_band_builds_the_seed_graph() -> None:
         "write-pending": ("unsure-band",),
     }
     models = {m.node_id: m for m in desired_models(SPEC)}
+    types = {m.id: m.model_type_id for m in models.values()}
+    types[PUBLIC_EMBEDDER_ID] = "visual-embedder"
     assert comparator_of(models["confident"].params) is ValueComparator.GREATER_THAN
     assert [c.value for c in models["confident"].concepts] == [0.9, 0.9, 0.9]
     assert comparator_of(models["unsure"].params) is ValueComparator.GREATER_THAN
@@ -72,7 +92,7 @@ def test_review_band_builds_the_seed_graph() -> None:
     assert writer_status_of(models["write-pending"].params) == 24151
     assert models["write-pending"].params["annotation_user_id"] == "me"
     assert next(n for n in workflow.nodes if n.id == "classify").model_version_id == "v1"
-    assert workflow_problems(workflow.nodes, {m.id: m.model_type_id for m in models.values()}) == []
+    assert workflow_problems(workflow.nodes, types) == []
 
 
 def test_tutorial_preset_and_overrides() -> None:
@@ -85,7 +105,6 @@ def test_tutorial_preset_and_overrides() -> None:
     )
     models = {m.node_id: m for m in desired_models(spec)}
     assert set(models) == {
-        "embed",
         "classify",
         "confident",
         "write-success",
@@ -146,10 +165,20 @@ def test_plan_creates_then_keeps_then_updates_what_changed() -> None:
 
 
 def test_plan_reports_an_id_held_by_another_type() -> None:
-    stored = {"auto-annotate-embed": Model("auto-annotate-embed", model_type_id=ANNOTATION_WRITER)}
+    stored = {"auto-annotate-classify": Model("auto-annotate-classify", model_type_id="x-y")}
     result = plan(SPEC, stored, set())
-    assert result.conflicts and "auto-annotate-embed" in result.conflicts[0]
+    assert result.conflicts and "auto-annotate-classify" in result.conflicts[0]
     assert any("CONFLICT" in line for line in result.describe())
+
+
+def test_rerunning_on_an_app_built_with_a_local_embedder_moves_to_the_public_one() -> None:
+    stored = models_of(SPEC)
+    stored["auto-annotate-embed"] = Model("auto-annotate-embed", model_type_id="visual-embedder")
+    result = plan(SPEC, stored, {SPEC.workflow_id})
+    assert result.old_embedder == "auto-annotate-embed"
+    text = "\n".join(result.describe())
+    assert "use    model clarifai/main · general-image-embedding" in text
+    assert "move   the embed node from auto-annotate-embed" in text
 
 
 def test_ids_and_thresholds() -> None:
@@ -233,7 +262,7 @@ def test_graph_boxes_show_type_and_thresholds() -> None:
 
 def test_dry_run_text_says_what_writers_would_write_and_that_nothing_was_written() -> None:
     models = models_of(SPEC)
-    nodes = desired_workflow(SPEC).nodes
+    nodes = desired_workflow(SPEC, "", "ev1").nodes
     outputs = []
     for node in nodes:
         concepts: tuple[Concept, ...] = ()

@@ -113,7 +113,7 @@ async def test_wizard_builds_trains_dry_runs_and_sets_the_default_idempotently(
         await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
         plan_text = str(wizard.query_one("#plan-text").content)
         assert "update model auto-annotate-confident (concept-thresholder): thresholds" in plan_text
-        assert "keep   model auto-annotate-embed" in plan_text
+        assert "use    model clarifai/main · general-image-embedding" in plan_text
         assert "update workflow auto-annotate" in plan_text
         await pilot.press("ctrl+n")
         await wait_until(

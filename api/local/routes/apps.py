@@ -53,7 +53,7 @@ async def post_apps(call: Call) -> dict[str, Any]:
 
 async def list_apps(call: Call) -> dict[str, Any]:
     limit, offset = paging(call.query)
-    rows = await call.db(call.store.list_apps, call.user_id, limit, offset)
+    rows = await call.db(call.store.list_apps, call.owner_id, limit, offset)
     return {"apps": [app_json(r) for r in rows]}
 
 

@@ -190,7 +190,7 @@ async def post_models(call: Call) -> dict[str, Any]:
         _concept_values(info),
         ready_version=not is_trainable(type_id),
     )
-    return {"model": model_json(row, app.id, call.user_id)}
+    return {"model": model_json(row, app.id, call.owner_id)}
 
 
 async def list_models(call: Call) -> dict[str, Any]:
@@ -200,13 +200,13 @@ async def list_models(call: Call) -> dict[str, Any]:
         _type_id(t, "model_type_id") for t in call.query.get_list("model_type_id") if t.strip()
     ]
     rows = await call.db(call.backend.automation.models.list_models, app.pk, limit, offset, types)
-    return {"models": [model_json(r, app.id, call.user_id, with_config=False) for r in rows]}
+    return {"models": [model_json(r, app.id, call.owner_id, with_config=False) for r in rows]}
 
 
 async def get_model(call: Call) -> dict[str, Any]:
     app = await call.app()
     row = await _model(call, app, call.path("model_id"))
-    return {"model": model_json(row, app.id, call.user_id, with_config=False)}
+    return {"model": model_json(row, app.id, call.owner_id, with_config=False)}
 
 
 async def get_model_output_info(call: Call) -> dict[str, Any]:
@@ -221,7 +221,7 @@ async def get_model_output_info(call: Call) -> dict[str, Any]:
             raise version_missing(row.id, version_id)
         info = {**row.output_info, **version.output_info}
         row = replace(row, output_info=info, latest=version)
-    return {"model": model_json(row, app.id, call.user_id)}
+    return {"model": model_json(row, app.id, call.owner_id)}
 
 
 def _patched_info(current: dict[str, Any], patch: dict[str, Any], action: str) -> dict[str, Any]:
@@ -292,7 +292,7 @@ async def patch_models(call: Call) -> dict[str, Any]:
         return updated, _concept_values(info_patch) if action != "remove" else []
 
     rows = await call.db(call.backend.automation.models.patch_models, app.pk, list(patches), change)
-    return {"models": [model_json(r, app.id, call.user_id) for r in rows]}
+    return {"models": [model_json(r, app.id, call.owner_id) for r in rows]}
 
 
 async def delete_model(call: Call) -> dict[str, Any]:
@@ -348,7 +348,7 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
         status_code=MODEL_QUEUED,
     )
     call.backend.automation.wake()
-    return {"model": model_json(updated, app.id, call.user_id)}
+    return {"model": model_json(updated, app.id, call.owner_id)}
 
 
 async def list_versions(call: Call) -> dict[str, Any]:
@@ -356,7 +356,7 @@ async def list_versions(call: Call) -> dict[str, Any]:
     model = await _model(call, app, call.path("model_id"))
     limit, offset = paging(call.query)
     rows = await call.db(call.backend.automation.models.list_versions, model.pk, limit, offset)
-    return {"model_versions": [version_json(v, app.id, call.user_id) for v in rows]}
+    return {"model_versions": [version_json(v, app.id, call.owner_id) for v in rows]}
 
 
 async def get_version(call: Call) -> dict[str, Any]:
@@ -366,7 +366,7 @@ async def get_version(call: Call) -> dict[str, Any]:
     row = await call.db(call.backend.automation.models.get_version, model.pk, version_id)
     if row is None:
         raise version_missing(model.id, version_id)
-    return {"model_version": version_json(row, app.id, call.user_id)}
+    return {"model_version": version_json(row, app.id, call.owner_id)}
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -441,7 +441,7 @@ async def post_model_outputs(call: Call) -> dict[str, Any]:
         "name": model.name,
         "model_type_id": model.model_type_id,
         "app_id": app.id,
-        "user_id": call.user_id,
+        "user_id": call.owner_id,
         "model_version": {"id": resolved_version},
     }
     now = timestamp(time.time())

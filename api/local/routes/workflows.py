@@ -18,7 +18,7 @@ from typing import Any, Final
 from api.local.convert import workflow_json
 from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.jsonio import Obj, paging, timestamp
-from api.local.modelstore import node_model_ids, workflow_missing
+from api.local.modelstore import workflow_missing
 from api.local.routes import parse
 from api.local.routes.sources import MAX_WORKFLOW_INPUTS, load_sources
 from api.local.rows import AppRow, WorkflowRow
@@ -28,7 +28,10 @@ from api.local.store import new_id
 _NODE_FIELDS: Final = {"id", "model", "node_inputs", "suppress_output"}
 
 
-def _nodes(owner: Obj) -> list[dict[str, Any]]:
+def _nodes(owner: Obj, call: Call, app: AppRow) -> list[dict[str, Any]]:
+    """Stored nodes. A node's model may live in another app (``model.user_id`` /
+    ``model.app_id``, as a public model of clarifai/main): that owner is kept with the node;
+    a model of this app is stored without one."""
     nodes: list[dict[str, Any]] = []
     for item in owner.get_objs("nodes"):
         parse.only_fields(item, _NODE_FIELDS, "a workflow node")
@@ -41,33 +44,40 @@ def _nodes(owner: Obj) -> list[dict[str, Any]]:
         if not model_id:
             raise invalid(model.field("id"), f"node '{ident}' needs a model id")
         version = model.get_obj("model_version").get_str("id")
+        model_user = model.get_str("user_id")
+        model_app = model.get_str("app_id")
+        if model_user in ("me", call.user_id):
+            model_user = call.owner_id
+        local = (model_user or call.owner_id, model_app or app.id) == (call.owner_id, app.id)
         inputs: list[str] = []
         for source in item.get_objs("node_inputs"):
             node_id = source.get_str("node_id")
             if not node_id:
                 raise invalid(source.field("node_id"), "required (the id of the feeding node)")
             inputs.append(node_id)
-        nodes.append(
-            {
-                "id": ident,
-                "model_id": model_id,
-                "model_version_id": version,
-                "node_inputs": inputs,
-                "suppress_output": item.get_bool("suppress_output"),
-            }
-        )
+        node: dict[str, Any] = {
+            "id": ident,
+            "model_id": model_id,
+            "model_version_id": version,
+            "node_inputs": inputs,
+            "suppress_output": item.get_bool("suppress_output"),
+        }
+        if not local:
+            node["model_user_id"] = model_user or call.owner_id
+            node["model_app_id"] = model_app or app.id
+        nodes.append(node)
     return nodes
 
 
 async def _types(call: Call, app: AppRow, rows: list[WorkflowRow]) -> dict[str, str]:
-    ids = sorted({m for r in rows for m in node_model_ids(r.nodes)})
-    models = await call.db(call.backend.automation.models.models_by_ids, app.pk, ids)
+    nodes = [n for r in rows for n in r.nodes]
+    models = await call.db(call.backend.automation.models.node_models, app.pk, nodes)
     return {k: m.model_type_id for k, m in models.items()}
 
 
 async def _answer(call: Call, app: AppRow, rows: list[WorkflowRow]) -> list[dict[str, Any]]:
     types = await _types(call, app, rows)
-    return [workflow_json(r, types, app.id, call.user_id) for r in rows]
+    return [workflow_json(r, types, app.id, call.owner_id) for r in rows]
 
 
 async def post_workflows(call: Call) -> dict[str, Any]:
@@ -81,7 +91,8 @@ async def post_workflows(call: Call) -> dict[str, Any]:
         if not ident:
             raise invalid(item.field("id"), "required (the workflow id)")
         valid_id(ident, item.field("id"))
-        new.append((ident, item.get_str("description"), _nodes(item), item.get_struct("metadata")))
+        nodes = _nodes(item, call, app)
+        new.append((ident, item.get_str("description"), nodes, item.get_struct("metadata")))
     auto = call.backend.automation
     rows = await call.db(
         auto.models.create_workflows, app.pk, new, lambda nodes: auto.check_workflow(app.pk, nodes)
@@ -129,7 +140,7 @@ async def patch_workflows(call: Call) -> dict[str, Any]:
         item = patches[current.id]
         nodes = current.nodes
         if item.raw("nodes") is not None:
-            sent = _nodes(item)
+            sent = _nodes(item, call, app)
             if action == "overwrite":
                 nodes = sent
             elif action == "remove":
@@ -247,7 +258,7 @@ async def post_workflow_results(call: Call) -> dict[str, Any]:
         top = status_json(MIXED_STATUS, f"the workflow failed on {failed} of {len(results)} inputs")
     return {
         "status": top,
-        "workflow": workflow_json(row, types, app.id, call.user_id),
+        "workflow": workflow_json(row, types, app.id, call.owner_id),
         "results": results,
     }
 

@@ -1,0 +1,70 @@
+"""The public app clarifai/main (issue #22): readable with any valid key, never writable."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from clarifai_grpc.grpc.api import service_pb2
+
+from api.local.backend import LocalBackend
+from api.local.public import EMBEDDER_MODEL, EMBEDDER_VERSION
+from tests.local.conftest import image_input, parse
+
+PUBLIC = "/v2/users/clarifai/apps/main"
+
+
+async def test_the_public_app_can_be_read(client: httpx.AsyncClient) -> None:
+    r = await client.get(f"{PUBLIC}/models/{EMBEDDER_MODEL}")
+    assert r.status_code == 200, r.text
+    parse(r.json(), service_pb2.SingleModelResponse)
+    model = r.json()["model"]
+    assert model["model_type_id"] == "visual-embedder"
+    assert (model["user_id"], model["app_id"]) == ("clarifai", "main")
+    assert model["model_version"]["id"] == EMBEDDER_VERSION
+    assert model["model_version"]["status"]["code"] == 21100
+    r = await client.get(f"{PUBLIC}/models", params={"model_type_id": "visual-embedder"})
+    assert [m["id"] for m in r.json()["models"]] == [EMBEDDER_MODEL]
+    r = await client.get(f"{PUBLIC}/models/{EMBEDDER_MODEL}/versions")
+    assert [v["id"] for v in r.json()["model_versions"]] == [EMBEDDER_VERSION]
+    r = await client.get(f"{PUBLIC}/workflows")
+    parse(r.json(), service_pb2.MultiWorkflowResponse)
+    workflows = {w["id"]: w for w in r.json()["workflows"]}
+    assert set(workflows) == {"Universal", "Empty"}
+    [node] = workflows["Universal"]["nodes"]
+    assert node["model"]["id"] == EMBEDDER_MODEL
+    assert node["model"]["model_version"]["id"] == EMBEDDER_VERSION
+    r = await client.get("/v2/users/clarifai/apps")
+    assert [a["id"] for a in r.json()["apps"]] == ["main"]
+    # and the caller's own listing does not show it
+    r = await client.get("/v2/users/me/apps")
+    assert "main" not in [a["id"] for a in r.json().get("apps", [])]
+
+
+async def test_the_public_embedder_predicts(client: httpx.AsyncClient) -> None:
+    body = {"inputs": [image_input("x")]}
+    r = await client.post(f"{PUBLIC}/models/{EMBEDDER_MODEL}/outputs", json=body)
+    assert r.status_code == 200, r.text
+    embedding = r.json()["outputs"][0]["data"]["embeddings"][0]
+    assert embedding["num_dimensions"] == len(embedding["vector"]) > 100
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/models", {"model": {"id": "x", "model_type_id": "concept-thresholder"}}),
+        ("POST", "/inputs", {"inputs": [image_input("x")]}),
+        ("DELETE", f"/models/{EMBEDDER_MODEL}", None),
+        ("PATCH", "/workflows", {"workflows": [{"id": "Empty", "nodes": []}]}),
+        ("POST", f"/models/{EMBEDDER_MODEL}/versions", {}),
+    ],
+)
+async def test_writes_to_the_public_app_are_refused(
+    client: httpx.AsyncClient, backend: LocalBackend, method: str, path: str, body: object
+) -> None:
+    r = await client.request(method, f"{PUBLIC}{path}", json=body)
+    assert r.status_code == 403, r.text
+    status = r.json()["status"]
+    assert status["code"] == 11007
+    assert "clarifai/main is Clarifai's public app" in status["description"]
+    r = await client.post("/v2/users/clarifai/apps", json={"apps": [{"id": "mine"}]})
+    assert r.json()["status"]["code"] == 11007
