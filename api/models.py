@@ -162,6 +162,25 @@ class App:
     default_workflow_id: str = ""
     created_at: datetime | None = None
     description: str = ""
+    #: The app of the default workflow when it is not this one (a base workflow of
+    #: clarifai/main, such as Universal, which every app starts on).
+    default_workflow_user_id: str = ""
+    default_workflow_app_id: str = ""
+
+    @property
+    def own_default_workflow(self) -> str:
+        """The default workflow's id when it is one of the app's own workflows, else ""."""
+        if self.default_workflow_app_id and self.default_workflow_app_id != self.id:
+            return ""
+        return self.default_workflow_id
+
+    @property
+    def default_workflow_label(self) -> str:
+        """``clarifai/main · Universal`` for a base workflow, else the workflow id."""
+        if self.default_workflow_id and not self.own_default_workflow:
+            owner = f"{self.default_workflow_user_id}/{self.default_workflow_app_id}"
+            return f"{owner} · {self.default_workflow_id}"
+        return self.default_workflow_id
 
 
 @dataclass(frozen=True)

@@ -137,13 +137,16 @@ def concepts_from(items: Sequence[Any]) -> tuple[Concept, ...]:
 
 
 def app_from(d: Mapping[str, Any]) -> App:
-    default = _str(d, "default_workflow_id") or _str(_obj(d, "default_workflow"), "id")
+    workflow = _obj(d, "default_workflow")
+    default = _str(d, "default_workflow_id") or _str(workflow, "id")
     return App(
         id=_str(d, "id"),
         name=_str(d, "name"),
         default_workflow_id=default,
         created_at=parse_time(_get(d, "created_at")),
         description=_str(d, "description"),
+        default_workflow_user_id=_str(workflow, "user_id"),
+        default_workflow_app_id=_str(workflow, "app_id"),
     )
 
 

@@ -168,7 +168,7 @@ class WorkflowsScreen(AreaScreen):
         models = await with_public_models(client, await client.list_models_with_config(), nodes)
         app = await client.get_app()
         self.models, self.workflows = models, workflows
-        self.default_id = app.default_workflow_id
+        self.default_id = app.own_default_workflow
         self.loaded = True
         if self.current is None or (
             self.current not in workflows and self.current not in self.drafts
@@ -488,7 +488,7 @@ class WorkflowsScreen(AreaScreen):
 
     async def _set_default(self, workflow_id: str) -> None:
         app = await self.session.app_client().set_default_workflow(workflow_id)
-        self.default_id = app.default_workflow_id if app.id else workflow_id
+        self.default_id = app.own_default_workflow if app.id else workflow_id
         self.fill_list()
         self.info(f"{workflow_id} is the default: it runs on every new input")
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from api.local.engine import (
     MODEL_DOES_NOT_EXIST,
+    WORKFLOW_INVALID_ARGUMENT,
     WORKFLOW_REQUIRE_TRAINED_MODEL,
     ModelEntry,
     NodeError,
@@ -61,7 +62,7 @@ from api.local.modelstore import (
     node_key,
 )
 from api.local.nodes.common import ConfigError
-from api.local.nodes.types import EMBEDDING_CLASSIFIER, normalise_type_id
+from api.local.nodes.types import EMBEDDING_CLASSIFIER, VISUAL_EMBEDDER, normalise_type_id
 from api.local.rows import (
     ConceptValue,
     EmbeddingRow,
@@ -637,8 +638,24 @@ class Automation:
         app = self.store.get_app(user_id, app_id)
         if app is None:
             return  # PatchApps answers "app does not exist" itself
-        if self.models.get_workflow(app.pk, workflow_id) is None:
+        workflow = self.models.get_workflow(app.pk, workflow_id)
+        if workflow is None:
             raise workflow_missing(workflow_id)
+        # As on the platform, the default workflow indexes new inputs: it must keep the base
+        # workflow's embedder (an app-local embedder does not index the app).
+        public_pk = self.models.public_app_pk()
+        models = self.models.node_models(app.pk, workflow.nodes)
+        if not any(
+            m.app_pk == public_pk and normalise_type_id(m.model_type_id) == VISUAL_EMBEDDER
+            for m in models.values()
+        ):
+            raise ApiFailure(
+                WORKFLOW_INVALID_ARGUMENT,
+                f"workflow '{workflow_id}' has no embedding node with clarifai/main's "
+                "general-image-embedding, which indexes the app's inputs: as the default it "
+                "would leave new inputs unindexed; start it with that node (as the base "
+                "workflow Universal does)",
+            )
 
 
 def is_trainable(type_id: str) -> bool:

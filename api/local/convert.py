@@ -33,7 +33,14 @@ def app_json(app: AppRow) -> dict[str, Any]:
     if app.description:
         out["description"] = app.description
     if app.default_workflow_id:
-        out["default_workflow_id"] = app.default_workflow_id
+        # "clarifai/main/Universal" is a base workflow of the public app (see routes/apps.py).
+        owner_user, owner_app, workflow_id = (
+            app.default_workflow_id.split("/", 2)
+            if app.default_workflow_id.count("/") == 2
+            else (app.user_id, app.id, app.default_workflow_id)
+        )
+        out["default_workflow_id"] = workflow_id
+        out["default_workflow"] = {"id": workflow_id, "app_id": owner_app, "user_id": owner_user}
     return out
 
 

@@ -209,6 +209,14 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "small blobs inside the database", _V3),
     Migration(4, "embeddings in a rowid table (no overflow page per vector)", _V4),
     Migration(5, "the public app clarifai/main: its embedder and base workflows", (), _public),
+    Migration(
+        6,
+        "apps without a default workflow get the base workflow Universal, as on the platform",
+        (
+            "UPDATE apps SET default_workflow_id = 'clarifai/main/Universal' "
+            "WHERE default_workflow_id = '' AND user_id != 'clarifai'",
+        ),
+    ),
 ]
 
 

@@ -570,7 +570,8 @@ class Store:
                 app = self._app(row)
                 if action == "remove":
                     if patch.default_workflow_id is not None:
-                        app.default_workflow_id = ""
+                        # An app always has a default workflow: back to the base workflow.
+                        app.default_workflow_id = "clarifai/main/Universal"
                     if patch.description is not None:
                         app.description = ""
                 else:

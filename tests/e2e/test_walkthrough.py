@@ -260,7 +260,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             embed = (await client.get_workflow("auto-annotate")).nodes[0]
             assert (embed.model_user_id, embed.model_app_id) == ("clarifai", "main")
             assert embed.model_version_id
-            assert (await client.get_app()).default_workflow_id == ""
+            assert (await client.get_app()).own_default_workflow == ""  # the base workflow
             await pilot.press("y")  # set the default
             await wait_until(pilot, lambda: wizard.made_default is True, what="the default")
             assert (await client.get_app()).default_workflow_id == "auto-annotate"

@@ -95,6 +95,19 @@ async def wait_version(
         await asyncio.sleep(0.02)
 
 
+def public_embed(ident: str = "embed") -> dict[str, Any]:
+    """A node with clarifai/main's embedder, named with its owner and version (as the docs)."""
+    from api.local.public import EMBEDDER_MODEL, EMBEDDER_VERSION
+
+    model = {
+        "id": EMBEDDER_MODEL,
+        "user_id": "clarifai",
+        "app_id": "main",
+        "model_version": {"id": EMBEDDER_VERSION},
+    }
+    return {"id": ident, "model": model}
+
+
 def node(ident: str, model_id: str, *inputs: str, version: str = "") -> dict[str, Any]:
     model: dict[str, Any] = {"id": model_id}
     if version:

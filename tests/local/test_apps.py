@@ -52,7 +52,12 @@ async def test_patch_default_workflow(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200, r.text
     r = await client.post(
         "/v2/users/me/apps/app/workflows",
-        json={"workflows": [{"id": "wf", "nodes": [{"id": "e", "model": {"id": "embed"}}]}]},
+        # the public embedder named by id alone, as the API walkthrough's older workflows do
+        json={
+            "workflows": [
+                {"id": "wf", "nodes": [{"id": "e", "model": {"id": "general-image-embedding"}}]}
+            ]
+        },
     )
     assert r.status_code == 200, r.text
     r = await client.patch(
@@ -67,7 +72,12 @@ async def test_patch_default_workflow(client: httpx.AsyncClient) -> None:
         "/v2/users/me/apps",
         json={"apps": [{"id": "app", "default_workflow_id": "wf"}], "action": "remove"},
     )
-    assert "default_workflow_id" not in r.json()["apps"][0]
+    # an app always has a default workflow: removing it goes back to the base workflow
+    assert r.json()["apps"][0]["default_workflow"] == {
+        "id": "Universal",
+        "app_id": "main",
+        "user_id": "clarifai",
+    }
     r = await client.patch("/v2/users/me/apps", json={"apps": [{"id": "ghost", "name": "x"}]})
     assert r.status_code == 404
     r = await client.patch("/v2/users/me/apps", json={"apps": [{"id": "app"}], "action": "zap"})

@@ -255,7 +255,12 @@ def test_official_client_against_serve(tmp_path: Path, monkeypatch: pytest.Monke
         )
         assert len(r.annotations) == 3  # two input-level labels + the PENDING one
         r = stub.GetApp(service_pb2.GetAppRequest(user_app_id=uai), metadata=md)
-        assert r.app.default_workflow_id == ""
+        # created with no base workflow named: Universal of clarifai/main, as on the platform
+        assert r.app.default_workflow_id == "Universal"
+        assert (r.app.default_workflow.user_id, r.app.default_workflow.app_id) == (
+            "clarifai",
+            "main",
+        )
         r = stub.ListConcepts(service_pb2.ListConceptsRequest(user_app_id=uai), metadata=md)
         assert {c.id for c in r.concepts} == {"blue", "red"}
 

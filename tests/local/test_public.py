@@ -68,3 +68,75 @@ async def test_writes_to_the_public_app_are_refused(
     assert "clarifai/main is Clarifai's public app" in status["description"]
     r = await client.post("/v2/users/clarifai/apps", json={"apps": [{"id": "mine"}]})
     assert r.json()["status"]["code"] == 11007
+
+
+async def test_apps_are_created_on_a_base_workflow(client: httpx.AsyncClient) -> None:
+    apps = [
+        {"id": "plain"},
+        {
+            "id": "empty",
+            "default_workflow": {"id": "Empty", "user_id": "clarifai", "app_id": "main"},
+        },
+        {"id": "named", "default_workflow_id": "Universal"},
+    ]
+    r = await client.post("/v2/users/me/apps", json={"apps": apps})
+    assert r.status_code == 200, r.text
+    parse(r.json(), service_pb2.MultiAppResponse)
+    defaults = {a["id"]: a["default_workflow"] for a in r.json()["apps"]}
+    assert defaults["plain"] == {"id": "Universal", "app_id": "main", "user_id": "clarifai"}
+    assert defaults["empty"]["id"] == "Empty"
+    assert defaults["named"]["id"] == "Universal"
+    r = await client.get("/v2/users/me/apps/plain")
+    assert r.json()["app"]["default_workflow_id"] == "Universal"
+    bad = {
+        "id": "x",
+        "default_workflow": {"id": "General", "user_id": "clarifai", "app_id": "main"},
+    }
+    r = await client.post("/v2/users/me/apps", json={"apps": [bad]})
+    assert r.status_code == 400
+    assert "unknown base workflow 'General'" in r.json()["status"]["description"]
+    assert "Universal, Empty" in r.json()["status"]["description"]
+
+
+async def test_a_default_workflow_must_index_new_inputs(client: httpx.AsyncClient) -> None:
+    await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+    app = "/v2/users/me/apps/app"
+    body = {"model": {"id": "local-embed", "model_type_id": "visual-embedder"}}
+    assert (await client.post(f"{app}/models", json=body)).status_code == 200
+    embed = {
+        "id": "embed",
+        "model": {
+            "id": EMBEDDER_MODEL,
+            "user_id": "clarifai",
+            "app_id": "main",
+            "model_version": {"id": EMBEDDER_VERSION},
+        },
+    }
+    workflows = [
+        {"id": "indexes", "nodes": [embed]},
+        {"id": "blind", "nodes": [{"id": "e", "model": {"id": "local-embed"}}]},
+    ]
+    r = await client.post(f"{app}/workflows", json={"workflows": workflows})
+    assert r.status_code == 200, r.text
+    node = r.json()["workflows"][0]["nodes"][0]["model"]
+    assert (node["user_id"], node["app_id"]) == ("clarifai", "main")
+    patch = {"apps": [{"id": "app", "default_workflow_id": "blind"}], "action": "overwrite"}
+    r = await client.patch("/v2/users/me/apps", json=patch)
+    assert r.status_code == 400
+    assert "no embedding node" in r.json()["status"]["description"]
+    patch["apps"][0]["default_workflow_id"] = "indexes"
+    r = await client.patch("/v2/users/me/apps", json=patch)
+    assert r.status_code == 200, r.text
+    assert r.json()["apps"][0]["default_workflow"]["app_id"] == "app"
+    back = {
+        "id": "app",
+        "default_workflow": {"id": "Universal", "user_id": "clarifai", "app_id": "main"},
+    }
+    r = await client.patch("/v2/users/me/apps", json={"apps": [back], "action": "overwrite"})
+    assert r.json()["apps"][0]["default_workflow"]["app_id"] == "main"
+    # a node naming a model that is not there is refused, naming the node
+    ghost = {"id": "ghost", "model": {"id": "nope", "user_id": "clarifai", "app_id": "main"}}
+    r = await client.post(f"{app}/workflows", json={"workflows": [{"id": "g", "nodes": [ghost]}]})
+    assert r.json()["status"]["code"] == 21200
+    assert "node 'ghost'" in r.json()["status"]["description"]
+    assert "clarifai/main · nope" in r.json()["status"]["description"]

@@ -98,8 +98,25 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
         ok(r)
         assert "embedding-classifier" in [t.id for t in r.model_types]
         created: dict[str, resources_pb2.Model] = {}
+        # the embedder is clarifai/main's public one, as on the platform: read it there
+        public = resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main")
+        r = stub.GetModel(
+            service_pb2.GetModelRequest(user_app_id=public, model_id="general-image-embedding"),
+            metadata=md,
+        )
+        ok(r)
+        assert r.model.model_type_id == "visual-embedder"
+        embedder_version = r.model.model_version.id
+        assert embedder_version
+        refused = stub.PostModels(
+            service_pb2.PostModelsRequest(
+                user_app_id=public,
+                model=resources_pb2.Model(id="mine", model_type_id="concept-thresholder"),
+            ),
+            metadata=md,
+        )
+        assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
         for model in [
-            resources_pb2.Model(id="embed", model_type_id="visual-embedder"),
             resources_pb2.Model(
                 id="classify",
                 model_type_id="embedding-classifier",
@@ -236,7 +253,10 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
         # the workflow: embed -> classify -> (> 0.9 -> SUCCESS) and (> 0.5 -> PENDING)
         def wf_node(ident: str, model_id: str, *inputs: str) -> resources_pb2.WorkflowNode:
             model = resources_pb2.Model(id=model_id)
-            if model_id == "classify":
+            if model_id == "general-image-embedding":  # a model of another app: its owner
+                model.user_id, model.app_id = "clarifai", "main"
+                model.model_version.id = embedder_version
+            elif model_id == "classify":
                 model.model_version.id = version_id
             elif created[model_id].model_version.id:
                 model.model_version.id = created[model_id].model_version.id
@@ -247,7 +267,7 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
             )
 
         nodes = [
-            wf_node("embed", "embed"),
+            wf_node("embed", "general-image-embedding"),
             wf_node("classify", "classify", "embed"),
             wf_node("confident", "confident", "classify"),
             wf_node("write-success", "write-success", "confident"),

@@ -19,6 +19,7 @@ from tests.local.digits import (
     list_annotations,
     node,
     of,
+    public_embed,
     train,
 )
 
@@ -62,7 +63,7 @@ async def make_wizard_graph(c: httpx.AsyncClient, workflow_id: str = "auto") -> 
     await create_model(c, "w-ok", "annotation-writer", **writer(24150.0))
     await create_model(c, "w-pending", "annotation-writer", **writer("ANNOTATION_PENDING"))
     nodes = [
-        node("embed", "embed"),
+        public_embed("embed"),
         node("classify", "clf", "embed"),
         node("confident", "confident", "classify"),
         node("write-success", "w-ok", "confident"),
@@ -82,7 +83,7 @@ async def test_workflow_crud(client: httpx.AsyncClient) -> None:
             {
                 "id": "wf",
                 "description": "two nodes",
-                "nodes": [node("e", "embed"), node("c", "clf", "e")],
+                "nodes": [public_embed("e"), node("c", "clf", "e")],
             }
         ]
     }
@@ -101,7 +102,7 @@ async def test_workflow_crud(client: httpx.AsyncClient) -> None:
     assert [w["id"] for w in r.json()["workflows"]] == ["wf"]
     r = await client.patch(
         f"{APP}/workflows",
-        json={"workflows": [{"id": "wf", "nodes": [node("e", "embed")]}], "action": "overwrite"},
+        json={"workflows": [{"id": "wf", "nodes": [public_embed("e")]}], "action": "overwrite"},
     )
     assert r.status_code == 200, r.text
     assert [n["id"] for n in r.json()["workflows"][0]["nodes"]] == ["e"]
@@ -124,8 +125,9 @@ async def test_workflow_crud(client: httpx.AsyncClient) -> None:
     r = await client.delete(f"{APP}/workflows/wf")
     assert r.status_code == 400
     assert "default workflow of app 'app'" in r.json()["status"]["description"]
+    universal = {"id": "Universal", "user_id": "clarifai", "app_id": "main"}
     r = await client.patch(
-        "/v2/users/me/apps", json={"apps": [{"id": "app", "default_workflow_id": ""}]}
+        "/v2/users/me/apps", json={"apps": [{"id": "app", "default_workflow": universal}]}
     )
     assert r.status_code == 200
     r = await client.delete(f"{APP}/workflows/wf")
@@ -141,15 +143,15 @@ async def test_workflow_crud(client: httpx.AsyncClient) -> None:
     [
         ([node("e", "ghost")], 21200, "model 'ghost', which does not exist"),
         ([node("e", "embed", version="v9")], 21200, "version 'v9'"),
-        ([node("e", "embed"), node("t", "thr", "nowhere")], 22107, "'nowhere', which is not"),
+        ([public_embed("e"), node("t", "thr", "nowhere")], 22107, "'nowhere', which is not"),
         (
-            [node("e", "embed"), node("t1", "thr", "t2"), node("t2", "thr", "t1")],
+            [public_embed("e"), node("t1", "thr", "t2"), node("t2", "thr", "t1")],
             22107,
             "cycle",
         ),
         ([node("t", "thr")], 22107, "would get the workflow's image"),
-        ([node("e", "embed"), node("w", "w", "e")], 22107, "gives embeddings"),
-        ([node("e", "embed"), node("e", "embed")], 22104, "repeated: 'e'"),
+        ([public_embed("e"), node("w", "w", "e")], 22107, "gives embeddings"),
+        ([public_embed("e"), public_embed("e")], 22104, "repeated: 'e'"),
         ([], 22104, "at least one node"),
     ],
 )
@@ -201,7 +203,7 @@ async def test_dry_run_writes_nothing(
         outputs = result["outputs"]
         assert result["status"]["code"] == 10000
         assert [o["model"]["id"] for o in outputs] == [
-            "embed",
+            "general-image-embedding",
             "clf",
             "confident",
             "w-ok",
@@ -234,7 +236,7 @@ async def test_dry_run_writes_nothing(
         f"{APP}/workflows",
         json={
             "workflows": [
-                {"id": "auto", "nodes": [{**node("embed", "embed"), "suppress_output": True}]}
+                {"id": "auto", "nodes": [{**public_embed("embed"), "suppress_output": True}]}
             ],
             "action": "merge",
         },
@@ -271,7 +273,7 @@ async def test_each_comparator(trained: tuple[LocalBackend, httpx.AsyncClient, s
     # thresholds: the top concept's own value (so >= and == keep it, > and < do not)
     thresholds = dict.fromkeys(THREE, 0.2)
     thresholds[top] = predicted[top]
-    nodes = [node("e", "embed"), node("c", "clf", "e")]
+    nodes = [public_embed("e"), node("c", "clf", "e")]
     for number, name in enumerate(ops):
         await create_model(
             c, f"t{number}", "concept-thresholder", **thresholder(thresholds, float(number))
@@ -340,7 +342,7 @@ async def test_failing_default_workflow_marks_inputs(
     await create_model(client, "clf", "embedding-classifier", data=concepts("a", "b"))
     await create_model(client, "w", "annotation-writer", **writer(24150))
     nodes = [
-        node("embed", "embed"),
+        public_embed("embed"),
         node("classify", "clf", "embed"),
         node("write", "w", "classify"),
     ]
@@ -386,7 +388,7 @@ async def test_default_workflow_embeds_once(
     backend.ingest.processes = 0  # embed in this process, where the counter is
     await create_model(client, "embed", "visual-embedder")
     r = await client.post(
-        f"{APP}/workflows", json={"workflows": [{"id": "wf", "nodes": [node("e", "embed")]}]}
+        f"{APP}/workflows", json={"workflows": [{"id": "wf", "nodes": [public_embed("e")]}]}
     )
     assert r.status_code == 200
     await client.patch(

@@ -67,7 +67,7 @@ async def test_wizard_builds_trains_dry_runs_and_sets_the_default_idempotently(
         assert NOTHING_WRITTEN in log and "4/4 dry run on 3 input(s)" in log
         assert "write-success (annotation-writer): " in log
         assert await all_annotations(client) == labels  # the dry run wrote nothing
-        assert (await client.get_app()).default_workflow_id == ""
+        assert (await client.get_app()).own_default_workflow == ""  # the base workflow
         assert "EVERY new input" in str(app.screen.query_one("#confirm-message").content)
         await pilot.press("y")
         await wait_until(pilot, lambda: wizard.made_default is True, what="the default")

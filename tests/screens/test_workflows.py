@@ -152,7 +152,7 @@ async def test_dry_run_writes_nothing_and_the_default_needs_a_confirmation(
         assert "EVERY new input" in message
         await pilot.press("n")
         await pilot.pause()
-        assert (await client.get_app()).default_workflow_id == ""
+        assert (await client.get_app()).own_default_workflow == ""  # the base workflow
         await pilot.press("D")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

@@ -90,7 +90,7 @@ class AppPicker(ModalScreen[str | None]):
                 safe(app.id, one_line=True) + current,
                 safe(app.name, one_line=True),
                 count,
-                safe(app.default_workflow_id, one_line=True) or "—",
+                safe(app.default_workflow_label, one_line=True) or "—",
                 key=app.id,
             )
         if apps:

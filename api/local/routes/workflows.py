@@ -18,7 +18,7 @@ from typing import Any, Final
 from api.local.convert import workflow_json
 from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.jsonio import Obj, paging, timestamp
-from api.local.modelstore import workflow_missing
+from api.local.modelstore import node_key, workflow_missing
 from api.local.routes import parse
 from api.local.routes.sources import MAX_WORKFLOW_INPUTS, load_sources
 from api.local.rows import AppRow, WorkflowRow
@@ -196,6 +196,7 @@ async def post_workflow_results(call: Call) -> dict[str, Any]:
     runs = await asyncio.to_thread(auto.run_workflow, app.pk, row.nodes, sources)
     now = timestamp(time.time())
     types = await _types(call, app, [row])
+    stored = {str(n["id"]): n for n in row.nodes}
     results: list[dict[str, Any]] = []
     failed = 0
     for source, outputs in zip(sources, runs, strict=True):
@@ -215,11 +216,13 @@ async def post_workflow_results(call: Call) -> dict[str, Any]:
         for out in outputs:
             if out.suppress_output:
                 continue
+            node = stored.get(out.node_id, {})
             model: dict[str, Any] = {
                 "id": out.model_id,
-                "model_type_id": types.get(out.model_id, out.model_type_id),
-                "app_id": app.id,
-                "user_id": call.user_id,
+                "model_type_id": types.get(node_key(node) if node else out.model_id)
+                or out.model_type_id,
+                "app_id": node.get("model_app_id") or app.id,
+                "user_id": node.get("model_user_id") or call.owner_id,
             }
             if out.model_version_id:
                 model["model_version"] = {"id": out.model_version_id}
