@@ -403,9 +403,20 @@ class ClarifaiClient:
         body = await self._call("GET", self._user_path("apps", target))
         return wire.app_from(wire.single(body, "app"))
 
-    async def create_app(self, app_id: str, *, name: str = "", description: str = "") -> App:
+    async def create_app(
+        self,
+        app_id: str,
+        *,
+        name: str = "",
+        description: str = "",
+        base_workflow: str = "Universal",
+    ) -> App:
+        """PostApps on `base_workflow` of clarifai/main (Universal: the public embedder indexes
+        the app's inputs, which auto-annotation needs)."""
         body = await self._call(
-            "POST", self._user_path("apps"), json=wire.post_apps_body(app_id, name, description)
+            "POST",
+            self._user_path("apps"),
+            json=wire.post_apps_body(app_id, name, description, base_workflow),
         )
         apps = wire.items(body, "apps")
         return wire.app_from(apps[0]) if apps else App(id=app_id, name=name)

@@ -510,8 +510,19 @@ def input_ref_json(ref: InputRef) -> JSON:
     return {"data": {"image": _image_json(ref.data, ref.url)}}
 
 
-def post_apps_body(app_id: str, name: str, description: str) -> JSON:
-    app: JSON = {"id": app_id}
+def post_apps_body(
+    app_id: str, name: str, description: str, base_workflow: str = "Universal"
+) -> JSON:
+    """PostApps on a base workflow of clarifai/main (as the SDK's create_app(base_workflow=)):
+    its embedder indexes the app's inputs, which the Context-Based Classifier learns from."""
+    app: JSON = {
+        "id": app_id,
+        "default_workflow": {
+            "id": base_workflow,
+            "user_id": PUBLIC_USER_ID,
+            "app_id": PUBLIC_APP_ID,
+        },
+    }
     if name:
         app["name"] = name
     if description:

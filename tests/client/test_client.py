@@ -95,7 +95,10 @@ async def test_apps(client: ClarifaiClient, router: respx.MockRouter) -> None:
     )
     post = router.post("/v2/users/me/apps").mock(return_value=ok(apps=[{"id": "new", "name": "N"}]))
     assert (await client.create_app("new", name="N")).id == "new"
-    assert body_of(post) == {"apps": [{"id": "new", "name": "N"}]}
+    universal = {"id": "Universal", "user_id": "clarifai", "app_id": "main"}
+    assert body_of(post) == {"apps": [{"id": "new", "name": "N", "default_workflow": universal}]}
+    await client.create_app("bare", base_workflow="Empty")
+    assert body_of(post)["apps"][0]["default_workflow"]["id"] == "Empty"
     patch = router.patch("/v2/users/me/apps").mock(
         return_value=ok(apps=[{"id": "app1", "default_workflow_id": "wf2"}])
     )
