@@ -39,17 +39,9 @@ def markdown() -> str:
     return "\n".join([BEGIN, "```", *blocks, "```", END])
 
 
-def update(readme: str) -> str:
-    start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    return readme[:start] + markdown() + readme[end:]
-
-
 if __name__ == "__main__":  # pragma: no cover
     import sys
-    from pathlib import Path
 
-    if sys.argv[1:] == ["--update"]:
-        path = Path(__file__).resolve().parents[1] / "README.md"
-        path.write_text(update(path.read_text()))
-    else:
-        print(markdown())
+    from tui import readme_block
+
+    readme_block.main(sys.argv[1:], markdown, BEGIN, END)

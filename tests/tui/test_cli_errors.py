@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from PIL import Image
 import tui.connect
 from api.retry import RetryPolicy
 from tests.faults.support import Served, serve
+from tests.local.http_server import serve_handler
 from tui.cli import main
 
 KEY = "cli-errors-key-0123456789"
@@ -57,14 +57,8 @@ def failing_url() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Handler) as url:
+        yield url
 
 
 def _closed_port() -> int:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_readme_keyboard_reference_is_generated_from_the_bindings() -> None:
     text = (ROOT / "README.md").read_text()
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    assert text[start:end] == markdown(), "run: python -m tui.keyref, and paste into README.md"
+    assert text[start:end] == markdown(), "run: python -m tui.keyref --update"
 
 
 def test_readme_gives_the_two_setup_commands_and_ci_runs_the_second() -> None:
