@@ -18,7 +18,7 @@ from api.autoannotate import (
     comparator_of,
     writer_status_of,
 )
-from api.models import Model, WorkflowNode
+from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Model, WorkflowNode
 from tui.widgets.graph import GraphLayout, GraphNode, layout
 
 
@@ -132,9 +132,21 @@ def model_types(models: Mapping[str, Model]) -> dict[str, str]:
 
 
 def add_node(
-    nodes: Sequence[WorkflowNode], node_id: str, model_id: str, inputs: Sequence[str] = ()
+    nodes: Sequence[WorkflowNode],
+    node_id: str,
+    model_id: str,
+    inputs: Sequence[str] = (),
+    model: Model | None = None,
 ) -> list[WorkflowNode]:
-    return [*nodes, WorkflowNode(node_id, model_id, "", tuple(inputs))]
+    """A new node on `model_id`, pinned to the model's latest version when it is known (the
+    docs and the SDK send every node's model_version.id), and naming the model's app when
+    that is not the workflow's (a public model of clarifai/main)."""
+    version = model.version.id if model is not None and model.version is not None else ""
+    user_id = app_id = ""
+    if model is not None and (model.user_id, model.app_id) == (PUBLIC_USER_ID, PUBLIC_APP_ID):
+        user_id, app_id = model.user_id, model.app_id
+    node = WorkflowNode(node_id, model_id, version, tuple(inputs), False, user_id, app_id)
+    return [*nodes, node]
 
 
 def connect(nodes: Sequence[WorkflowNode], target: str, source: str) -> list[WorkflowNode]:

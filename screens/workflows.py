@@ -300,7 +300,7 @@ class WorkflowsScreen(AreaScreen):
     def _added(self, node_id: str | None, model_id: str, after: WorkflowNode | None) -> None:
         if not node_id:
             return
-        nodes = add_node(self.nodes, node_id, model_id)
+        nodes = add_node(self.nodes, node_id, model_id, model=self.models.get(model_id))
         note = f"added {node_id}"
         types = model_types(self.models)
         takes = KINDS.get(types.get(model_id, ""), ("", ""))[0]

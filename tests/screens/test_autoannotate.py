@@ -296,3 +296,25 @@ def test_a_dry_run_on_the_platform_promises_nothing_about_writers() -> None:
     remote = describe_results([], [], {}, embedded=False)
     assert NOTHING_WRITTEN not in remote and remote[0] == REMOTE_DRY_RUN
     assert describe_results([], [], {})[0] == NOTHING_WRITTEN
+
+
+def test_a_node_added_in_the_editor_pins_its_model_version_and_owner() -> None:
+    from api.models import ModelVersion
+    from screens.workflow_graph import add_node
+
+    local = Model("thr", model_type_id=CONCEPT_THRESHOLDER, version=ModelVersion("v7", 21100))
+    [node] = add_node([], "t", "thr", model=local)
+    assert (node.model_version_id, node.model_user_id, node.model_app_id) == ("v7", "", "")
+    public = Model(
+        PUBLIC_EMBEDDER_ID,
+        model_type_id="visual-embedder",
+        version=ModelVersion("ev", 21100),
+        user_id="clarifai",
+        app_id="main",
+    )
+    [embed] = add_node([], "e", PUBLIC_EMBEDDER_ID, model=public)
+    assert (embed.model_version_id, embed.model_user_id, embed.model_app_id) == (
+        "ev",
+        "clarifai",
+        "main",
+    )
