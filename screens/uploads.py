@@ -39,6 +39,7 @@ from textual.widgets import DataTable, DirectoryTree, ProgressBar, Static, TextA
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets._tree import TreeNode
 
+from api.errors import ApiError
 from api.upload import (
     IMAGE_EXTENSIONS,
     ItemEvent,
@@ -53,7 +54,8 @@ from api.upload import (
     collect_sources,
 )
 from tui.widgets.area import AreaScreen, bindings_for
-from tui.widgets.forms import PromptScreen, scoped_bindings
+from tui.widgets.forms import ConfirmScreen, PromptScreen, scoped_bindings
+from tui.widgets.text import safe
 
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
@@ -549,10 +551,37 @@ class UploadsScreen(AreaScreen):
         self.running = True
         self.run_worker(self._run_batches(), group="uploads", exit_on_error=False)
 
+    async def _app_exists(self, client: ClarifaiClient) -> bool:
+        """True when the upload's app exists, or was just made because the user said so (as
+        `clarifai-tui upload --create-app`); else say that nothing was sent."""
+        try:
+            await client.get_app()
+            return True
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+        app_id = client.app_id or ""
+        question = ConfirmScreen(
+            f"App {safe(app_id, one_line=True)} does not exist. Create it?",
+            "It is created on the base workflow Universal of clarifai/main (its embedder "
+            "indexes the uploads), then the upload starts. n keeps the queue and sends nothing.",
+        )
+        if not await self.app.push_screen(question, wait_for_dismiss=True):
+            self._message = (
+                f"app {safe(app_id, one_line=True)} does not exist: nothing sent "
+                "(ctrl+o picks another app; a restarts the queue)"
+            )
+            return False
+        await client.create_app(app_id)
+        self.notify(f"created app {safe(app_id, one_line=True)}")
+        return True
+
     async def _run_batches(self) -> None:
         try:
             client = self._client()
             state_dir = self._state_dir()
+            if not await self._app_exists(client):
+                return
             while self.batches:
                 batch = self.batches[0]
                 self.controller = UploadController()

@@ -236,3 +236,36 @@ def test_uploads_snapshot(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+@pytest.mark.parametrize("create", [True, False])
+async def test_an_upload_into_a_missing_app_offers_to_create_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, create: bool
+) -> None:
+    # As `clarifai-tui upload --create-app`: the area asks before sending anything.
+    from tui.widgets.forms import ConfirmScreen
+
+    folder = make_folder(tmp_path, 2)
+    monkeypatch.setattr(UploadsScreen, "START_DIR", folder)
+    app = make_tui(tmp_path, app_id="brand-new", area="uploads")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_uploads(pilot)
+        await pilot.press("a")  # the highlighted entry: the folder
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        message = str(app.screen.query_one("#confirm-message").render())
+        assert "base workflow Universal" in message and "sends nothing" in message
+        await pilot.press("y" if create else "n")
+        await wait_until(pilot, lambda: not screen.running, what="the run")
+        client = app.session.client
+        assert client is not None
+        apps = [a.id for a in await client.list_apps()]
+        if create:
+            await wait_until(pilot, lambda: settled(screen) and screen.states, what="settled")
+            assert "brand-new" in apps
+            assert set(screen.states.values()) == {"done"}
+            inputs = await client.with_app("brand-new").list_inputs()
+            assert len(inputs) == 2
+        else:
+            assert "brand-new" not in apps
+            assert "nothing sent" in str(screen.query_one("#uploads-status").render())
+            assert screen.batches  # the queue is kept
