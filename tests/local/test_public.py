@@ -140,3 +140,26 @@ async def test_a_default_workflow_must_index_new_inputs(client: httpx.AsyncClien
     assert r.json()["status"]["code"] == 21200
     assert "node 'ghost'" in r.json()["status"]["description"]
     assert "clarifai/main · nope" in r.json()["status"]["description"]
+
+
+async def test_a_public_model_named_by_id_alone_is_found_from_an_app(
+    client: httpx.AsyncClient,
+) -> None:
+    # The API walkthrough's older requests name public models by id (and version) only.
+    await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+    app = "/v2/users/me/apps/app"
+    r = await client.get(f"{app}/models/{EMBEDDER_MODEL}")
+    assert r.status_code == 200, r.text
+    assert (r.json()["model"]["user_id"], r.json()["model"]["app_id"]) == ("clarifai", "main")
+    r = await client.get(f"{app}/models/{EMBEDDER_MODEL}/versions/{EMBEDDER_VERSION}")
+    assert r.json()["model_version"]["id"] == EMBEDDER_VERSION
+    r = await client.post(
+        f"{app}/models/{EMBEDDER_MODEL}/outputs", json={"inputs": [image_input("x")]}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["model"]["app_id"] == "main"
+    # never a write through that fallback
+    r = await client.delete(f"{app}/models/{EMBEDDER_MODEL}")
+    assert r.status_code == 404
+    r = await client.get(f"/v2/users/clarifai/apps/main/models/{EMBEDDER_MODEL}")
+    assert r.status_code == 200

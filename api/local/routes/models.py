@@ -31,6 +31,7 @@ from api.local.nodes.types import (
     list_model_types,
     normalise_type_id,
 )
+from api.local.public import PUBLIC_APP, PUBLIC_USER
 from api.local.routes import parse
 from api.local.routes.sources import load_sources
 from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
@@ -153,11 +154,23 @@ async def get_type(call: Call) -> dict[str, Any]:
 # -- models -------------------------------------------------------------------------------------
 
 
-async def _model(call: Call, app: AppRow, model_id: str) -> ModelRow:
-    found = await call.db(call.backend.automation.models.get_model, app.pk, model_id)
+async def _model(call: Call, app: AppRow, model_id: str, *, public_ok: bool = False) -> ModelRow:
+    """The app's model; with ``public_ok`` (reads only), a public model of clarifai/main named
+    by id alone when the app has none of that id (the API walkthrough's older form)."""
+    models = call.backend.automation.models
+    found = await call.db(models.get_model, app.pk, model_id)
+    if found is None and public_ok and app.user_id != PUBLIC_USER:
+        found = await call.db(models.get_model, models.public_app_pk(), model_id)
     if found is None:
         raise model_missing(model_id)
     return found
+
+
+def _owner(call: Call, app: AppRow, model: ModelRow) -> tuple[str, str]:
+    """``(app_id, user_id)`` of the app a model lives in, for answers."""
+    if model.app_pk != app.pk:
+        return PUBLIC_APP, PUBLIC_USER
+    return app.id, call.owner_id
 
 
 async def post_models(call: Call) -> dict[str, Any]:
@@ -205,15 +218,16 @@ async def list_models(call: Call) -> dict[str, Any]:
 
 async def get_model(call: Call) -> dict[str, Any]:
     app = await call.app()
-    row = await _model(call, app, call.path("model_id"))
-    return {"model": model_json(row, app.id, call.owner_id, with_config=False)}
+    row = await _model(call, app, call.path("model_id"), public_ok=True)
+    return {"model": model_json(row, *_owner(call, app, row), with_config=False)}
 
 
 async def get_model_output_info(call: Call) -> dict[str, Any]:
     """GetModelOutputInfo: the model with its configuration (output_info: data.concepts,
     params, output_config), of its latest version or of ``version_id``."""
     app = await call.app()
-    row = await _model(call, app, call.path("model_id"))
+    row = await _model(call, app, call.path("model_id"), public_ok=True)
+    owner = _owner(call, app, row)
     version_id = call.request.path_params.get("version_id")
     if version_id:
         version = await call.db(call.backend.automation.models.get_version, row.pk, version_id)
@@ -221,7 +235,7 @@ async def get_model_output_info(call: Call) -> dict[str, Any]:
             raise version_missing(row.id, version_id)
         info = {**row.output_info, **version.output_info}
         row = replace(row, output_info=info, latest=version)
-    return {"model": model_json(row, app.id, call.owner_id)}
+    return {"model": model_json(row, *owner)}
 
 
 def _patched_info(current: dict[str, Any], patch: dict[str, Any], action: str) -> dict[str, Any]:
@@ -353,20 +367,20 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
 
 async def list_versions(call: Call) -> dict[str, Any]:
     app = await call.app()
-    model = await _model(call, app, call.path("model_id"))
+    model = await _model(call, app, call.path("model_id"), public_ok=True)
     limit, offset = paging(call.query)
     rows = await call.db(call.backend.automation.models.list_versions, model.pk, limit, offset)
-    return {"model_versions": [version_json(v, app.id, call.owner_id) for v in rows]}
+    return {"model_versions": [version_json(v, *_owner(call, app, model)) for v in rows]}
 
 
 async def get_version(call: Call) -> dict[str, Any]:
     app = await call.app()
-    model = await _model(call, app, call.path("model_id"))
+    model = await _model(call, app, call.path("model_id"), public_ok=True)
     version_id = call.path("version_id")
     row = await call.db(call.backend.automation.models.get_version, model.pk, version_id)
     if row is None:
         raise version_missing(model.id, version_id)
-    return {"model_version": version_json(row, app.id, call.owner_id)}
+    return {"model_version": version_json(row, *_owner(call, app, model))}
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -419,7 +433,7 @@ def _predict_sync(
 
 async def post_model_outputs(call: Call) -> dict[str, Any]:
     app = await call.app()
-    model = await _model(call, app, call.path("model_id"))
+    model = await _model(call, app, call.path("model_id"), public_ok=True)
     version_id = call.request.path_params.get("version_id", "")
     if model.model_type_id not in (EMBEDDING_CLASSIFIER, VISUAL_EMBEDDER):
         raise ApiFailure(
@@ -440,8 +454,8 @@ async def post_model_outputs(call: Call) -> dict[str, Any]:
         "id": model.id,
         "name": model.name,
         "model_type_id": model.model_type_id,
-        "app_id": app.id,
-        "user_id": call.owner_id,
+        "app_id": _owner(call, app, model)[0],
+        "user_id": _owner(call, app, model)[1],
         "model_version": {"id": resolved_version},
     }
     now = timestamp(time.time())
