@@ -55,7 +55,11 @@ async def test_demo_command_twice(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert config.profile().app_id == DEMO_APP_ID
     # again: nothing new anywhere
     assert await run_demo_command(config, config.profile(), None) == 0
-    second = capsys.readouterr().out
+    second, second_err = capsys.readouterr()
+    assert second_err == ""  # one stream: stdout
+    # this run only: nothing created, uploaded or written is claimed
+    assert "created" not in second and "uploading" not in second
+    assert "written to" not in second and "new images for later: all" in second
     assert "0 uploaded, 60 already present" in second
     assert "0 written, 20 already there" in second and "(0 written now)" in second
     inputs, labels, concepts = await app_state(tmp_path)
