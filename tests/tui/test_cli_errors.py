@@ -126,8 +126,14 @@ def _assert_clean(out: str, err: str) -> None:
     assert "Task exception" not in out + err
 
 
-@pytest.mark.parametrize("command", ["upload", "demo"])
-@pytest.mark.parametrize("trouble", ["wrong key", "unreachable", "server 500", "unwritable"])
+TROUBLES = ["wrong key", "unreachable", "server 500", "unwritable"]
+
+
+@pytest.mark.parametrize(
+    ("command", "trouble"),
+    # demo makes its app, so a missing app is its normal first run, not a trouble
+    [("upload", "missing app")] + [(c, t) for c in ("upload", "demo") for t in TROUBLES],
+)
 def test_upload_and_demo_say_one_line_and_exit_2(
     command: str,
     trouble: str,
@@ -138,6 +144,7 @@ def test_upload_and_demo_say_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = {
+        "missing app": served.url,
         "wrong key": served.url,
         "unreachable": f"http://127.0.0.1:{_closed_port()}",
         "server 500": failing_url,
@@ -146,7 +153,8 @@ def test_upload_and_demo_say_one_line_and_exit_2(
     config = _config(tmp_path, url)
     argv = [command, "--config", str(config), "--app", f"cli-{command}"]
     if command == "upload":
-        argv += ["--create-app", str(_images(tmp_path / "imgs"))]
+        create = [] if trouble == "missing app" else ["--create-app"]
+        argv += [*create, str(_images(tmp_path / "imgs"))]
     state = UNWRITABLE if trouble == "unwritable" else str(tmp_path / "state")
     key = "wrong-key-0123456789" if trouble == "wrong key" else KEY
     code, out, err = _run(argv, capsys, monkeypatch, key=key, state=state)
@@ -154,6 +162,7 @@ def test_upload_and_demo_say_one_line_and_exit_2(
     assert code == 2, out + err
     line = _one_error_line(command, err)
     expected = {
+        "missing app": "--create-app",
         "wrong key": "key",
         "unreachable": "base_url",
         "server 500": "500",

@@ -36,3 +36,18 @@ def test_readme_command_synopses_are_generated_from_argparse() -> None:
     assert text[start:end] == markdown(), "run: python -m tui.synopsis --update"
     for option in ("--concurrency", "--no-wait", "--allow-remote", "--create-app"):
         assert option in markdown()
+
+
+def test_readme_exit_code_table_is_the_one_the_commands_use() -> None:
+    import re
+
+    from tui import cli_errors
+
+    text = (ROOT / "README.md").read_text()
+    documented = {int(code) for code in re.findall(r"^\| `(\d+)` \|", text, re.MULTILINE)}
+    used = {
+        value
+        for name, value in vars(cli_errors).items()
+        if name.startswith("EXIT_") and isinstance(value, int)
+    }
+    assert documented == used == {0, 1, 2, 130}
