@@ -140,11 +140,14 @@ class ModelsScreen(AreaScreen):
     async def _load(self) -> None:
         client = self.session.app_client()
         models = await client.list_models_with_config()
+        concepts = [c async for c in client.iter_concepts()]
+        # Everything is read before any of it is shown: `models` never lists a model whose
+        # row the table does not have yet (a test that waited for one raced the fill).
         self.models = sorted(models, key=_order)
         for model in self.models:
             if model.version is not None and model.id not in self.training:
                 self.versions[model.id] = model.version
-        self.concepts = [c async for c in client.iter_concepts()]
+        self.concepts = concepts
         self._fill()
 
     def _fill(self) -> None:
