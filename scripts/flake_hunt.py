@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         "--hogs", type=int, default=os.cpu_count() or 2, help="busy processes beside the suite"
     )
     parser.add_argument("--max-minutes", type=float, default=120, help="hard stop for the hogs")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=ROOT / ".flake-hunt",
+        help="where the whole output of each failing run is kept (default .flake-hunt/)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
     args = parser.parse_args(argv)
 
@@ -98,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"run {run}/{args.runs}: exit {done.returncode}, {seconds:.0f} s: {tail[0]}",
                     flush=True,
                 )
+                if failed:
+                    args.keep.mkdir(exist_ok=True)
+                    kept = args.keep / f"run-{run}.txt"
+                    kept.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
+                    print(f"  whole output: {kept}", flush=True)
                 for name, message in failed.items():
                     seen[name] += 1
                     messages.setdefault(name, message)
