@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from api.local.backend import LocalBackend
 from api.local.store import INLINE_BLOB_MAX
@@ -63,5 +66,34 @@ async def test_the_data_dir_is_private_to_its_user(tmp_path: Path) -> None:
         assert _mode(backend.store.db_path) == 0o600
         wal = backend.store.db_path.with_name(backend.store.db_path.name + "-wal")
         assert not wal.exists() or _mode(wal) == 0o600
+    finally:
+        await backend.stop()
+
+
+async def test_a_chunked_body_is_counted_as_it_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A body without Content-Length (chunked) was never size-checked: 2 GiB of it took the
+    # server to 6.4 GB. It is now refused once it passes the limit, declared or not.
+    import api.local.http
+    from tests.local.conftest import client_for
+
+    monkeypatch.setattr(api.local.http, "MAX_BODY_BYTES", 64 * 1024)
+    backend = LocalBackend(tmp_path / "data", api_key=KEY)
+    await backend.start()
+    try:
+        async with client_for(backend) as client:
+
+            async def endless() -> Any:
+                for _ in range(1000):
+                    yield b" " * 4096
+
+            r = await client.post("/v2/users/me/apps", content=endless())
+            assert r.status_code == 413
+            assert "at most 65,536 bytes" in r.json()["status"]["description"]
+            declared = await client.post("/v2/users/me/apps", content=b" " * 70_000)
+            assert declared.status_code == 413
+            small = await client.post("/v2/users/me/apps", json={"apps": [{"id": "ok"}]})
+            assert small.status_code == 200
     finally:
         await backend.stop()
