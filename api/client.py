@@ -403,6 +403,16 @@ class ClarifaiClient:
         body = await self._call("GET", self._user_path("apps", target))
         return wire.app_from(wire.single(body, "app"))
 
+    async def app_exists(self, app_id: str | None = None) -> bool:
+        """Whether the app exists (GetApp); other failures are raised."""
+        try:
+            await self.get_app(app_id)
+        except ApiError as exc:
+            if exc.is_not_found:
+                return False
+            raise
+        return True
+
     async def create_app(
         self,
         app_id: str,

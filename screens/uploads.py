@@ -39,7 +39,6 @@ from textual.widgets import DataTable, DirectoryTree, ProgressBar, Static, TextA
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets._tree import TreeNode
 
-from api.errors import ApiError
 from api.upload import (
     IMAGE_EXTENSIONS,
     ItemEvent,
@@ -554,12 +553,8 @@ class UploadsScreen(AreaScreen):
     async def _app_exists(self, client: ClarifaiClient) -> bool:
         """True when the upload's app exists, or was just made because the user said so (as
         `clarifai-tui upload --create-app`); else say that nothing was sent."""
-        try:
-            await client.get_app()
+        if await client.app_exists():
             return True
-        except ApiError as exc:
-            if not exc.is_not_found:
-                raise
         app_id = client.app_id or ""
         question = ConfirmScreen(
             f"App {safe(app_id, one_line=True)} does not exist. Create it?",

@@ -79,12 +79,8 @@ async def ensure_app(client: ClarifaiClient, *, create: bool, err: TextIO) -> bo
     """True when the client's app exists (made now, with ``create``); else say so on ``err``,
     in one line that names the app and ``--create-app``, and return False."""
     app_id = client.app_id or ""
-    try:
-        await client.get_app()
+    if await client.app_exists():
         return True
-    except ApiError as exc:
-        if not exc.is_not_found:
-            raise
     if not create:
         err.write(
             safe(
