@@ -58,6 +58,7 @@ from api.local.modelstore import (
     MODEL_TRAINED,
     MODEL_TRAINING,
     MODEL_TRAINING_FAILED,
+    MODEL_UNTRAINED,
     ModelStore,
     node_key,
 )
@@ -357,7 +358,20 @@ class Automation:
                 training_info={"attempts": attempts, "error": exc.reason},
             )
             return
-        info = {**classifier.info.to_dict(), "attempts": attempts, "skipped_inputs": skipped}
+        from api.local.public import EMBEDDER_MODEL, EMBEDDER_VERSION, PUBLIC_APP, PUBLIC_USER
+
+        info = {
+            **classifier.info.to_dict(),
+            "attempts": attempts,
+            "skipped_inputs": skipped,
+            # The base workflow's embedder whose embeddings it was trained on (issue #22).
+            "embedder_model": {
+                "id": EMBEDDER_MODEL,
+                "user_id": PUBLIC_USER,
+                "app_id": PUBLIC_APP,
+                "model_version": {"id": EMBEDDER_VERSION},
+            },
+        }
         self.models.set_version_status(
             job.version_pk,
             MODEL_TRAINED,
@@ -487,6 +501,28 @@ class Automation:
             validate(specs, self.catalog(app_pk, nodes))
         except WorkflowError as exc:
             raise ApiFailure(exc.code, exc.description) from None
+        self._refuse_untrained_embedders(app_pk, nodes)
+
+    def _refuse_untrained_embedders(self, app_pk: int, nodes: Sequence[dict[str, Any]]) -> None:
+        """As on the platform, an app-local ``visual-embedder`` runs only once it has a trained
+        version (the platform trains no embedder of the app's own: it is a custom model someone
+        uploaded). PostModels makes none here, so only data dirs from before the public app
+        (whose embedder models got a ready version at creation) have one."""
+        public_pk = self.models.public_app_pk()
+        for node in nodes:
+            model = self.models.node_models(app_pk, [node]).get(node_key(node))
+            if model is None or model.app_pk == public_pk:
+                continue
+            if normalise_type_id(model.model_type_id) != VISUAL_EMBEDDER:
+                continue
+            if self.models.latest_trained(model.pk) is None:
+                raise ApiFailure(
+                    MODEL_UNTRAINED,
+                    f"node {node['id']!r} uses model {model.id!r}, a visual-embedder of this app "
+                    "with no trained version, which cannot run; use clarifai/main's "
+                    "general-image-embedding (model.user_id 'clarifai', model.app_id 'main'), "
+                    "the embedder that indexes the app's inputs",
+                )
 
     def run_workflow(
         self,

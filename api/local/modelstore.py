@@ -32,6 +32,7 @@ from api.local.store import Store, _dump, _json_or_none, _marks, new_id
 
 MODEL_TRAINED = 21100
 MODEL_TRAINING = 21101
+MODEL_UNTRAINED = 21102
 MODEL_QUEUED = 21103
 MODEL_TRAINING_FAILED = 21106
 MODEL_DOES_NOT_EXIST = 21200

@@ -12,6 +12,7 @@ from clarifai_grpc.grpc.api import service_pb2
 
 from api.local.backend import LocalBackend
 from api.local.modelstore import MODEL_TRAINING
+from api.local.public import EMBEDDER_VERSION
 from tests.local.conftest import APP, b64, client_for, image_bytes, parse
 from tests.local.digits import (
     add_images,
@@ -45,7 +46,8 @@ async def test_model_types(client: httpx.AsyncClient) -> None:
 
 async def test_create_list_patch_delete(client: httpx.AsyncClient) -> None:
     embed = await create_model(client, "embed", "visual-embedder")
-    assert embed["model_version"]["status"]["code"] == 21100  # needs no training
+    # an app-local embedder gets no version: the platform runs clarifai/main's (issue #22)
+    assert "model_version" not in embed
     clf = await create_model(client, "clf", "embedding-classifier", data=concepts("cat", "dog"))
     assert "model_version" not in clf
     thr = await create_model(
@@ -191,6 +193,14 @@ async def test_train_and_predict(client: httpx.AsyncClient, backend: LocalBacken
     assert version["total_input_count"] == 36
     assert version["active_concept_count"] == 3
     assert version["metadata"]["training"]["mode"] == "exclusive"
+    # it records the base workflow's embedder it was trained on (issue #22)
+    embedder = version["metadata"]["training"]["embedder_model"]
+    assert (embedder["user_id"], embedder["app_id"], embedder["id"]) == (
+        "clarifai",
+        "main",
+        "general-image-embedding",
+    )
+    assert embedder["model_version"]["id"] == EMBEDDER_VERSION
     r = await client.get(f"{APP}/models/clf/versions/{version['id']}")
     parse(r.json(), service_pb2.SingleModelVersionResponse)
     r = await client.get(f"{APP}/models/clf/versions")
@@ -345,6 +355,10 @@ async def test_training_failures(client: httpx.AsyncClient, backend: LocalBacken
     assert r.json()["status"]["code"] == 21200
     await create_model(client, "embed", "visual-embedder")
     r = await client.post(f"{APP}/models/embed/versions", json={})
+    assert r.status_code == 400 and "cannot be trained" in r.json()["status"]["description"]
+    assert "general-image-embedding" in r.json()["status"]["description"]
+    await create_model(client, "thr0", "concept-thresholder", data=concepts("cat", value=0.5))
+    r = await client.post(f"{APP}/models/thr0/versions", json={})
     assert r.status_code == 400 and "needs no training" in r.json()["status"]["description"]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 from clarifai_grpc.grpc.api import service_pb2
@@ -98,11 +101,24 @@ async def test_apps_are_created_on_a_base_workflow(client: httpx.AsyncClient) ->
     assert "Universal, Empty" in r.json()["status"]["description"]
 
 
-async def test_a_default_workflow_must_index_new_inputs(client: httpx.AsyncClient) -> None:
+async def test_a_default_workflow_must_index_new_inputs(
+    client: httpx.AsyncClient, backend: LocalBackend
+) -> None:
     await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
     app = "/v2/users/me/apps/app"
     body = {"model": {"id": "local-embed", "model_type_id": "visual-embedder"}}
     assert (await client.post(f"{app}/models", json=body)).status_code == 200
+    # An app-local embedder with no trained version cannot run, as on the platform
+    untrained = {"id": "u", "nodes": [{"id": "e", "model": {"id": "local-embed"}}]}
+    r = await client.post(f"{app}/workflows", json={"workflows": [untrained]})
+    assert r.status_code == 400, r.text
+    assert r.json()["status"]["code"] == 21102
+    assert "node 'e'" in r.json()["status"]["description"]
+    assert "no trained version" in r.json()["status"]["description"]
+    # A data dir from before the public app has embedders with a ready version: still usable
+    # in a workflow, though not as the default (they do not index the app).
+    old_style = await asyncio.to_thread(_old_style_embedder, backend, "app", "local-embed")
+    assert old_style
     embed = {
         "id": "embed",
         "model": {
@@ -163,3 +179,21 @@ async def test_a_public_model_named_by_id_alone_is_found_from_an_app(
     assert r.status_code == 404
     r = await client.get(f"/v2/users/clarifai/apps/main/models/{EMBEDDER_MODEL}")
     assert r.status_code == 200
+
+
+def _old_style_embedder(backend: LocalBackend, app_id: str, model_id: str) -> str:
+    """Give an app-local embedder the ready version that PostModels made before issue #22."""
+    store = backend.store
+    app = store.get_app(backend.user_id, app_id)
+    assert app is not None
+    with store.write() as conn:
+        (model_pk,) = conn.execute(
+            "SELECT pk FROM models WHERE app_pk = ? AND id = ?", (app.pk, model_id)
+        ).fetchone()
+        now = time.time()
+        conn.execute(
+            "INSERT INTO model_versions (model_pk, id, status_code, status_description, "
+            "output_info, created_at, modified_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (model_pk, "old-version", 21100, "Model is trained and ready", "{}", now, now, now),
+        )
+    return "old-version"

@@ -201,7 +201,9 @@ async def post_models(call: Call) -> dict[str, Any]:
         app.pk,
         new,
         _concept_values(info),
-        ready_version=not is_trainable(type_id),
+        # An app-local embedder gets no version (the platform trains none; its public
+        # general-image-embedding is the one a workflow uses), so no workflow runs it.
+        ready_version=not is_trainable(type_id) and type_id != VISUAL_EMBEDDER,
     )
     return {"model": model_json(row, app.id, call.owner_id)}
 
@@ -327,6 +329,12 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
     versions = body.get_objs("model_versions")
     if len(versions) > 1:
         raise invalid(body.field("model_versions"), "train one version per call")
+    if normalise_type_id(model.model_type_id) == VISUAL_EMBEDDER and model.latest is None:
+        raise ApiFailure(
+            MODEL_INVALID_ARGUMENT,
+            f"model '{model.id}' is a visual-embedder of this app, which cannot be trained "
+            "here; use clarifai/main's general-image-embedding, which indexes the app's inputs",
+        )
     if not is_trainable(model.model_type_id):
         ready = model.latest.id if model.latest else "?"
         raise ApiFailure(
