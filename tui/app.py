@@ -159,9 +159,7 @@ class ClarifaiTUI(App[int]):
         reaches the session or the config (issue #30)."""
         client = self.session.client
         if client is None:
-            self.notify(
-                f"not connected yet: :app {app_id} needs the app list", severity="warning"
-            )
+            self.notify(f"not connected yet: :app {app_id} needs the app list", severity="warning")
             return False
         try:
             exists = await client.app_exists(app_id)
