@@ -307,6 +307,9 @@ class UploadsScreen(AreaScreen):
         self.reasons: dict[str, str] = {}
         self.progress: ProgressEvent | None = None
         self._queue_app = ""
+        #: The app the batch concepts (and the last message) were set in: they do not carry
+        #: over to another app (issue #30).
+        self._settings_app: str | None = None
         self._queue_file: Path | None = None
         self._restored_for: str | None = None
         self._message = ""
@@ -334,12 +337,20 @@ class UploadsScreen(AreaScreen):
         table.add_column("state", key="state", width=12)
         table.add_column("id / reason", key="detail", width=60)
         self.query_one(MarkingTree).focus()
+        self._settings_app = self.session.app_id
         self._status()
         self._counts()
         self._restore()
 
     def on_session_changed(self) -> None:
         super().on_session_changed()
+        app_id = self.session.app_id
+        if self._settings_app is not None and self._settings_app != app_id:
+            if self.concepts:
+                self.notify(f"batch concepts cleared: they were for {self._settings_app}")
+            self.concepts = ()
+            self._message = ""
+        self._settings_app = app_id
         self._restore()
 
     # -- profile and state -----------------------------------------------------------------

@@ -113,7 +113,19 @@ class ClarifaiTUI(App[int]):
         self.session.error = ""
         self.session.retry_note = ""
         if self._remember_app:
-            self.remember_app(self.session.app_id)
+            try:
+                known = await self.connection.client.app_exists(self.session.app_id)
+            except Exception as exc:  # a failed check must not stop the connection
+                self.report_error(exc, context="checking the app")
+                known = False
+            if known:
+                self.remember_app(self.session.app_id)
+            else:
+                self.notify(
+                    f"no app {self.session.app_id!r}: not saved to the config; ctrl+o lists "
+                    "the apps and creates one",
+                    severity="error",
+                )
         self._session_changed()
         if not self.session.app_id:
             # Nothing to work on yet: open the picker, which lists apps, creates one, and on
@@ -141,6 +153,28 @@ class ClarifaiTUI(App[int]):
         self.session.app_id = app_id
         self.remember_app(app_id)
         self._session_changed()
+
+    async def switch_to_app(self, app_id: str) -> bool:
+        """Make `app_id` current if the backend knows it; an unknown id is refused before it
+        reaches the session or the config (issue #30)."""
+        client = self.session.client
+        if client is None:
+            self.notify(f"not connected yet: :app {app_id} needs the app list", severity="warning")
+            return False
+        try:
+            exists = await client.app_exists(app_id)
+        except Exception as exc:
+            self.report_error(exc, context=f"checking app {app_id}")
+            return False
+        if not exists:
+            self.notify(
+                f"no app {app_id!r} for user {self.session.user_id}: ctrl+o lists the apps "
+                "and creates one",
+                severity="error",
+            )
+            return False
+        self.set_current_app(app_id)
+        return True
 
     def remember_app(self, app_id: str) -> None:
         """Keep the chosen app in the config so the next start opens it."""
@@ -207,7 +241,7 @@ class ClarifaiTUI(App[int]):
             self.action_command_palette()
         elif verb in ("app", "apps"):
             if args:
-                self.set_current_app(args[0])
+                await self.switch_to_app(args[0])
             else:
                 self.action_pick_app()
         else:

@@ -99,8 +99,27 @@ class AreaScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    #: The (app id, connected) this screen last bound to; see `on_screen_resume`.
+    _bound: tuple[str, bool] | None = None
+
+    def _session_key(self) -> tuple[str, bool]:
+        return (self.session.app_id, self.session.connected)
+
+    def on_mount(self) -> None:
+        self._bound = self._session_key()
+
+    def on_screen_resume(self) -> None:
+        """Areas are Textual modes: one that is not showing is not in the current screen
+        stack, so the shell's change notice misses it. Catch up on the way back in, so a
+        header, its data and every action follow the app the session holds."""
+        if self._bound is not None and self._bound != self._session_key():
+            self.on_session_changed()
+
     def on_session_changed(self) -> None:
-        """Called by the shell when the connection or the current app changes."""
+        """Called by the shell when the connection or the current app changes (and on
+        resume, when it changed while this area was not showing). Subclasses re-bind here
+        and call super()."""
+        self._bound = self._session_key()
         self.query_one(Breadcrumb).refresh_text()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
