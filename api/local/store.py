@@ -192,7 +192,8 @@ class Store:
         #: costly syscall on some filesystems, and put_blobs would make one per blob.
         self._buckets: set[str] = set()
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        #: Every open connection with the thread it belongs to (see `close`).
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._open = False
@@ -226,21 +227,35 @@ class Store:
         self._checkpointer.start()
 
     def close(self) -> None:
-        """Checkpoint the WAL and close every connection (from any thread)."""
-        self._open = False
+        """Checkpoint the WAL and let go of every connection (from any thread).
+
+        A connection is closed here only when its thread is this one or has ended. A thread
+        still running may be inside a query (a training job past its stop grace, a request
+        handler): closing its connection under it frees memory the query still reads, and
+        the process dies of a segmentation fault. Such a connection is only dropped, and
+        closes when its thread lets go of it; its next `_conn()` finds the store closed."""
+        was_open, self._open = self._open, False
         if self._checkpointer is not None:
             self._checkpoint_due.set()
             self._checkpointer.join()
             self._checkpointer = None
         with self._conns_lock:
             conns, self._conns = self._conns, []
-        for index, conn in enumerate(conns):
+        me = threading.current_thread()
+        for owner, conn in conns:
+            if owner is me or not owner.is_alive():
+                conn.close()
+        del conns
+        if not was_open:
+            return
+        try:
+            final = sqlite3.connect(self.db_path, isolation_level=None, timeout=1.0)
             try:
-                if index == 0:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
-            conn.close()
+                final.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                final.close()
+        except sqlite3.Error:
+            pass  # a busy database is checkpointed at the next start
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
@@ -262,7 +277,7 @@ class Store:
         conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES * 2}")
         self._local.conn = conn
         with self._conns_lock:
-            self._conns.append(conn)
+            self._conns.append((threading.current_thread(), conn))
         return conn
 
     @contextmanager

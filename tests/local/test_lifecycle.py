@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -283,3 +285,47 @@ async def test_a_failed_thumbnail_write_fails_those_inputs_with_its_reason(
         small = (await c.get(f"{APP}/inputs/small")).json()["input"]["status"]
     assert big["code"] == 30002 and "No space left" in big["description"], big
     assert small["code"] == 30000, small
+
+
+_CLOSE_UNDER_A_QUERY = """
+import sys, threading
+from pathlib import Path
+from api.local.store import Store
+
+COUNT = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+COUNT += "SELECT count(*) FROM c"
+for attempt in range(6):
+    store = Store(Path(sys.argv[1]) / str(attempt))
+    store.open()
+    running = threading.Event()
+    answers = []
+
+    def query() -> None:
+        conn = store._conn()
+        for _ in range(4):
+            running.set()
+            answers.append(conn.execute(COUNT).fetchone()[0])
+
+    thread = threading.Thread(target=query)
+    thread.start()
+    running.wait()
+    store.close()  # while the thread is inside a query
+    thread.join()
+    assert answers == [200000] * 4, answers
+print("survived")
+"""
+
+
+def test_closing_the_store_under_a_running_query_does_not_crash(tmp_path: Path) -> None:
+    """A thread still inside a query when the store closes (a training job past its stop
+    grace) once took the whole process down with a segmentation fault: close() closed that
+    thread's connection under it. It runs in a child process so a regression fails this test
+    instead of killing the test worker."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_UNDER_A_QUERY, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr)
