@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import httpx
 from google.protobuf import json_format
@@ -84,6 +85,8 @@ class Recorder:
 
     seen: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: (method and path, JSON body) of every request that had a body.
+    bodies: list[tuple[str, Any]] = field(default_factory=list)
     #: Paths the adapter tries knowingly though the platform lacks them (answered 404 here).
     extensions: tuple[str, ...] = ()
 
@@ -101,6 +104,7 @@ class Recorder:
             return False
         message = getattr(service_pb2, route.message)
         if request.content:
+            self.bodies.append((f"{method} {path}", json.loads(request.content)))
             if not route.has_body:
                 self.problems.append(f"{method} {path}: a body where the route takes none")
             try:
