@@ -4,6 +4,12 @@ walkthrough against `python -m api.local.serve`.
 Concepts, labels, a classifier created and trained, two thresholders, two writers, the
 workflow, a dry run that writes nothing, the default set, new inputs added, and SUCCESS and
 PENDING annotations listed by status afterwards. Every models/workflows call is exercised.
+
+Issue #22's "Done when" runs here too: the app is created on base workflow `Universal` of
+`clarifai/main`, the embedder is that app's public model (by id, version and owner), a write
+to `clarifai/main` is refused, thresholders are made with both `concept-threshold` and
+`concept-thresholder`, and the SUCCESS annotations on 30 new digits have precision >= 0.98
+and coverage >= 0.6.
 """
 
 from __future__ import annotations
@@ -62,10 +68,25 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
             stub.PostApps(
                 service_pb2.PostAppsRequest(
                     user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
-                    apps=[resources_pb2.App(id="walk")],
+                    # on a base workflow of clarifai/main, named with its owner (issue #22)
+                    apps=[
+                        resources_pb2.App(
+                            id="walk",
+                            default_workflow=resources_pb2.Workflow(
+                                id="Universal", user_id="clarifai", app_id="main"
+                            ),
+                        )
+                    ],
                 ),
                 metadata=md,
             )
+        )
+        r = stub.GetApp(service_pb2.GetAppRequest(user_app_id=uai), metadata=md)
+        ok(r)
+        assert r.app.default_workflow_id == "Universal"
+        assert (r.app.default_workflow.user_id, r.app.default_workflow.app_id) == (
+            "clarifai",
+            "main",
         )
         # concepts and labels
         ok(
@@ -131,7 +152,10 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
                 id="confident", model_type_id="concept-thresholder", output_info=thresholds(0.9)
             ),
             resources_pb2.Model(
-                id="unsure", model_type_id="concept-thresholder", output_info=thresholds(0.5)
+                # the id Clarifai's API walkthrough uses, stored as concept-thresholder
+                id="unsure",
+                model_type_id="concept-threshold",
+                output_info=thresholds(0.5),
             ),
             resources_pb2.Model(
                 id="write-success",
@@ -350,7 +374,7 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
             service_pb2.DeleteWorkflowRequest(user_app_id=uai, workflow_id="auto"), metadata=md
         )
         assert bad.status.code != OK and "default workflow" in bad.status.description
-        fresh = of(CONCEPTS, 6, skip=12)
+        fresh = of(CONCEPTS, 10, skip=12)
         ok(
             stub.PostInputs(
                 service_pb2.PostInputsRequest(
@@ -378,7 +402,12 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
         }, {k: len(v) for k, v in by_status.items()}
         truth = {f"n{d.index}": d.concept for d in fresh}
         success = by_status[status_code_pb2.ANNOTATION_SUCCESS]
-        assert sum(truth[a.input_id] == a.data.concepts[0].id for a in success) >= len(success) - 1
+        # issue #22's bar: what is written SUCCESS is right (precision >= 0.98) and covers
+        # most new inputs (>= 0.6); the rest waits as PENDING for a person
+        right = sum(truth[a.input_id] == a.data.concepts[0].id for a in success)
+        covered = {a.input_id for a in success}
+        assert right / len(success) >= 0.98, (right, len(success))
+        assert len(covered) / len(fresh) >= 0.6, (len(covered), len(fresh))
 
         # clean up: clear the default, delete the workflow, then the models it used
         ok(
