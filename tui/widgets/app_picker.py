@@ -1,5 +1,9 @@
 """ctrl+o: pick or create an app (id, name, input count, default workflow).
 
+`n` opens the new-app row: a name and the base workflow the app is created on, one of the
+public base workflows of `clarifai/main` (listed from the server, `Universal` first chosen:
+its embedder indexes the inputs, which auto-annotation needs), as on the platform.
+
 On the local profile, `d` builds the demo app from the handwritten digits that ship with
 scikit-learn (`api.demo_setup`, the same code as `clarifai-tui demo`); an empty install
 says so.
@@ -14,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from tui.config import Profile
@@ -22,6 +26,8 @@ from tui.widgets.area import bindings_for
 from tui.widgets.session import Host
 from tui.widgets.text import safe
 
+#: The base workflow chosen until the server's list says otherwise (the platform's default).
+BASE_WORKFLOW = "Universal"
 APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 
 
@@ -38,6 +44,7 @@ class AppPicker(ModalScreen[str | None]):
     AppPicker DataTable { height: 1fr; }
     AppPicker #new-app { height: 3; }
     AppPicker #new-app Input { width: 1fr; }
+    AppPicker #new-app Select { width: 24; }
     AppPicker #picker-status { height: 1; color: $text-muted; }
     """
     BINDINGS: ClassVar = bindings_for("apps")
@@ -50,6 +57,12 @@ class AppPicker(ModalScreen[str | None]):
             yield DataTable(id="apps", cursor_type="row")
             with Horizontal(id="new-app"):
                 yield Input(placeholder="new app name (enter creates it)", id="new-name")
+                yield Select(
+                    [(BASE_WORKFLOW, BASE_WORKFLOW)],
+                    value=BASE_WORKFLOW,
+                    allow_blank=False,
+                    id="base-workflow",
+                )
             yield Static("", id="picker-status")
 
     def on_mount(self) -> None:
@@ -146,6 +159,33 @@ class AppPicker(ModalScreen[str | None]):
     def action_new(self) -> None:
         self.query_one("#new-app").display = True
         self.query_one("#new-name", Input).focus()
+        self.load_base_workflows()
+
+    @work(exclusive=True, exit_on_error=False, group="base-workflows")
+    async def load_base_workflows(self) -> None:
+        """Offer the public base workflows of clarifai/main (ListWorkflows there)."""
+        from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID
+
+        client = self.host.session.client
+        if client is None:
+            return
+        public = client.for_app(PUBLIC_USER_ID, PUBLIC_APP_ID)
+        try:
+            page = await public.list_workflows(per_page=100)
+        except Exception as exc:
+            self._status(f"base workflows not listed ({safe(str(exc), one_line=True)}): Universal")
+            return
+        ids = [w.id for w in page] or [BASE_WORKFLOW]
+        # the platform's default first, the rest as the server lists them
+        ids.sort(key=lambda i: i != BASE_WORKFLOW)
+        select: Select[str] = self.query_one("#base-workflow", Select)
+        chosen = (
+            select.value
+            if select.value in ids
+            else (BASE_WORKFLOW if BASE_WORKFLOW in ids else ids[0])
+        )
+        select.set_options([(safe(i, one_line=True), i) for i in ids])
+        select.value = chosen
 
     def action_reload(self) -> None:
         self.load()
@@ -171,5 +211,7 @@ class AppPicker(ModalScreen[str | None]):
         if not APP_ID_RE.match(app_id):
             self._status(f"cannot make a valid id from {name!r}")
             return
-        await client.create_app(app_id, name=name)
+        base = self.query_one("#base-workflow", Select).value
+        base_workflow = base if isinstance(base, str) else BASE_WORKFLOW
+        await client.create_app(app_id, name=name, base_workflow=base_workflow)
         self.dismiss(app_id)
