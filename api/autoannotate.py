@@ -419,6 +419,17 @@ async def fetch_state(client: ClarifaiClient) -> tuple[dict[str, Model], set[str
     return models, workflows
 
 
+async def public_node_models(client: ClarifaiClient) -> list[Model]:
+    """The models of clarifai/main a workflow node here can start from: its embedders
+    (ListModels there filtered by type, one page of 100: on the platform that app holds
+    thousands of models, of which a handful are image embedders). Each names its owner."""
+    from dataclasses import replace
+
+    public = client.for_app(PUBLIC_USER_ID, PUBLIC_APP_ID)
+    page = await public.list_models(per_page=100, model_type_id=VISUAL_EMBEDDER)
+    return [replace(m, user_id=PUBLIC_USER_ID, app_id=PUBLIC_APP_ID) for m in page]
+
+
 async def with_public_models(
     client: ClarifaiClient, models: Sequence[Model], nodes: Sequence[WorkflowNode]
 ) -> dict[str, Model]:

@@ -17,8 +17,15 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from api.autoannotate import KINDS, edge_problem, with_public_models, workflow_problems
-from api.models import Model, Workflow, WorkflowNode
+from api.autoannotate import (
+    KINDS,
+    edge_problem,
+    public_node_models,
+    with_public_models,
+    workflow_problems,
+)
+from api.errors import ApiError
+from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Model, Workflow, WorkflowNode
 from screens.workflow_graph import (
     add_node,
     connect,
@@ -39,6 +46,7 @@ from tui.widgets.forms import (
     scoped_bindings,
 )
 from tui.widgets.graph import GraphView
+from tui.widgets.text import safe
 
 DEFAULT_MARK = "★"
 
@@ -69,6 +77,11 @@ class WorkflowGraphView(GraphView):
     def on_resize(self) -> None:  # runs before GraphView's, which then has nothing to redo
         if self.scrollable_content_region.width != self._worded_for:
             self._word()
+
+
+#: A public model's owner, and the prefix of its key in the add-node picker.
+PUBLIC_OWNER = (PUBLIC_USER_ID, PUBLIC_APP_ID)
+PUBLIC_PREFIX = f"{PUBLIC_USER_ID}/{PUBLIC_APP_ID}/"
 
 
 class WorkflowsScreen(AreaScreen):
@@ -270,14 +283,54 @@ class WorkflowsScreen(AreaScreen):
     def action_add_node(self) -> None:
         if not self._need_workflow():
             return
-        if not self.models:
+        self.run_worker(
+            self._pick_model(self.selected_node()),
+            group="add-node",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _pick_model(self, after: WorkflowNode | None) -> None:
+        """Offer this app's models and the public embedders of clarifai/main (issue #22)."""
+        client = self.session.app_client()
+        try:
+            public = await public_node_models(client)
+        except ApiError as exc:
+            public = []
+            self.info(f"public models not listed ({exc}): this app's models only")
+        own = [m for m in self.models.values() if (m.user_id, m.app_id) != PUBLIC_OWNER]
+        if not own and not public:
             self.refuse("the app has no models: create them in Models (3) first")
             return
-        options = [(m.id, f"{m.id}  ({m.model_type_id})") for m in self.models.values()]
-        after = self.selected_node()
+        options = [(m.id, f"{m.id}  ({m.model_type_id})") for m in own]
+        options += [
+            (f"{PUBLIC_PREFIX}{m.id}", f"{PUBLIC_USER_ID}/{PUBLIC_APP_ID} · {m.id}  (public)")
+            for m in public
+        ]
+        by_key = {f"{PUBLIC_PREFIX}{m.id}": m for m in public}
+
+        def picked(key: str | None) -> None:
+            if not key:
+                return
+            model = by_key.get(key)
+            if model is not None:
+                have = self.models.get(model.id)
+                if have is not None and (have.user_id, have.app_id) != PUBLIC_OWNER:
+                    self.refuse(
+                        f"this app has its own model {model.id}: "
+                        "a public model of the same id cannot be added here"
+                    )
+                    return
+                self.models[model.id] = model
+                key = model.id
+            self._name_node(key, after)
+
         self.ask(
-            PickScreen("Add a node: which model?", options),
-            lambda model_id: self._name_node(model_id, after),
+            PickScreen(
+                "Add a node: which model?",
+                [(k, safe(label, one_line=True)) for k, label in options],
+            ),
+            picked,
         )
 
     def _name_node(self, model_id: str | None, after: WorkflowNode | None) -> None:

@@ -163,3 +163,32 @@ async def test_dry_run_writes_nothing_and_the_default_needs_a_confirmation(
         assert not isinstance(app.screen, ConfirmScreen)
         assert "an app always has one" in str(screen.query_one("#wf-info").render())
         assert (await client.get_app()).default_workflow_id == "auto-annotate"
+
+
+async def test_add_node_offers_public_embedders_with_a_filter(tmp_path: Path) -> None:
+    """`a` lists this app's models and clarifai/main's embedders; `/` filters; the node
+    added names the public model's owner and version (issue #22)."""
+    await prepare(tmp_path, spec=SPEC)
+    app = make_tui(tmp_path, app_id=APP, area="workflows")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await workflows_screen(pilot)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickScreen), what="a picker")
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "clarifai/main/general-image-embedding" in ids
+        assert "auto-annotate-classify" in ids
+        await pilot.press("slash", *"GENERAL")
+        await wait_until(pilot, lambda: options.option_count == 1, what="the filter")
+        label = str(options.get_option_at_index(0).prompt)
+        assert label == "clarifai/main · general-image-embedding (public)"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), what="node id")
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: "general-image-embedding" in {n.id for n in screen.nodes}, what="added"
+        )
+        added = next(n for n in screen.nodes if n.id == "general-image-embedding")
+        embed = next(n for n in screen.nodes if n.id == "embed")
+        assert added.is_public and added.model_id == "general-image-embedding"
+        assert added.model_version_id == embed.model_version_id != ""

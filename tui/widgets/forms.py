@@ -231,10 +231,17 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 class PickScreen(ModalScreen[str | None]):
-    """Pick one of a few options (arrows and enter); esc cancels. Returns the option id."""
+    """Pick one of the options (arrows and enter); `/` filters them by what their labels
+    contain (enter picks the first that matches); esc clears the filter, then cancels.
+    Returns the option id."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="PickScreen")
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="PickScreen") + "PickScreen #pick-filter { display: none; }"
+    )
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("slash", "filter", "Filter"),
+    ]
 
     def __init__(self, title: str, options: Sequence[tuple[str, str]], hint: str = "") -> None:
         super().__init__()
@@ -245,19 +252,51 @@ class PickScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Input(placeholder="filter: part of a name", id="pick-filter")
             yield OptionList(
                 *(Option(label, id=key) for key, label in self.options), id="pick-list"
             )
-            yield Static(self.hint or "enter: pick    esc: cancel", classes="dialog-hint")
+            yield Static(
+                self.hint or "enter: pick    /: filter    esc: cancel",
+                classes="dialog-hint",
+                markup=False,
+            )
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
         options.highlighted = 0 if self.options else None
         options.focus()
 
+    def action_filter(self) -> None:
+        box = self.query_one("#pick-filter", Input)
+        box.display = True
+        box.focus()
+
+    def _shown(self, text: str) -> list[tuple[str, str]]:
+        needle = text.strip().casefold()
+        return [(k, label) for k, label in self.options if needle in label.casefold()]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        options = self.query_one(OptionList)
+        options.clear_options()
+        shown = self._shown(event.value)
+        options.add_options([Option(label, id=key) for key, label in shown])
+        options.highlighted = 0 if shown else None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        shown = self._shown(event.value)
+        if shown:
+            self.dismiss(shown[0][0])
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
+        box = self.query_one("#pick-filter", Input)
+        if box.display and box.value:
+            box.value = ""  # the first esc clears the filter (every option again)
+            return
         self.dismiss(None)
