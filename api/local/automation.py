@@ -239,6 +239,8 @@ class Automation:
         #: rebuilt. Sound because one process owns the data dir.
         self._generation = 0
         self._prepared: dict[int, tuple[int, _Prepared | None]] = {}
+        #: app pk -> (generation, whether its inputs are indexed): see ``indexed``.
+        self._indexed: dict[int, tuple[int, bool]] = {}
         self._prepared_lock = threading.Lock()
         ingest.pipeline = self
 
@@ -274,6 +276,7 @@ class Automation:
         with self._prepared_lock:
             self._generation += 1
             self._prepared.clear()
+            self._indexed.clear()
 
     @property
     def training(self) -> bool:
@@ -342,6 +345,13 @@ class Automation:
         from api.local.nodes.classifier import TrainingError, train
 
         try:
+            if not self.indexed(job.app_pk):
+                raise TrainingError(
+                    "the app's default workflow has no embedding model (an app on base "
+                    "workflow Empty indexes nothing), so there are no embeddings to train "
+                    "on: make a workflow with clarifai/main's general-image-embedding the "
+                    "app's default, then add the inputs again"
+                )
             embeddings, labels, skipped = self._training_set(job)
             classifier = train(
                 embeddings,
@@ -588,6 +598,23 @@ class Automation:
                 out.append(exc)
         return out
 
+    def indexed(self, app_pk: int) -> bool:
+        """Whether the app's inputs are indexed: as on the platform, by the embedder of its
+        default workflow. The base workflow Empty has none (a default workflow of the app's
+        own always has one: PatchApps refuses it otherwise). Cached like ``_prepare``."""
+        from api.local.public import EMPTY, PUBLIC_APP, PUBLIC_USER
+
+        with self._prepared_lock:
+            generation = self._generation
+            cached = self._indexed.get(app_pk)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        indexed = self.models.default_workflow_id(app_pk) != f"{PUBLIC_USER}/{PUBLIC_APP}/{EMPTY}"
+        with self._prepared_lock:
+            if self._generation == generation:
+                self._indexed[app_pk] = (generation, indexed)
+        return indexed
+
     def _after_embedding(
         self,
         ref: InputRef,
@@ -597,6 +624,8 @@ class Automation:
         row: EmbeddingRow,
     ) -> PipelineResult:
         """The embedding row plus the app's default workflow run on one input."""
+        if not self.indexed(ref.app_pk):
+            return PipelineResult()  # base workflow Empty: the input is not indexed
         result = PipelineResult(embeddings=[row])
         prepared = self._prepare(ref.app_pk)
         if prepared is None:

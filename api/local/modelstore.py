@@ -654,6 +654,15 @@ class ModelStore:
                 )
             conn.execute("DELETE FROM workflows WHERE pk = ?", (found.pk,))
 
+    def default_workflow_id(self, app_pk: int) -> str:
+        """The app's stored default workflow reference (``clarifai/main/Empty`` for a base
+        workflow of the public app), or ""."""
+        with self.store.read() as conn:
+            found = conn.execute(
+                "SELECT default_workflow_id FROM apps WHERE pk = ?", (app_pk,)
+            ).fetchone()
+        return str(found[0]) if found is not None and found[0] else ""
+
     def default_workflow(self, app_pk: int) -> WorkflowRow | None:
         """The app's default workflow, or None (no default, or it names no workflow)."""
         with self.store.read() as conn:

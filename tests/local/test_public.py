@@ -11,7 +11,8 @@ from clarifai_grpc.grpc.api import service_pb2
 
 from api.local.backend import LocalBackend
 from api.local.public import EMBEDDER_MODEL, EMBEDDER_VERSION
-from tests.local.conftest import image_input, parse
+from tests.local.conftest import b64, image_input, parse
+from tests.local.digits import of
 
 PUBLIC = "/v2/users/clarifai/apps/main"
 
@@ -197,3 +198,50 @@ def _old_style_embedder(backend: LocalBackend, app_id: str, model_id: str) -> st
             (model_pk, "old-version", 21100, "Model is trained and ready", "{}", now, now, now),
         )
     return "old-version"
+
+
+async def test_an_app_on_empty_is_not_indexed_and_trains_no_classifier(
+    client: httpx.AsyncClient, backend: LocalBackend
+) -> None:
+    """As on the platform: the base workflow Empty has no embedder, so the app's inputs get
+    no embeddings, and an embedding-classifier there has nothing to learn from (issue #22)."""
+    base = {"id": "Empty", "user_id": "clarifai", "app_id": "main"}
+    r = await client.post(
+        "/v2/users/me/apps", json={"apps": [{"id": "bare", "default_workflow": base}]}
+    )
+    assert r.status_code == 200, r.text
+    app = "/v2/users/me/apps/bare"
+    images = of(("zero", "one"), 4)
+    inputs = [
+        {
+            "id": f"d{i.index}",
+            "data": {"image": {"base64": b64(i.png)}, "concepts": [{"id": i.concept, "value": 1}]},
+        }
+        for i in images
+    ]
+    r = await client.post(f"{app}/inputs", json={"inputs": inputs})
+    assert r.status_code == 200, r.text
+    await backend.wait_idle(30)
+    r = await client.get(f"{app}/inputs", params={"per_page": 100})
+    assert {i["status"]["code"] for i in r.json()["inputs"]} == {30000}  # processed
+    count = backend.store._conn().execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    assert count == 0
+    model = {
+        "id": "clf",
+        "model_type_id": "embedding-classifier",
+        "output_info": {"data": {"concepts": [{"id": "zero"}, {"id": "one"}]}},
+    }
+    assert (await client.post(f"{app}/models", json={"model": model})).status_code == 200
+    r = await client.post(f"{app}/models/clf/versions", json={})
+    assert r.status_code == 200, r.text
+    version_id = r.json()["model"]["model_version"]["id"]
+    deadline = time.monotonic() + 20
+    while True:
+        r = await client.get(f"{app}/models/clf/versions/{version_id}")
+        status = r.json()["model_version"]["status"]
+        if status["code"] not in (21101, 21103):
+            break
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.02)
+    assert status["code"] == 21106, status
+    assert "Empty" in status["description"] and "general-image-embedding" in status["description"]
