@@ -602,14 +602,14 @@ class Automation:
         """Whether the app's inputs are indexed: as on the platform, by the embedder of its
         default workflow. The base workflow Empty has none (a default workflow of the app's
         own always has one: PatchApps refuses it otherwise). Cached like ``_prepare``."""
-        from api.local.public import EMPTY, PUBLIC_APP, PUBLIC_USER
+        from api.local.public import EMPTY, base_workflow_ref
 
         with self._prepared_lock:
             generation = self._generation
             cached = self._indexed.get(app_pk)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        indexed = self.models.default_workflow_id(app_pk) != f"{PUBLIC_USER}/{PUBLIC_APP}/{EMPTY}"
+        indexed = self.models.default_workflow_id(app_pk) != base_workflow_ref(EMPTY)
         with self._prepared_lock:
             if self._generation == generation:
                 self._indexed[app_pk] = (generation, indexed)

@@ -49,6 +49,13 @@ def is_public(user_id: str, app_id: str) -> bool:
     return user_id == PUBLIC_USER and app_id == PUBLIC_APP
 
 
+def base_workflow_ref(workflow_id: str) -> str:
+    """How an app stores a base workflow of clarifai/main as its default
+    (``clarifai/main/Universal``): slashes cannot be in an app's own workflow ids, so the
+    two never mix."""
+    return f"{PUBLIC_USER}/{PUBLIC_APP}/{workflow_id}"
+
+
 def readonly_refusal(call_name: str) -> ApiFailure:
     return ApiFailure(
         CONN_INSUFFICIENT_SCOPES,

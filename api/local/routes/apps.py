@@ -7,22 +7,28 @@ from typing import Any
 from api.local.convert import app_json
 from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.jsonio import Obj, paging
-from api.local.public import BASE_WORKFLOWS, PUBLIC_APP, PUBLIC_USER, UNIVERSAL, is_public
+from api.local.public import (
+    BASE_WORKFLOWS,
+    PUBLIC_APP,
+    PUBLIC_USER,
+    UNIVERSAL,
+    base_workflow_ref,
+    is_public,
+)
 from api.local.routes import parse
 from api.local.rows import AppPatch
 from api.local.status import invalid
 
 
 def _base_workflow(where: str, workflow_id: str) -> str:
-    """The stored reference of a public base workflow (``clarifai/main/Universal``): slashes
-    cannot be in an app's own workflow ids, so the two never mix."""
+    """The stored reference of a public base workflow (see ``base_workflow_ref``)."""
     if workflow_id not in BASE_WORKFLOWS:
         raise invalid(
             where,
             f"unknown base workflow {workflow_id!r}: {PUBLIC_USER}/{PUBLIC_APP} has "
             f"{', '.join(BASE_WORKFLOWS)}",
         )
-    return f"{PUBLIC_USER}/{PUBLIC_APP}/{workflow_id}"
+    return base_workflow_ref(workflow_id)
 
 
 def _default_workflow(app: Obj, creating: bool) -> str | None:
