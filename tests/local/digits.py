@@ -82,11 +82,17 @@ async def train(client: httpx.AsyncClient, model_id: str, timeout: float = 20) -
 
 
 async def wait_version(
-    client: httpx.AsyncClient, model_id: str, version_id: str, timeout: float = 20
+    client: httpx.AsyncClient,
+    model_id: str,
+    version_id: str,
+    timeout: float = 20,
+    *,
+    app: str = APP,
 ) -> dict[str, Any]:
+    """Poll GetModelVersion (under the app path `app`) until the version settles."""
     deadline = time.monotonic() + timeout
     while True:
-        r = await client.get(f"{APP}/models/{model_id}/versions/{version_id}")
+        r = await client.get(f"{app}/models/{model_id}/versions/{version_id}")
         assert r.status_code == 200, r.text
         version: dict[str, Any] = r.json()["model_version"]
         if version["status"]["code"] in SETTLED:

@@ -12,7 +12,7 @@ from clarifai_grpc.grpc.api import service_pb2
 from api.local.backend import LocalBackend
 from api.local.public import EMBEDDER_MODEL, EMBEDDER_VERSION
 from tests.local.conftest import b64, image_input, parse
-from tests.local.digits import of
+from tests.local.digits import of, wait_version
 
 PUBLIC = "/v2/users/clarifai/apps/main"
 
@@ -235,13 +235,6 @@ async def test_an_app_on_empty_is_not_indexed_and_trains_no_classifier(
     r = await client.post(f"{app}/models/clf/versions", json={})
     assert r.status_code == 200, r.text
     version_id = r.json()["model"]["model_version"]["id"]
-    deadline = time.monotonic() + 20
-    while True:
-        r = await client.get(f"{app}/models/clf/versions/{version_id}")
-        status = r.json()["model_version"]["status"]
-        if status["code"] not in (21101, 21103):
-            break
-        assert time.monotonic() < deadline, status
-        await asyncio.sleep(0.02)
+    status = (await wait_version(client, "clf", version_id, app=app))["status"]
     assert status["code"] == 21106, status
     assert "Empty" in status["description"] and "general-image-embedding" in status["description"]
