@@ -199,22 +199,38 @@ class StoreResolver:
             self._classifiers[key] = found
         return found
 
+    def _config(self, node: NodeSpec) -> dict[str, Any]:
+        """The configuration a thresholder or writer node runs with: its pinned version's
+        (the latest version's when the node pins none)."""
+        model = self._model(node)
+        version = self.auto.models.operator_version(model, node.model_version_id)
+        if version is None:
+            which = f"version {node.model_version_id!r}" if node.model_version_id else "a version"
+            raise NodeError(
+                MODEL_DOES_NOT_EXIST,
+                f"model {model.id!r} has no {which}: create one with PostModelVersions "
+                "(its configuration in output_info) and pin it in the node",
+            )
+        return {**model.output_info, **version.output_info}
+
     def thresholder(self, node: NodeSpec) -> ThresholderConfig:
         from api.local.nodes.thresholder import parse_thresholder
 
-        found = self._thresholders.get(node.model_id)
+        key = f"{node.key}\x00{node.model_version_id}"
+        found = self._thresholders.get(key)
         if found is None:
-            found = parse_thresholder(self._model(node).output_info)
-            self._thresholders[node.model_id] = found
+            found = parse_thresholder(self._config(node))
+            self._thresholders[key] = found
         return found
 
     def writer(self, node: NodeSpec) -> WriterConfig:
         from api.local.nodes.writer import parse_writer
 
-        found = self._writers.get(node.model_id)
+        key = f"{node.key}\x00{node.model_version_id}"
+        found = self._writers.get(key)
         if found is None:
-            found = parse_writer(self._model(node).output_info, self.auto.user_id)
-            self._writers[node.model_id] = found
+            found = parse_writer(self._config(node), self.auto.user_id)
+            self._writers[key] = found
         return found
 
 
@@ -512,6 +528,31 @@ class Automation:
         except WorkflowError as exc:
             raise ApiFailure(exc.code, exc.description) from None
         self._refuse_untrained_embedders(app_pk, nodes)
+        self._pin_versions(app_pk, nodes)
+
+    def _pin_versions(self, app_pk: int, nodes: list[dict[str, Any]]) -> None:
+        """Every node pins a version, as on the platform: a node sent without one gets its
+        model's latest (latest trained, for a trainable model) at the time of the write, so a
+        later version changes no workflow until a node is moved to it. A model with no
+        version at all cannot run: refused, naming PostModelVersions."""
+        models = self.models.node_models(app_pk, nodes)
+        for node in nodes:
+            if node.get("model_version_id"):
+                continue
+            model = models[node_key(node)]  # validate() found every node's model
+            version = None
+            if is_trainable(model.model_type_id):
+                version = self.models.latest_trained(model.pk)
+            if version is None:
+                version = self.models.operator_version(model, "")
+            if version is None:
+                raise ApiFailure(
+                    WORKFLOW_INVALID_ARGUMENT,
+                    f"node {node['id']!r} uses model {model.id!r}, which has no version yet: "
+                    "create one with PostModelVersions (a thresholder's or writer's "
+                    "configuration goes in its output_info), then build the workflow",
+                )
+            node["model_version_id"] = version.id
 
     def _refuse_untrained_embedders(self, app_pk: int, nodes: Sequence[dict[str, Any]]) -> None:
         """As on the platform, an app-local ``visual-embedder`` runs only once it has a trained

@@ -174,7 +174,9 @@ def version_json(
         out["description"] = version.description
     if version.train_params:
         out["train_info"] = {"params": version.train_params}
-    info = {k: v for k, v in version.output_info.items() if k in ("data", "output_config")}
+    info = {
+        k: v for k, v in version.output_info.items() if k in ("data", "params", "output_config")
+    }
     if info and with_config:
         out["output_info"] = info
     if version.training_info:
@@ -188,11 +190,12 @@ def model_json(
     """A Model. ``with_config=False`` answers as the platform's GetModel and ListModels do:
     no configuration (concepts, thresholds, writer params), only where to read it
     (GetModelOutputInfo)."""
-    output_info = (
-        model.output_info
-        if with_config
-        else {"message": f"Show output_info with: GET /models/{model.id}/output_info"}
-    )
+    if not with_config:
+        output_info = {"message": f"Show output_info with: GET /models/{model.id}/output_info"}
+    elif model.latest is not None:  # the configuration of its latest version
+        output_info = {**model.output_info, **model.latest.output_info}
+    else:
+        output_info = model.output_info
     out: dict[str, Any] = {
         "id": model.id,
         "name": model.name,

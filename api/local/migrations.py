@@ -203,6 +203,89 @@ def _public(conn: sqlite3.Connection) -> None:
     create(conn)
 
 
+_OPERATOR_TYPES = ("concept-thresholder", "concept-threshold", "annotation-writer")
+_CONFIG_KEYS = ("data", "params", "output_config")
+
+
+def _config(text: str | None) -> dict[str, object]:
+    import json
+
+    info = json.loads(text or "{}")
+    return {k: info[k] for k in _CONFIG_KEYS if info.get(k) not in (None, {})}
+
+
+def _versions_hold_configuration(conn: sqlite3.Connection) -> None:
+    """Data dirs from before model versions held the configuration: a thresholder or writer
+    ran with its model's ``output_info`` (PatchModels changed it in place, with no new
+    version). Each gets a ready version with that configuration unless its latest version
+    already has it; then every workflow node that pinned no version pins the one it ran
+    (operators: the latest; classifiers: the latest trained), so nothing runs differently."""
+    import json
+
+    from api.local.store import new_id
+
+    now = time.time()
+    marks = ", ".join("?" * len(_OPERATOR_TYPES))
+    for model_pk, info in conn.execute(
+        f"SELECT pk, output_info FROM models WHERE model_type_id IN ({marks})", _OPERATOR_TYPES
+    ).fetchall():
+        latest = conn.execute(
+            "SELECT output_info FROM model_versions WHERE model_pk = ? ORDER BY pk DESC LIMIT 1",
+            (model_pk,),
+        ).fetchone()
+        config = _config(info)
+        if latest is not None and _config(latest[0]) == config:
+            continue
+        conn.execute(
+            "INSERT INTO model_versions (model_pk, id, status_code, status_description, "
+            "output_info, created_at, modified_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                model_pk,
+                new_id(),
+                21100,
+                "Model is ready: its configuration as it was before versions held it",
+                json.dumps(config),
+                now,
+                now,
+                now,
+            ),
+        )
+    public = conn.execute("SELECT pk FROM apps WHERE user_id = 'clarifai' AND id = 'main'")
+    public_row = public.fetchone()
+    public_pk = public_row[0] if public_row else -1
+    for workflow_pk, app_pk, nodes_text in conn.execute(
+        "SELECT pk, app_pk, nodes FROM workflows"
+    ).fetchall():
+        nodes = json.loads(nodes_text)
+        changed = False
+        for node in nodes:
+            if node.get("model_version_id"):
+                continue
+            owners = [public_pk] if node.get("model_app_id") else [app_pk, public_pk]
+            for owner in owners:
+                found = conn.execute(
+                    "SELECT pk, model_type_id FROM models WHERE app_pk = ? AND id = ?",
+                    (owner, node.get("model_id", "")),
+                ).fetchone()
+                if found is not None:
+                    break
+            if found is None:
+                continue
+            trained = " AND status_code = 21100" if found[1] == "embedding-classifier" else ""
+            version = conn.execute(
+                f"SELECT id FROM model_versions WHERE model_pk = ?{trained} "
+                "ORDER BY pk DESC LIMIT 1",
+                (found[0],),
+            ).fetchone()
+            if version is not None:
+                node["model_version_id"] = version[0]
+                changed = True
+        if changed:
+            conn.execute(
+                "UPDATE workflows SET nodes = ? WHERE pk = ?", (json.dumps(nodes), workflow_pk)
+            )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
@@ -216,6 +299,12 @@ MIGRATIONS: list[Migration] = [
             "UPDATE apps SET default_workflow_id = 'clarifai/main/Universal' "
             "WHERE default_workflow_id = '' AND user_id != 'clarifai'",
         ),
+    ),
+    Migration(
+        7,
+        "thresholder and writer configuration in versions; workflow nodes pin their versions",
+        (),
+        _versions_hold_configuration,
     ),
 ]
 

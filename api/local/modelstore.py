@@ -135,25 +135,20 @@ class ModelStore:
         return None if row is None else _model(row)
 
     def create_model(
-        self,
-        app_pk: int,
-        new: NewModel,
-        concepts: Sequence[ConceptValue],
-        *,
-        ready_version: bool,
+        self, app_pk: int, new: NewModel, concepts: Sequence[ConceptValue]
     ) -> ModelRow:
-        """Insert a model (its concepts are created in the app if missing). A model that needs
-        no training (``ready_version``) gets a first version at once, status 21100."""
+        """Insert a model and no version (its concepts are created in the app if missing): as
+        on the platform since 2023, PostModelVersions makes every version."""
         now = time.time()
         with self.store.write() as conn:
             if self._model_row(conn, app_pk, new.id) is not None:
                 raise ApiFailure(
                     CONN_INVALID_REQUEST,
-                    f"model '{new.id}' already exists in this app; pick another id or change "
-                    "it with PatchModels",
+                    f"model '{new.id}' already exists in this app; pick another id, or make a "
+                    "new version of it with PostModelVersions",
                 )
             Store._ensure_concepts(conn, app_pk, concepts, now)
-            cur = conn.execute(
+            conn.execute(
                 "INSERT INTO models (app_pk, id, name, description, model_type_id, output_info, "
                 "created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -167,23 +162,6 @@ class ModelStore:
                     now,
                 ),
             )
-            model_pk = int(cur.lastrowid or 0)
-            if ready_version:
-                conn.execute(
-                    "INSERT INTO model_versions (model_pk, id, status_code, status_description, "
-                    "output_info, created_at, modified_at, completed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        model_pk,
-                        new_id(),
-                        MODEL_TRAINED,
-                        "Model is ready: it needs no training",
-                        json.dumps(new.output_info),
-                        now,
-                        now,
-                        now,
-                    ),
-                )
             found = self._model_row(conn, app_pk, new.id)
             assert found is not None
             self._attach_latest(conn, [found])
@@ -332,12 +310,15 @@ class ModelStore:
         output_info: dict[str, Any],
         status_code: int = MODEL_QUEUED,
         status_description: str = "Model is queued for training",
+        concepts: Sequence[ConceptValue] = (),
     ) -> tuple[ModelRow, VersionRow]:
+        """A new version of a model (its ``concepts`` are created in the app if missing)."""
         now = time.time()
         with self.store.write() as conn:
             model = self._model_row(conn, app_pk, model_id)
             if model is None:
                 raise model_missing(model_id)
+            Store._ensure_concepts(conn, app_pk, concepts, now)
             version_id = new_id()
             completed = now if status_code not in (MODEL_QUEUED, MODEL_TRAINING) else None
             conn.execute(
@@ -394,6 +375,20 @@ class ModelStore:
             )
             .fetchone()
         )
+        return None if row is None else _version(row)
+
+    def operator_version(self, model: ModelRow, version_id: str) -> VersionRow | None:
+        """The version a node runs: ``version_id``, or the model's latest when it is ""."""
+        if version_id:
+            return self.get_version(model.pk, version_id)
+        if model.latest is not None:
+            return model.latest
+        with self.store.read() as conn:
+            row = conn.execute(
+                f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_pk = ? "
+                "ORDER BY pk DESC LIMIT 1",
+                (model.pk,),
+            ).fetchone()
         return None if row is None else _version(row)
 
     def version_ids(self, model_pks: Sequence[int]) -> dict[int, list[str]]:

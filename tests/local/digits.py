@@ -52,13 +52,34 @@ async def add_images(
     return [i["id"] for i in inputs]
 
 
+OPERATOR_TYPES = ("concept-thresholder", "concept-threshold", "annotation-writer")
+
+
 async def create_model(
     client: httpx.AsyncClient, model_id: str, type_id: str, **output_info: Any
 ) -> dict[str, Any]:
+    """The platform's way: PostModels, then (for a thresholder or writer) its configuration as
+    a first version with PostModelVersions; the answer of the last call. A classifier's
+    concepts go on the model (the deprecated place its versions fall back to)."""
     model: dict[str, Any] = {"id": model_id, "model_type_id": type_id}
-    if output_info:
+    operator = type_id in OPERATOR_TYPES
+    if output_info and not operator:
         model["output_info"] = output_info
     r = await client.post(f"{APP}/models", json={"model": model})
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()["model"]
+    if operator:
+        result = await new_version(client, model_id, **output_info)
+    return result
+
+
+async def new_version(
+    client: httpx.AsyncClient, model_id: str, **output_info: Any
+) -> dict[str, Any]:
+    """PostModelVersions with a configuration; the model as answered (its new version in
+    ``model_version``)."""
+    body = {"model_versions": [{"output_info": output_info}]}
+    r = await client.post(f"{APP}/models/{model_id}/versions", json=body)
     assert r.status_code == 200, r.text
     result: dict[str, Any] = r.json()["model"]
     return result

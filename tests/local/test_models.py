@@ -19,6 +19,7 @@ from tests.local.digits import (
     concepts,
     create_model,
     digits,
+    new_version,
     of,
     train,
     wait_version,
@@ -75,37 +76,41 @@ async def test_create_list_patch_delete(client: httpx.AsyncClient) -> None:
     r = await client.get(f"{APP}/concepts/dog")
     assert r.status_code == 200
 
+    # PatchModels changes model fields only; a configuration is a new version (issue #32)
     r = await client.patch(
         f"{APP}/models",
         json={
-            "models": [
-                {
-                    "id": "thr",
-                    "output_info": {
-                        "data": {"concepts": [{"id": "dog", "value": 0.3}]},
-                    },
-                }
-            ],
+            "models": [{"id": "thr", "output_info": {"data": concepts("dog", value=0.3)}}],
             "action": "merge",
         },
     )
+    assert r.status_code == 400 and r.json()["status"]["code"] == 21202
+    assert "PostModelVersions" in r.json()["status"]["description"]
+    r = await client.patch(f"{APP}/models", json={"models": [{"id": "thr", "name": "Sure"}]})
     assert r.status_code == 200, r.text
     parse(r.json(), service_pb2.MultiModelResponse)
-    info = r.json()["models"][0]["output_info"]
-    assert {c["id"]: c["value"] for c in info["data"]["concepts"]} == {"cat": 0.8, "dog": 0.3}
-    assert info["params"]["concept_threshold_type"] == "GREATER_THAN"
-    r = await client.patch(
-        f"{APP}/models",
-        json={
-            "models": [{"id": "w", "output_info": {"params": {"annotation_status": 24150}}}],
-            "action": "overwrite",
-        },
+    assert r.json()["models"][0]["name"] == "Sure"
+    first = thr["model_version"]["id"]
+    second = await new_version(
+        client,
+        "thr",
+        data=concepts("dog", value=0.3),
+        params={"concept_threshold_type": "LESS_THAN"},
     )
-    assert r.status_code == 200, r.text  # overwrite: params replaced, the user defaults
-    assert r.json()["models"][0]["output_info"]["params"] == {"annotation_status": 24150}
-    r = await client.patch(
-        f"{APP}/models",
-        json={"models": [{"id": "w", "output_info": {"params": {"annotation_status": "FAILED"}}}]},
+    assert second["model_version"]["id"] != first
+    assert second["model_version"]["status"]["code"] == 21100
+    r = await client.get(f"{APP}/models/thr/versions")
+    assert [v["id"] for v in r.json()["model_versions"]] == [second["model_version"]["id"], first]
+    r = await client.get(f"{APP}/models/thr/output_info")
+    info = r.json()["model"]["output_info"]
+    assert {c["id"]: c["value"] for c in info["data"]["concepts"]} == {"dog": 0.3}
+    assert info["params"]["concept_threshold_type"] == "LESS_THAN"
+    r = await client.get(f"{APP}/models/thr/versions/{first}/output_info")
+    info = r.json()["model"]["output_info"]
+    assert {c["id"]: c["value"] for c in info["data"]["concepts"]} == {"cat": 0.8}
+    r = await client.post(
+        f"{APP}/models/w/versions",
+        json={"model_versions": [{"output_info": {"params": {"annotation_status": "FAILED"}}}]},
     )
     assert r.status_code == 400
     assert "output_info.params.annotation_status" in r.json()["status"]["description"]
@@ -137,10 +142,6 @@ async def test_create_list_patch_delete(client: httpx.AsyncClient) -> None:
             "24152 (ANNOTATION_FAILED) is not a status a writer can write",
         ),
         (
-            {"id": "x", "model_type_id": "annotation-writer"},
-            "output_info.params.annotation_status: missing",
-        ),
-        (
             {
                 "id": "x",
                 "model_type_id": "concept-thresholder",
@@ -150,10 +151,6 @@ async def test_create_list_patch_delete(client: httpx.AsyncClient) -> None:
                 },
             },
             "output_info.params.concept_threshold_type",
-        ),
-        (
-            {"id": "x", "model_type_id": "concept-thresholder"},
-            "at least one concept",
         ),
         (
             {
@@ -171,6 +168,39 @@ async def test_invalid_models_are_refused(
     r = await client.post(f"{APP}/models", json={"model": model})
     assert r.status_code >= 400
     assert needle in r.json()["status"]["description"], r.json()
+
+
+@pytest.mark.parametrize(
+    ("type_id", "output_info", "needle"),
+    [
+        ("annotation-writer", {}, "output_info.params.annotation_status: missing"),
+        (
+            "annotation-writer",
+            {"params": {"annotation_status": 24152}},
+            "24152 (ANNOTATION_FAILED) is not a status a writer can write",
+        ),
+        ("concept-thresholder", {}, "at least one concept"),
+        (
+            "concept-thresholder",
+            {"data": concepts("a", value=0.5), "params": {"concept_threshold_type": "BIGGER"}},
+            "output_info.params.concept_threshold_type",
+        ),
+    ],
+)
+async def test_invalid_versions_are_refused(
+    client: httpx.AsyncClient, type_id: str, output_info: dict[str, Any], needle: str
+) -> None:
+    """PostModels of a thresholder or writer takes no configuration (as the SDK sends it); its
+    first version does, and a bad one is refused naming the field, leaving no version."""
+    r = await client.post(f"{APP}/models", json={"model": {"id": "x", "model_type_id": type_id}})
+    assert r.status_code == 200, r.text
+    assert "model_version" not in r.json()["model"]
+    body = {"model_versions": [{"output_info": output_info}]}
+    r = await client.post(f"{APP}/models/x/versions", json=body)
+    assert r.status_code == 400 and r.json()["status"]["code"] == 21202
+    assert needle in r.json()["status"]["description"], r.json()
+    r = await client.get(f"{APP}/models/x/versions")
+    assert r.json()["model_versions"] == []
 
 
 async def test_duplicate_model_id(client: httpx.AsyncClient) -> None:
@@ -270,8 +300,9 @@ async def test_a_version_trains_on_its_own_concepts(
     info = r.json()["model"]["output_info"]
     assert "data" not in info and "GET /models/clf/output_info" in info["message"]
     assert "output_info" not in r.json()["model"]["model_version"]
+    # the model's configuration is its latest version's (the model's own THREE is the default)
     r = await client.get(f"{APP}/models/clf/output_info")
-    assert [c["id"] for c in r.json()["model"]["output_info"]["data"]["concepts"]] == list(THREE)
+    assert [c["id"] for c in r.json()["model"]["output_info"]["data"]["concepts"]] == two
     empty = {"model_versions": [{"output_info": {"data": {"concepts": []}}}]}
     r = await client.post(f"{APP}/models/clf/versions", json=empty)
     assert r.status_code == 400 and "at least one concept" in r.json()["status"]["description"]
@@ -358,8 +389,9 @@ async def test_training_failures(client: httpx.AsyncClient, backend: LocalBacken
     assert r.status_code == 400 and "cannot be trained" in r.json()["status"]["description"]
     assert "general-image-embedding" in r.json()["status"]["description"]
     await create_model(client, "thr0", "concept-thresholder", data=concepts("cat", value=0.5))
+    # a thresholder's version needs its configuration; none on the version or the model
     r = await client.post(f"{APP}/models/thr0/versions", json={})
-    assert r.status_code == 400 and "needs no training" in r.json()["status"]["description"]
+    assert r.status_code == 400 and "at least one concept" in r.json()["status"]["description"]
 
 
 async def test_training_embeds_on_demand(client: httpx.AsyncClient, backend: LocalBackend) -> None:

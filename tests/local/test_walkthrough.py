@@ -45,11 +45,12 @@ def image_input(ident: str, png: bytes, concept: str | None = None) -> resources
     )
 
 
-def thresholds(value: float) -> resources_pb2.OutputInfo:
+def thresholds(value: float, **params: object) -> resources_pb2.OutputInfo:
     return resources_pb2.OutputInfo(
         data=resources_pb2.Data(
             concepts=[resources_pb2.Concept(id=c, value=value) for c in CONCEPTS]
         ),
+        params=struct(**params) if params else None,
     )
 
 
@@ -137,65 +138,81 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
             metadata=md,
         )
         assert refused.status.code == status_code_pb2.CONN_INSUFFICIENT_SCOPES
-        for model in [
-            resources_pb2.Model(
-                id="classify",
-                model_type_id="embedding-classifier",
-                output_info=resources_pb2.OutputInfo(
-                    data=resources_pb2.Data(
-                        concepts=[resources_pb2.Concept(id=c) for c in CONCEPTS]
-                    ),
-                    output_config=resources_pb2.OutputConfig(concepts_mutually_exclusive=True),
-                ),
-            ),
-            resources_pb2.Model(
-                id="confident", model_type_id="concept-thresholder", output_info=thresholds(0.9)
-            ),
-            resources_pb2.Model(
-                # the id Clarifai's API walkthrough uses, stored as concept-thresholder
-                id="unsure",
-                model_type_id="concept-threshold",
-                output_info=thresholds(0.5),
-            ),
-            resources_pb2.Model(
-                id="write-success",
-                model_type_id="annotation-writer",
-                output_info=resources_pb2.OutputInfo(
-                    params=struct(annotation_status=24150, annotation_user_id="auto")
-                ),
-            ),
-            resources_pb2.Model(
-                id="write-pending",
-                model_type_id="annotation-writer",
-                output_info=resources_pb2.OutputInfo(
-                    params=struct(annotation_status=24151, annotation_user_id="auto")
-                ),
-            ),
-        ]:
+        # Issue #32: as on the platform since 2023 (and as the SDK does it), PostModels makes
+        # a model and no version; PostModelVersions carries each one's configuration.
+        types = {
+            "classify": "embedding-classifier",
+            "confident": "concept-thresholder",
+            "unsure": "concept-threshold",  # the id Clarifai's API walkthrough uses
+            "write-success": "annotation-writer",
+            "write-pending": "annotation-writer",
+        }
+        for model_id, type_id in types.items():
             r = stub.PostModels(
-                service_pb2.PostModelsRequest(user_app_id=uai, model=model), metadata=md
+                service_pb2.PostModelsRequest(
+                    user_app_id=uai, model=resources_pb2.Model(id=model_id, model_type_id=type_id)
+                ),
+                metadata=md,
             )
             ok(r)
-            created[model.id] = r.model
-        # thresholder comparators arrive as floats inside params Structs
+            assert not r.model.model_version.id
+            r = stub.ListModelVersions(
+                service_pb2.ListModelVersionsRequest(user_app_id=uai, model_id=model_id),
+                metadata=md,
+            )
+            ok(r)
+            assert len(r.model_versions) == 0
+        configs = {
+            # thresholder comparators arrive as floats inside params Structs, or as names
+            "confident": thresholds(0.9, concept_threshold_type=1),  # GREATER_THAN
+            "unsure": thresholds(0.5, concept_threshold_type="GREATER_THAN"),
+            "write-success": resources_pb2.OutputInfo(
+                params=struct(annotation_status=24150, annotation_user_id="auto")
+            ),
+            "write-pending": resources_pb2.OutputInfo(
+                params=struct(annotation_status=24151, annotation_user_id="auto")
+            ),
+        }
+        for model_id, info in configs.items():
+            r = stub.PostModelVersions(
+                service_pb2.PostModelVersionsRequest(
+                    user_app_id=uai,
+                    model_id=model_id,
+                    model_versions=[resources_pb2.ModelVersion(output_info=info)],
+                ),
+                metadata=md,
+            )
+            ok(r)
+            assert r.model.model_version.status.code == status_code_pb2.MODEL_TRAINED
+            created[model_id] = r.model
+            r = stub.GetModelOutputInfo(
+                service_pb2.GetModelRequest(
+                    user_app_id=uai,
+                    model_id=model_id,
+                    version_id=created[model_id].model_version.id,
+                ),
+                metadata=md,
+            )
+            ok(r)
+            assert [c.id for c in r.model.output_info.data.concepts] == [
+                c.id for c in info.data.concepts
+            ]
+        # PatchModels changes model fields only: a configuration is refused, naming the call
         r = stub.PatchModels(
             service_pb2.PatchModelsRequest(
                 user_app_id=uai,
                 action="merge",
-                models=[
-                    resources_pb2.Model(
-                        id="confident",
-                        output_info=resources_pb2.OutputInfo(
-                            params=struct(concept_threshold_type=1)  # GREATER_THAN
-                        ),
-                    ),
-                    resources_pb2.Model(
-                        id="unsure",
-                        output_info=resources_pb2.OutputInfo(
-                            params=struct(concept_threshold_type="GREATER_THAN")
-                        ),
-                    ),
-                ],
+                models=[resources_pb2.Model(id="confident", output_info=thresholds(0.1))],
+            ),
+            metadata=md,
+        )
+        assert r.status.code == status_code_pb2.MODEL_INVALID_ARGUMENT
+        assert "PostModelVersions" in r.status.description
+        r = stub.PatchModels(
+            service_pb2.PatchModelsRequest(
+                user_app_id=uai,
+                action="overwrite",
+                models=[resources_pb2.Model(id="confident", name="Confident")],
             ),
             metadata=md,
         )
@@ -230,7 +247,10 @@ def test_walkthrough_with_official_client(tmp_path: Path, monkeypatch: pytest.Mo
                         output_info=resources_pb2.OutputInfo(
                             data=resources_pb2.Data(
                                 concepts=[resources_pb2.Concept(id=c) for c in CONCEPTS]
-                            )
+                            ),
+                            output_config=resources_pb2.OutputConfig(
+                                concepts_mutually_exclusive=True
+                            ),
                         )
                     )
                 ],

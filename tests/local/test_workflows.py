@@ -78,6 +78,13 @@ async def make_wizard_graph(c: httpx.AsyncClient, workflow_id: str = "auto") -> 
 async def test_workflow_crud(client: httpx.AsyncClient) -> None:
     await create_model(client, "embed", "visual-embedder")
     await create_model(client, "clf", "embedding-classifier", data=concepts("a", "b"))
+    # a model with no version cannot be a node (there is nothing to pin): issue #32
+    nodes = [public_embed("e"), node("c", "clf", "e")]
+    r = await client.post(f"{APP}/workflows", json={"workflows": [{"id": "wf", "nodes": nodes}]})
+    assert r.status_code == 400 and "has no version yet" in r.json()["status"]["description"]
+    r = await client.post(f"{APP}/models/clf/versions", json={})  # fails: nothing is labelled
+    assert r.status_code == 200, r.text
+    pinned = r.json()["model"]["model_version"]["id"]
     body = {
         "workflows": [
             {
@@ -94,6 +101,8 @@ async def test_workflow_crud(client: httpx.AsyncClient) -> None:
     assert [n["id"] for n in wf["nodes"]] == ["e", "c"]
     assert wf["nodes"][1]["node_inputs"] == [{"node_id": "e"}]
     assert wf["nodes"][1]["model"]["model_type_id"] == "embedding-classifier"
+    # a node sent without a version pins the model's latest, as on the platform
+    assert wf["nodes"][1]["model"]["model_version"]["id"] == pinned
     r = await client.post(f"{APP}/workflows", json=body)
     assert r.status_code == 400 and "already exists" in r.json()["status"]["description"]
     r = await client.get(f"{APP}/workflows/wf")
@@ -341,6 +350,8 @@ async def test_failing_default_workflow_marks_inputs(
     await create_model(client, "embed", "visual-embedder")
     await create_model(client, "clf", "embedding-classifier", data=concepts("a", "b"))
     await create_model(client, "w", "annotation-writer", **writer(24150))
+    version = await train(client, "clf")  # nothing is labelled: the version fails
+    assert version["status"]["code"] == 21106
     nodes = [
         public_embed("embed"),
         node("classify", "clf", "embed"),
@@ -368,7 +379,7 @@ async def test_failing_default_workflow_marks_inputs(
         assert status["code"] == 30000  # the input itself is fine
         assert "default workflow failed" in status["details"]
         assert "node 'classify' failed (22002)" in status["details"]
-        assert "no trained version" in status["details"]
+        assert "is not trained (status 21106" in status["details"]
     assert await list_annotations(client) == []
 
 

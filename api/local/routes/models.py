@@ -1,11 +1,17 @@
 """ListModelTypes, GetModelType, PostModels, ListModels, GetModel, PatchModels, DeleteModel,
-PostModelVersions (train), ListModelVersions, GetModelVersion, PostModelOutputs (predict).
+PostModelVersions, ListModelVersions, GetModelVersion, GetModelOutputInfo, PostModelOutputs.
 
-Model configuration lives in ``output_info`` (``data.concepts``, ``params``,
-``output_config.concepts_mutually_exclusive``) and is checked per type when a model is created
-or patched, with errors naming the field (21202 MODEL_INVALID_ARGUMENT). Models that need no
-training get a first version at once (status 21100); an ``embedding-classifier`` gets versions
-from PostModelVersions only.
+Model versions the platform's way (since January 2023, Clarifai's "Updates to Model and Model
+Version Endpoints"): PostModels creates a model and no version; PostModelVersions carries the
+configuration (``output_info``: ``data.concepts``, ``params``,
+``output_config.concepts_mutually_exclusive``) and creates a version of any type: ready at once
+(21100) for a type that needs no training (thresholders, writers), queued and trained on the
+version's concepts for an ``embedding-classifier``. PatchModels changes model-level fields
+(name, description) only: on the platform it leaves a version's configuration alone, so here
+a configuration sent to it is refused (21202) with the call to use instead, rather than
+dropped. A configuration is checked per type with errors naming the field (21202
+MODEL_INVALID_ARGUMENT). The ``output_info`` a PostModels may still carry (deprecated) is the
+default of its versions'.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from api.local.automation import Source, default_embedder, embedder_for, is_trai
 from api.local.convert import model_json, version_json
 from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.jsonio import Obj, paging, timestamp
-from api.local.modelstore import MODEL_QUEUED, model_missing, version_missing
+from api.local.modelstore import MODEL_QUEUED, MODEL_TRAINED, model_missing, version_missing
 from api.local.nodes.common import ConfigError
 from api.local.nodes.types import (
     ANNOTATION_WRITER,
@@ -43,7 +49,7 @@ from api.local.status import (
     invalid,
     status_json,
 )
-from api.local.store import merge_struct, new_id, remove_struct
+from api.local.store import new_id
 
 MODEL_INVALID_ARGUMENT: Final = 21202
 MODEL_TYPE_DOES_NOT_EXIST: Final = 21200
@@ -188,7 +194,9 @@ async def post_models(call: Call) -> dict[str, Any]:
     valid_id(ident, item.field("id"))
     type_id = _type_id(item.get_str("model_type_id"), item.field("model_type_id"))
     info = _output_info(item.get_obj("output_info"))
-    check_config(type_id, info, call.user_id)
+    if info.get("data") or info.get("params"):
+        # Deprecated here but still read: the default of the model's versions' configuration.
+        check_config(type_id, info, call.user_id)
     new = NewModel(
         id=ident,
         model_type_id=type_id,
@@ -201,9 +209,6 @@ async def post_models(call: Call) -> dict[str, Any]:
         app.pk,
         new,
         _concept_values(info),
-        # An app-local embedder gets no version (the platform trains none; its public
-        # general-image-embedding is the one a workflow uses), so no workflow runs it.
-        ready_version=not is_trainable(type_id) and type_id != VISUAL_EMBEDDER,
     )
     return {"model": model_json(row, app.id, call.owner_id)}
 
@@ -226,69 +231,55 @@ async def get_model(call: Call) -> dict[str, Any]:
 
 async def get_model_output_info(call: Call) -> dict[str, Any]:
     """GetModelOutputInfo: the model with its configuration (output_info: data.concepts,
-    params, output_config), of its latest version or of ``version_id``."""
+    params, output_config): that of ``version_id``, or of the latest version (a model with no
+    version yet shows the deprecated model-level one it was created with)."""
     app = await call.app()
     row = await _model(call, app, call.path("model_id"), public_ok=True)
     owner = _owner(call, app, row)
+    version = row.latest
     version_id = call.request.path_params.get("version_id")
     if version_id:
         version = await call.db(call.backend.automation.models.get_version, row.pk, version_id)
         if version is None:
             raise version_missing(row.id, version_id)
-        info = {**row.output_info, **version.output_info}
-        row = replace(row, output_info=info, latest=version)
+    if version is not None:
+        row = replace(row, output_info={**row.output_info, **version.output_info}, latest=version)
     return {"model": model_json(row, *owner)}
 
 
-def _patched_info(current: dict[str, Any], patch: dict[str, Any], action: str) -> dict[str, Any]:
-    out = dict(current)
-    if "data" in patch:
-        old = list((current.get("data") or {}).get("concepts", []))
-        new = patch["data"]["concepts"]
-        if action == "overwrite":
-            concepts = new
-        elif action == "remove":
-            gone = {c["id"] for c in new}
-            concepts = [c for c in old if c["id"] not in gone]
-        else:
-            by_id = {c["id"]: c for c in old}
-            for c in new:
-                by_id[c["id"]] = c
-            concepts = list(by_id.values())
-        out["data"] = {"concepts": concepts}
-    for key in ("params", "output_config"):
-        if key not in patch:
-            continue
-        base = dict(current.get(key) or {})
-        if action == "overwrite":
-            out[key] = patch[key]
-        elif action == "remove":
-            out[key] = remove_struct(base, patch[key])
-        else:
-            out[key] = merge_struct(base, patch[key])
-    return {k: v for k, v in out.items() if v not in ({}, None)}
+_VERSION_FIELDS: Final = ("data", "params", "output_config")
 
 
 async def patch_models(call: Call) -> dict[str, Any]:
-    """``overwrite`` (default) replaces each part of output_info that is sent (concepts,
-    params, output_config); ``merge`` upserts concepts by id and merges params; ``remove``
-    drops the concepts and param keys sent."""
+    """Model-level fields only (name, description): ``overwrite`` and ``merge`` set the ones
+    sent, ``remove`` clears the description. A configuration (``output_info`` data, params,
+    output_config) belongs to a version: refused, naming PostModelVersions."""
     app = await call.app()
     body = await call.body()
     items = body.get_objs("models")
     batch(items, body.field("models"))
     action = body.get_action(default="overwrite")
-    patches: dict[str, tuple[Obj, dict[str, Any]]] = {}
+    patches: dict[str, Obj] = {}
     for item in items:
         ident = item.get_str("id")
         if not ident:
             raise invalid(item.field("id"), "required (the model to patch)")
         if ident in patches:
             raise invalid(body.field("models"), f"model '{ident}' appears twice")
-        patches[ident] = (item, _output_info(item.get_obj("output_info")))
+        info = _output_info(item.get_obj("output_info"))
+        sent = [k for k in _VERSION_FIELDS if k in info]
+        if sent:
+            raise ApiFailure(
+                MODEL_INVALID_ARGUMENT,
+                f"{item.field('output_info.' + sent[0])}: a model's configuration lives in its "
+                f"versions, and PatchModels changes model fields only (name, description): "
+                f"create a new version of '{ident}' with PostModelVersions "
+                "(model_versions[0].output_info), then point workflow nodes at it",
+            )
+        patches[ident] = item
 
     def change(current: ModelRow) -> tuple[ModelRow, list[ConceptValue]]:
-        item, info_patch = patches[current.id]
+        item = patches[current.id]
         sent_type = item.get_str("model_type_id")
         if sent_type and _type_id(sent_type, item.field("model_type_id")) != current.model_type_id:
             raise invalid(
@@ -296,16 +287,13 @@ async def patch_models(call: Call) -> dict[str, Any]:
                 f"model '{current.id}' is a {current.model_type_id}; a model's type cannot "
                 "change (create a new model instead)",
             )
-        info = _patched_info(current.output_info, info_patch, action)
-        check_config(current.model_type_id, info, call.user_id)
         name = current.name
         if item.has("name") or item.has("display_name"):
             name = item.get_str("name") or item.get_str("display_name") or current.name
         description = current.description
         if item.has("description"):
             description = "" if action == "remove" else item.get_str("description")
-        updated = replace(current, name=name, description=description, output_info=info)
-        return updated, _concept_values(info_patch) if action != "remove" else []
+        return replace(current, name=name, description=description), []
 
     rows = await call.db(call.backend.automation.models.patch_models, app.pk, list(patches), change)
     return {"models": [model_json(r, app.id, call.owner_id) for r in rows]}
@@ -320,54 +308,71 @@ async def delete_model(call: Call) -> dict[str, Any]:
 # -- versions -----------------------------------------------------------------------------------
 
 
+def _version_info(model: ModelRow, sent: Obj) -> dict[str, Any]:
+    """A new version's configuration: the model's (deprecated) ``output_info`` as the default,
+    each part the version sends (``data.concepts``, ``params``, ``output_config``) in its
+    place."""
+    info = {k: v for k, v in model.output_info.items() if k in ("data", "params", "output_config")}
+    info.update(_output_info(sent))
+    info.pop("message", None)
+    return {k: v for k, v in info.items() if v not in ({}, None)}
+
+
 async def post_model_versions(call: Call) -> dict[str, Any]:
-    """Train a new version (embedding-classifier only): answers at once with the version at
-    21103; poll GetModelVersion for 21101, then 21100 or 21106 with the reason."""
+    """A new version of any model type, with its configuration (``model_versions[0]
+    .output_info``). A type that needs no training answers with the version ready (21100);
+    an ``embedding-classifier`` answers at once with the version queued (21103): poll
+    GetModelVersion for 21101, then 21100 or 21106 with the reason."""
     app = await call.app()
     model = await _model(call, app, call.path("model_id"))
     body = await call.body()
     versions = body.get_objs("model_versions")
     if len(versions) > 1:
-        raise invalid(body.field("model_versions"), "train one version per call")
-    if normalise_type_id(model.model_type_id) == VISUAL_EMBEDDER and model.latest is None:
+        raise invalid(body.field("model_versions"), "create one version per call")
+    type_id = normalise_type_id(model.model_type_id)
+    if type_id == VISUAL_EMBEDDER:
         raise ApiFailure(
             MODEL_INVALID_ARGUMENT,
             f"model '{model.id}' is a visual-embedder of this app, which cannot be trained "
             "here; use clarifai/main's general-image-embedding, which indexes the app's inputs",
         )
-    if not is_trainable(model.model_type_id):
-        ready = model.latest.id if model.latest else "?"
-        raise ApiFailure(
-            MODEL_INVALID_ARGUMENT,
-            f"model '{model.id}' is a {model.model_type_id}, which needs no training (its "
-            f"version '{ready}' is ready); change its configuration with PatchModels",
-        )
     version = versions[0] if versions else Obj({}, "model_versions[0]")
     description = version.get_str("description") or body.get_str("description")
-    params = version.get_obj("train_info").get_struct("params")
-    snapshot = {k: v for k, v in model.output_info.items() if k in ("data", "output_config")}
+    info = _version_info(model, version.get_obj("output_info"))
+    models = call.backend.automation.models
+    if not is_trainable(type_id):
+        check_config(type_id, info, call.user_id)
+        updated, _ = await call.db(
+            models.add_version,
+            app.pk,
+            model.id,
+            description=description,
+            train_params=None,
+            output_info=info,
+            status_code=MODEL_TRAINED,
+            status_description="Model is ready: it needs no training",
+            concepts=_concept_values(info),
+        )
+        return {"model": model_json(updated, app.id, call.owner_id)}
     # The docs and the SDK train on the version's own concepts
     # (model_versions[0].output_info.data.concepts); the model's (deprecated) are the fallback.
-    version_info = version.get_obj("output_info")
-    parse.only_fields(version_info, {"data", "output_config"}, "a version's output_info")
-    version_data = version_info.get_obj("data")
-    parse.only_fields(version_data, {"concepts"}, "a version's output_info.data")
-    if version_data.raw("concepts") is not None:
-        concepts = parse.concepts(version_data)
-        if not concepts:
-            raise invalid(version_data.field("concepts"), "a classifier needs at least one concept")
-        snapshot["data"] = {"concepts": [{"id": c.id, "name": c.name or c.id} for c in concepts]}
-    config = version_info.get_struct("output_config")
-    if config is not None:
-        snapshot["output_config"] = config
+    concepts = (info.get("data") or {}).get("concepts", [])
+    sent = version.get_obj("output_info").get_obj("data")
+    if sent.raw("concepts") is not None and not concepts:
+        raise invalid(sent.field("concepts"), "a classifier needs at least one concept")
+    info["data"] = {
+        "concepts": [{"id": c["id"], "name": c.get("name") or c["id"]} for c in concepts]
+    }
+    info.pop("params", None)
     updated, _ = await call.db(
-        call.backend.automation.models.add_version,
+        models.add_version,
         app.pk,
         model.id,
         description=description,
-        train_params=params,
-        output_info=snapshot,
+        train_params=version.get_obj("train_info").get_struct("params"),
+        output_info=info,
         status_code=MODEL_QUEUED,
+        concepts=_concept_values(info),
     )
     call.backend.automation.wake()
     return {"model": model_json(updated, app.id, call.owner_id)}
