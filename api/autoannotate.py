@@ -4,11 +4,12 @@ Pure (no Textual, no `api.local`): the wizard screen and the Workflows area use 
 tested without a terminal.
 
 - `WizardSpec`: the user's answers (concepts, thresholds, routing preset, user, ids).
-- `desired_models(spec)` / `desired_workflow(spec, version)`: the models and the graph the
-  answers call for. Ids are derived from the workflow id, so a second run names the same
-  pieces.
-- `plan(spec, models, workflows)`: for each piece, `create`, `update` (with what differs)
-  or `keep`; ids held by a model of another type are conflicts (the run would fail there).
+- `desired_models(spec)` / `desired_workflow(spec, versions)`: the models and the graph the
+  answers call for, every node pinning a version. Ids are derived from the workflow id, so a
+  second run names the same pieces.
+- `plan(spec, models, workflows)`: for each piece, `create`, `update` (with what differs:
+  a new version, since a configuration lives in versions) or `keep`; ids held by a model of
+  another type are conflicts (the run would fail there).
 - `apply_models`, `train_and_wait`, `apply_workflow`: carry a plan out through a client,
   falling back to an update when a create finds the piece already there (idempotent).
 - `workflow_problems(nodes, types)` and `edge_problem(...)`: the engine's graph rules (ids,
@@ -292,17 +293,22 @@ async def public_embedder_version(client: ClarifaiClient) -> str:
 
 
 def desired_workflow(
-    spec: WizardSpec, classifier_version_id: str = "", embedder_version_id: str = ""
+    spec: WizardSpec,
+    classifier_version_id: str = "",
+    embedder_version_id: str = "",
+    versions: Mapping[str, str] | None = None,
 ) -> Workflow:
-    """The workflow graph of the chosen preset (DESIGN.md's seed graph for `review-band`)."""
+    """The workflow graph of the chosen preset (DESIGN.md's seed graph for `review-band`).
+    Each node pins its model's version: the classifier's trained one, and `versions` (node
+    id -> version id) for the thresholders and writers."""
+    pinned = {**(versions or {}), "classify": classifier_version_id}
     nodes = [embed_node(embedder_version_id)]
     for model in desired_models(spec):
         if model.node_id == "write-pending":
             inputs: tuple[str, ...] = ("unsure-band",) if spec.preset == REVIEW_BAND else ("low",)
         else:
             inputs = _INPUTS[model.node_id]
-        version = classifier_version_id if model.node_id == "classify" else ""
-        nodes.append(WorkflowNode(model.node_id, model.id, version, inputs))
+        nodes.append(WorkflowNode(model.node_id, model.id, pinned.get(model.node_id, ""), inputs))
     return Workflow(spec.workflow_id, tuple(nodes), description="auto-annotation (wizard)")
 
 
@@ -313,9 +319,34 @@ Action = Literal["create", "update", "keep"]
 
 @dataclass(frozen=True)
 class ModelStep:
+    """What happens to one model. `update` of a thresholder or writer is a new version with
+    the wanted configuration (never PatchModels: the platform keeps a configuration in
+    versions); `update` of the classifier is its new training. `version_id` is the version a
+    kept model's node pins."""
+
     model: ModelSpec
     action: Action
     reason: str = ""
+    version_id: str = ""
+
+    @property
+    def trainable(self) -> bool:
+        return self.model.model_type_id == EMBEDDING_CLASSIFIER
+
+    def describe(self) -> str:
+        kind = f"({self.model.model_type_id})"
+        if self.action == "keep":
+            held = f", version {self.version_id[:12]}" if self.version_id else ""
+            line = f"keep   model {self.model.id} {kind}{held}"
+        elif self.action == "create" and self.trainable:
+            line = f"create model {self.model.id} {kind}"
+        elif self.action == "create":
+            line = f"create model {self.model.id} {kind} and its first version"
+        elif self.trainable:
+            line = f"update model {self.model.id} {kind}: the new training learns them"
+        else:
+            line = f"update model {self.model.id} {kind}: a new version"
+        return f"{line}: {self.reason}" if self.reason else line
 
 
 @dataclass(frozen=True)
@@ -340,9 +371,7 @@ class WizardPlan:
                 f"the platform would not run) to {PUBLIC_USER_ID}/{PUBLIC_APP_ID} · "
                 f"{PUBLIC_EMBEDDER_ID}; {self.old_embedder} stays, unused"
             )
-        for step in self.models:
-            what = f"{step.action:<6} model {step.model.id} ({step.model.model_type_id})"
-            lines.append(f"{what}: {step.reason}" if step.reason else what)
+        lines.extend(step.describe() for step in self.models)
         lines.append(f"train  model {self.spec.model_id('classify')} (a new version)")
         lines.append(f"{self.workflow_action:<6} workflow {self.spec.workflow_id}")
         lines.extend(f"CONFLICT {c}" for c in self.conflicts)
@@ -356,6 +385,8 @@ def _same_number(a: float, b: float) -> bool:
 def model_difference(existing: Model, want: ModelSpec) -> str:
     """What differs between a stored model and what the setup wants ("" when nothing)."""
     diffs: list[str] = []
+    if want.model_type_id != EMBEDDING_CLASSIFIER and existing.version is None:
+        return "it has no version yet"
     if want.model_type_id == EMBEDDING_CLASSIFIER:
         if {c.id for c in existing.concepts} != {c.id for c in want.concepts}:
             diffs.append("concepts")
@@ -397,7 +428,11 @@ def plan(
             steps.append(ModelStep(want, "keep", "conflict"))
             continue
         diff = model_difference(have, want)
-        steps.append(ModelStep(want, "update", diff) if diff else ModelStep(want, "keep"))
+        if diff:
+            steps.append(ModelStep(want, "update", diff))
+        else:
+            held = have.version.id if have.version is not None else ""
+            steps.append(ModelStep(want, "keep", version_id=held))
     action: Action = "update" if spec.workflow_id in workflow_ids else "create"
     old = spec.model_id("embed")
     old_embedder = old if old in models and action == "update" else ""
@@ -443,36 +478,51 @@ async def with_public_models(
     return out
 
 
-async def _ensure_model(client: ClarifaiClient, step: ModelStep) -> Model | None:
+async def _ensure_model(client: ClarifaiClient, step: ModelStep) -> str:
+    """Carry out one step; the version id its node pins ("" for the classifier, whose version
+    comes from its training)."""
     want = step.model
-    kwargs: dict[str, Any] = {}
-    if want.concepts:
-        kwargs["concepts"] = list(want.concepts)
-    if want.params:
-        kwargs["params"] = dict(want.params)
     if step.action == "keep":
-        return None
+        return step.version_id
     if step.action == "create":
         try:
-            return await client.create_model(want.id, model_type_id=want.model_type_id, **kwargs)
+            await client.create_model(want.id, model_type_id=want.model_type_id)
         except ApiError as exc:
             if exc.retryable or exc.is_auth:
                 raise
-            try:  # created meanwhile (or by a create that answered late): update it instead
+            try:  # created meanwhile (or by a create that answered late): give it a version
                 await client.get_model(want.id)
             except ApiError:
                 raise exc from None
-    return await client.patch_model(want.id, action="overwrite", **kwargs)
+    if step.trainable:
+        return ""
+    model = await client.create_model_version(
+        want.id, concepts=list(want.concepts) or None, params=dict(want.params) or None
+    )
+    return model.version.id if model.version is not None else ""
 
 
-async def apply_models(client: ClarifaiClient, the_plan: WizardPlan, report: Report) -> None:
-    """Create or update every model of the plan (never duplicates: ids are fixed)."""
+async def apply_models(
+    client: ClarifaiClient, the_plan: WizardPlan, report: Report
+) -> dict[str, str]:
+    """Create every model of the plan and give each thresholder and writer a version with
+    its configuration (a new one where it changed; never duplicates a model: ids are fixed).
+    Returns node id -> the version id that node pins."""
     if the_plan.conflicts:
         raise ValueError("; ".join(the_plan.conflicts))
+    pinned: dict[str, str] = {}
     for step in the_plan.models:
-        verb = {"create": "creating", "update": "updating", "keep": "reusing"}[step.action]
+        if step.action == "keep":
+            verb = "reusing"
+        elif step.trainable:
+            verb = "creating" if step.action == "create" else "keeping"
+        else:
+            verb = "creating" if step.action == "create" else "new version of"
         report(f"{verb} {step.model.id} ({step.model.model_type_id})")
-        await _ensure_model(client, step)
+        version = await _ensure_model(client, step)
+        if version:
+            pinned[step.model.node_id] = version
+    return pinned
 
 
 class TrainingFailed(Exception):
@@ -506,6 +556,31 @@ async def train_and_wait(
     """Start training on `concepts` (PostModelVersions) and poll GetModelVersion until it
     settles; raises TrainingFailed with the status name for every failure code."""
     version = await client.train_model(model_id, concepts=concepts)
+    return await wait_for_version(
+        client,
+        model_id,
+        version,
+        on_status=on_status,
+        poll=poll,
+        poll_max=poll_max,
+        timeout=timeout,
+        sleep=sleep,
+    )
+
+
+async def wait_for_version(
+    client: ClarifaiClient,
+    model_id: str,
+    version: ModelVersion,
+    *,
+    on_status: Callable[[ModelVersion], None] | None = None,
+    poll: float = POLL_FIRST,
+    poll_max: float = POLL_MAX,
+    timeout: float = 900.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> ModelVersion:
+    """Poll GetModelVersion until `version` settles (each look goes to `on_status`); raises
+    TrainingFailed with the status name for every failure code."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     wait = poll
@@ -525,11 +600,15 @@ async def train_and_wait(
 
 
 async def apply_workflow(
-    client: ClarifaiClient, the_plan: WizardPlan, classifier_version_id: str
+    client: ClarifaiClient,
+    the_plan: WizardPlan,
+    classifier_version_id: str,
+    versions: Mapping[str, str] | None = None,
 ) -> Workflow:
-    """Create the workflow, or overwrite its nodes when it exists."""
+    """Create the workflow, or overwrite its nodes when it exists; every node pins a version
+    (`versions`: node id -> version id, as `apply_models` returns them)."""
     embedder = await public_embedder_version(client)
-    workflow = desired_workflow(the_plan.spec, classifier_version_id, embedder)
+    workflow = desired_workflow(the_plan.spec, classifier_version_id, embedder, versions)
     if the_plan.workflow_action == "create":
         try:
             return await client.create_workflow(workflow)

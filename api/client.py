@@ -850,29 +850,15 @@ class ClarifaiClient:
         return list(await asyncio.gather(*(configured(m) for m in models)))
 
     async def create_model(
-        self,
-        model_id: str,
-        *,
-        model_type_id: str,
-        name: str = "",
-        description: str = "",
-        concepts: Sequence[Concept] | None = None,
-        params: Mapping[str, Any] | None = None,
-        concepts_mutually_exclusive: bool | None = None,
+        self, model_id: str, *, model_type_id: str, name: str = "", description: str = ""
     ) -> Model:
-        """PostModels. `concepts` go to output_info.data.concepts (with their values: the
-        thresholds of a concept-thresholder); `params` to output_info.params."""
+        """PostModels: the model and no version (as on the platform since 2023). Give it its
+        configuration with `create_model_version`."""
         body = await self._call(
             "POST",
             self._app_path("models"),
             json=wire.post_models_body(
-                model_id,
-                model_type_id=model_type_id,
-                name=name,
-                description=description,
-                concepts=concepts,
-                params=params,
-                concepts_mutually_exclusive=concepts_mutually_exclusive,
+                model_id, model_type_id=model_type_id, name=name, description=description
             ),
         )
         return wire.model_from(wire.single(body, "model"))
@@ -883,26 +869,57 @@ class ClarifaiClient:
         *,
         name: str | None = None,
         description: str | None = None,
-        concepts: Sequence[Concept] | None = None,
-        params: Mapping[str, Any] | None = None,
-        concepts_mutually_exclusive: bool | None = None,
         action: PatchAction = "overwrite",
     ) -> Model:
+        """PatchModels: model-level fields (name, description) only; on the platform it
+        changes nothing in a version, so a configuration change is `create_model_version`."""
         body = await self._call(
             "PATCH",
             self._app_path("models"),
             json=wire.patch_models_body(
-                model_id,
-                action=action,
-                name=name,
-                description=description,
-                concepts=concepts,
-                params=params,
-                concepts_mutually_exclusive=concepts_mutually_exclusive,
+                model_id, action=action, name=name, description=description
             ),
         )
         models = wire.items(body, "models")
         return wire.model_from(models[0]) if models else await self.get_model(model_id)
+
+    async def create_model_version(
+        self,
+        model_id: str,
+        *,
+        concepts: Sequence[Concept] | None = None,
+        params: Mapping[str, Any] | None = None,
+        concepts_mutually_exclusive: bool | None = None,
+        description: str = "",
+        train_params: Mapping[str, Any] | None = None,
+        with_values: bool = True,
+    ) -> Model:
+        """PostModelVersions: a new version carrying the configuration (`concepts` with their
+        values, the thresholds of a concept-thresholder; `params`). A thresholder's or
+        writer's version is ready at once; a classifier's trains (poll `get_model_version`).
+        The answer is the model, its new version in `version`.
+
+        Never retried after the request may have reached the server (a retry would make a
+        second version, or start a second training).
+        """
+        body = await self._call(
+            "POST",
+            self._app_path("models", model_id, "versions"),
+            json=wire.post_model_versions_body(
+                concepts=concepts,
+                params=params,
+                concepts_mutually_exclusive=concepts_mutually_exclusive,
+                description=description,
+                train_params=train_params,
+                with_values=with_values,
+            ),
+            idempotent=False,
+        )
+        model = wire.model_from(wire.single(body, "model"))
+        if model.version is None:
+            version = wire.model_version_from(wire.single(body, "model_version"))
+            model = replace(model, version=version)
+        return model
 
     async def delete_model(self, model_id: str) -> None:
         await self._call("DELETE", self._app_path("models", model_id))
@@ -919,23 +936,18 @@ class ClarifaiClient:
         description: str = "",
         train_params: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """PostModelVersions: start training a new version on `concepts` (the version's
-        output_info.data.concepts, as the docs and the SDK send them); poll
-        `get_model_version`.
-
-        Never retried after the request may have reached the server (a retry would
-        start a second training).
-        """
-        body = await self._call(
-            "POST",
-            self._app_path("models", model_id, "versions"),
-            json=wire.post_model_versions_body(concepts, description, train_params),
-            idempotent=False,
+        """PostModelVersions of a classifier: start training a new version on `concepts`
+        (the version's output_info.data.concepts, as the docs and the SDK send them); poll
+        `get_model_version`."""
+        model = await self.create_model_version(
+            model_id,
+            concepts=concepts,
+            description=description,
+            train_params=train_params,
+            with_values=False,
         )
-        model = wire.model_from(wire.single(body, "model"))
-        if model.version is not None:
-            return model.version
-        return wire.model_version_from(wire.single(body, "model_version"))
+        assert model.version is not None  # create_model_version fills it
+        return model.version
 
     async def get_model_version(self, model_id: str, version_id: str) -> ModelVersion:
         body = await self._call("GET", self._app_path("models", model_id, "versions", version_id))

@@ -371,6 +371,9 @@ class ModelVersion:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     completed_at: datetime | None = None
+    #: The version's ``output_info.params`` (a thresholder's comparator, a writer's status).
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
 
     @property
     def settled(self) -> bool:

@@ -211,6 +211,8 @@ def model_version_from(d: Mapping[str, Any]) -> ModelVersion:
         metrics=dict(_obj(d, "metrics")),
         created_at=parse_time(_get(d, "created_at")),
         completed_at=parse_time(_get(d, "completed_at")),
+        params=dict(_obj(_obj(d, "output_info"), "params")),
+        description=_str(d, "description"),
     )
 
 
@@ -595,72 +597,53 @@ def delete_annotations_body(ids: Sequence[str], input_ids: Sequence[str]) -> JSO
     return {"ids": list(ids), "input_ids": list(input_ids)}
 
 
-def _output_info(
-    concepts: Sequence[Concept] | None,
-    params: Mapping[str, Any] | None,
-    concepts_mutually_exclusive: bool | None,
-) -> JSON:
-    info: JSON = {}
-    if concepts is not None:
-        info["data"] = {"concepts": [concept_json(c) for c in concepts]}
-    if params is not None:
-        info["params"] = dict(params)
-    if concepts_mutually_exclusive is not None:
-        info["output_config"] = {"concepts_mutually_exclusive": concepts_mutually_exclusive}
-    return info
-
-
 def post_models_body(
-    model_id: str,
-    *,
-    model_type_id: str,
-    name: str = "",
-    description: str = "",
-    concepts: Sequence[Concept] | None = None,
-    params: Mapping[str, Any] | None = None,
-    concepts_mutually_exclusive: bool | None = None,
+    model_id: str, *, model_type_id: str, name: str = "", description: str = ""
 ) -> JSON:
+    """PostModels: the model only. Its configuration goes in a version
+    (`post_model_versions_body`), as on the platform since 2023 and in the SDK."""
     model: JSON = {"id": model_id, "model_type_id": model_type_id}
     if name:
         model["name"] = name
     if description:
         model["description"] = description
-    info = _output_info(concepts, params, concepts_mutually_exclusive)
-    if info:
-        model["output_info"] = info
     return {"model": model}
 
 
 def patch_models_body(
-    model_id: str,
-    *,
-    action: str,
-    name: str | None = None,
-    description: str | None = None,
-    concepts: Sequence[Concept] | None = None,
-    params: Mapping[str, Any] | None = None,
-    concepts_mutually_exclusive: bool | None = None,
+    model_id: str, *, action: str, name: str | None = None, description: str | None = None
 ) -> JSON:
+    """PatchModels: model-level fields only (a configuration is a new version)."""
     model: JSON = {"id": model_id}
     if name is not None:
         model["name"] = name
     if description is not None:
         model["description"] = description
-    info = _output_info(concepts, params, concepts_mutually_exclusive)
-    if info:
-        model["output_info"] = info
     return {"models": [model], "action": action}
 
 
 def post_model_versions_body(
-    concepts: Sequence[Concept],
+    *,
+    concepts: Sequence[Concept] | None = None,
+    params: Mapping[str, Any] | None = None,
+    concepts_mutually_exclusive: bool | None = None,
     description: str = "",
     train_params: Mapping[str, Any] | None = None,
+    with_values: bool = True,
 ) -> JSON:
-    """PostModelVersions (train): the version carries the concepts it learns."""
-    version: JSON = {
-        "output_info": {"data": {"concepts": [concept_json(c, with_value=False) for c in concepts]}}
-    }
+    """PostModelVersions: a new version with its configuration (`output_info`:
+    data.concepts, with their values unless `with_values` is False, as a classifier's concepts
+    go; params; output_config) and, for a trainable model, `train_info`."""
+    version: JSON = {}
+    info: JSON = {}
+    if concepts is not None:
+        info["data"] = {"concepts": [concept_json(c, with_value=with_values) for c in concepts]}
+    if params is not None:
+        info["params"] = dict(params)
+    if concepts_mutually_exclusive is not None:
+        info["output_config"] = {"concepts_mutually_exclusive": concepts_mutually_exclusive}
+    if info:
+        version["output_info"] = info
     if description:
         version["description"] = description
     if train_params:

@@ -1,4 +1,10 @@
-"""The form that creates a model, shaped by its type.
+"""The form that creates a model, or a new version of one, shaped by its type.
+
+A model is made the platform's way: PostModels (the model), then PostModelVersions with its
+configuration (a thresholder's or writer's version is ready at once; a classifier's version
+trains on the concepts picked, so creating a classifier starts its training). Opened on an
+existing model (`editing`), the form starts from its latest version's settings and saves a
+new version; the id is fixed.
 
 - classifier (`embedding-classifier`): the concepts it learns, picked from the app's list;
 - thresholder (`concept-thresholder`): the comparator (all six) and a threshold per concept,
@@ -28,7 +34,9 @@ from api.autoannotate import (
     EMBEDDING_CLASSIFIER,
     TYPE_TITLES,
     VISUAL_EMBEDDER,
+    comparator_of,
     threshold_problem,
+    writer_status_of,
 )
 from api.client import ClarifaiClient
 from api.errors import ApiError
@@ -59,7 +67,8 @@ COMPARATORS: tuple[ValueComparator, ...] = tuple(ValueComparator)
 
 @dataclass(frozen=True)
 class ModelDraft:
-    """What the form would send: PostModels arguments."""
+    """What the form would send: the model (PostModels) and its version's configuration
+    (PostModelVersions)."""
 
     id: str
     model_type_id: str
@@ -72,7 +81,8 @@ def _safe(index: int) -> str:
 
 
 class ModelForm(ModalScreen[Model | None]):
-    """Create one model of `model_type_id`; dismisses with the created model, or None."""
+    """Create one model of `model_type_id` (or, with `editing`, a new version of that model);
+    dismisses with the model as answered (its new version in `version`), or None."""
 
     DEFAULT_CSS = """
     ModelForm { align: center middle; }
@@ -102,34 +112,51 @@ class ModelForm(ModalScreen[Model | None]):
         concepts: Sequence[Concept] = (),
         taken_ids: Collection[str] = (),
         default_user: str = "",
+        editing: Model | None = None,
     ) -> None:
         super().__init__()
         self.model_type_id = model_type_id
         self.client = client
+        self.editing = editing
         self.app_concepts = list(concepts)
+        if editing is not None:  # its concepts are listed even if the app lost one since
+            known = {c.id for c in self.app_concepts}
+            self.app_concepts += [Concept(c.id, name=c.name) for c in editing.concepts
+                                  if c.id not in known]  # fmt: skip
         self.taken_ids = set(taken_ids)
         self.default_user = default_user
         self.saving = False
+        #: Set once PostModels answered: a retry after a refused version makes only the version.
+        self.created: Model | None = None
 
     # ------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
         title = TYPE_TITLES.get(self.model_type_id, self.model_type_id)
+        if self.editing is not None:
+            heading = f"New version of {self.editing.id} ({title})"
+            save = "Save new version (ctrl+s)"
+        else:
+            heading = f"New {title} ({self.model_type_id})"
+            trains = self.model_type_id == EMBEDDING_CLASSIFIER
+            save = "Create and train (ctrl+s)" if trains else "Create (ctrl+s)"
         with Vertical():
-            yield Static(f"New {title} ({self.model_type_id})", id="form-title", markup=False)
+            yield Static(heading, id="form-title", markup=False)
             with VerticalScroll(id="form-body"):
                 yield FormField(
                     "Model id",
                     Input(
+                        self.editing.id if self.editing is not None else "",
                         placeholder="e.g. my-classifier",
                         validators=[IdValidator(lambda: self.taken_ids, what="model id")],
                         id="model-id",
+                        disabled=self.editing is not None,
                     ),
                     name="id",
                 )
                 yield from self._type_fields()
             yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
-                yield Button("Create (ctrl+s)", id="save", variant="primary")
+                yield Button(save, id="save", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
 
     def _type_fields(self) -> ComposeResult:
@@ -138,7 +165,8 @@ class ModelForm(ModalScreen[Model | None]):
             yield FormField(
                 "Concepts it learns",
                 SelectionList[str](
-                    *((c.name or c.id, c.id) for c in self.app_concepts), id="concepts"
+                    *((c.name or c.id, c.id, c.id in self._had) for c in self.app_concepts),
+                    id="concepts",
                 ),
                 name="concepts",
                 hint="space toggles" if self.app_concepts else "the app has no concepts yet",
@@ -147,10 +175,7 @@ class ModelForm(ModalScreen[Model | None]):
             yield FormField(
                 "Comparator: keep concepts whose value ... threshold",
                 RadioSet(
-                    *(
-                        RadioButton(c.name, value=c is ValueComparator.GREATER_THAN)
-                        for c in COMPARATORS
-                    ),
+                    *(RadioButton(c.name, value=c is self._comparator) for c in COMPARATORS),
                     id="comparator",
                 ),
                 name="comparator",
@@ -164,7 +189,11 @@ class ModelForm(ModalScreen[Model | None]):
             yield FormField(
                 "Concepts and thresholds",
                 SelectionList[str](
-                    *((c.name or c.id, c.id, True) for c in self.app_concepts), id="concepts"
+                    *(
+                        (c.name or c.id, c.id, self.editing is None or c.id in self._had)
+                        for c in self.app_concepts
+                    ),
+                    id="concepts",
                 ),
                 name="concepts",
                 hint="space toggles; a blank threshold uses the default",
@@ -174,31 +203,52 @@ class ModelForm(ModalScreen[Model | None]):
                     with Horizontal(classes="threshold-row"):
                         yield Label(f"  {concept.id}"[:24])
                         yield Input(
+                            self._had.get(concept.id, ""),
                             placeholder="default",
                             validators=[ThresholdValidator(allow_blank=True)],
                             id=f"threshold-{_safe(index)}",
                         )
         elif kind == ANNOTATION_WRITER:
+            params = self.editing.params if self.editing is not None else {}
+            pending = writer_status_of(params) == AnnotationStatus.PENDING
+            user = str(params.get("annotation_user_id") or self.default_user)
             yield FormField(
                 "Annotation status",
                 RadioSet(
-                    RadioButton("SUCCESS (accepted)", value=True, id="status-success"),
-                    RadioButton("PENDING (review queue)", id="status-pending"),
+                    RadioButton("SUCCESS (accepted)", value=not pending, id="status-success"),
+                    RadioButton("PENDING (review queue)", value=pending, id="status-pending"),
                     id="status",
                 ),
                 name="status",
             )
             yield FormField(
                 "Annotation user",
-                Input(self.default_user, validators=[RequiredValidator("user")], id="user"),
+                Input(user, validators=[RequiredValidator("user")], id="user"),
                 name="user",
                 hint="annotations are written as this user",
             )
         elif kind == VISUAL_EMBEDDER:
             yield Static("An embedder needs nothing but an id.", classes="dialog-hint")
 
+    @property
+    def _had(self) -> dict[str, str]:
+        """The edited model's concepts -> their value as text (its thresholds)."""
+        if self.editing is None:
+            return {}
+        return {c.id: f"{c.value:g}" for c in self.editing.concepts}
+
+    @property
+    def _comparator(self) -> ValueComparator:
+        if self.editing is None:
+            return ValueComparator.GREATER_THAN
+        found = comparator_of(self.editing.params)
+        return found if found in COMPARATORS else ValueComparator.GREATER_THAN
+
     def on_mount(self) -> None:
-        self.query_one("#model-id", Input).focus()
+        if self.editing is None:
+            self.query_one("#model-id", Input).focus()
+        else:
+            self.focus_next()
 
     # ------------------------------------------------------------------ reading the form
     def field(self, name: str) -> FormField:
@@ -206,7 +256,7 @@ class ModelForm(ModalScreen[Model | None]):
 
     def collect(self) -> ModelDraft | None:
         """The draft, or None after showing every problem on its field."""
-        ok = self.field("id").check()
+        ok = self.editing is not None or self.created is not None or self.field("id").check()
         model_id = self.query_one("#model-id", Input).value.strip()
         kind = self.model_type_id
         if kind == EMBEDDING_CLASSIFIER:
@@ -285,13 +335,21 @@ class ModelForm(ModalScreen[Model | None]):
         self.run_worker(self._create(draft), name="create model", exit_on_error=False)
 
     async def _create(self, draft: ModelDraft) -> None:
+        """PostModels (unless the model exists), then PostModelVersions with the
+        configuration (none for an embedder: the platform trains no app-local one)."""
         try:
-            model = await self.client.create_model(
-                draft.id,
-                model_type_id=draft.model_type_id,
-                concepts=draft.concepts,
-                params=draft.params or None,
-            )
+            model = self.editing or self.created
+            if model is None:
+                model = await self.client.create_model(draft.id, model_type_id=draft.model_type_id)
+                self.created = model
+                self.query_one("#model-id", Input).disabled = True
+            if draft.model_type_id != VISUAL_EMBEDDER:
+                model = await self.client.create_model_version(
+                    draft.id,
+                    concepts=draft.concepts,
+                    params=draft.params or None,
+                    with_values=draft.model_type_id != EMBEDDING_CLASSIFIER,
+                )
         except Exception as exc:
             self.saving = False
             self.show_server_error(exc)
@@ -300,13 +358,17 @@ class ModelForm(ModalScreen[Model | None]):
 
     def show_server_error(self, error: BaseException) -> None:
         """Put a refusal on the field it concerns (else under the form)."""
+        if self.created is not None and self.editing is None:
+            prefix = f"model {self.created.id} created, but not its version"
+        else:
+            prefix = "not saved" if self.editing is not None else "not created"
         name = field_for_error(error, ERROR_FIELDS)
         if name is not None and self.query(f"#field-{name}"):
             target = self.field(name)
             target.set_error(error_text(error))
             self.query_one("#form-body", VerticalScroll).scroll_to_widget(target, animate=False)
-            self.query_one("#form-error", Static).update(f"not created: see {name}")
+            self.query_one("#form-error", Static).update(f"{prefix}: see {name}")
         else:
-            self.query_one("#form-error", Static).update(f"not created: {error_text(error)}")
+            self.query_one("#form-error", Static).update(f"{prefix}: {error_text(error)}")
         if isinstance(error, ApiError) and error.retryable:
-            self.query_one("#form-error", Static).update(f"not created: {error}")
+            self.query_one("#form-error", Static).update(f"{prefix}: {error}")

@@ -2,7 +2,9 @@
 
 A table of the app's models (type, version, status, concepts), the selected model's details
 below (its latest version, what it learnt from), `n` to create one with a form that fits its
-type, `t` to train a classifier with live status, `d` to delete, `w` for the wizard.
+type (PostModels, then its first version), `v` to make a new version from an edit of the
+latest settings, `t` to train a classifier with live status, `d` to delete, `w` for the
+wizard.
 """
 
 from __future__ import annotations
@@ -260,8 +262,30 @@ class ModelsScreen(AreaScreen):
     def _created(self, model: Model | None) -> None:
         if model is None:
             return
-        self.app.notify(f"created {model.id} ({model.model_type_id})")
+        made = f" (version {model.version.id[:12]})" if model.version is not None else ""
+        self.app.notify(f"saved {model.id}{made}")
         self.action_refresh()
+
+    def action_new_version(self) -> None:
+        """A new version of the selected model from an edit of its latest settings
+        (PostModelVersions): workflow nodes keep the version they pin until moved."""
+        model = self.selected_model()
+        if model is None or not self._ready():
+            return
+        kind = canonical_type(model.model_type_id)
+        if kind not in (EMBEDDING_CLASSIFIER, CONCEPT_THRESHOLDER, ANNOTATION_WRITER):
+            self.app.notify(f"{model.id} is a {model.model_type_id}: it takes no new versions here")
+            return
+        from screens.model_forms import ModelForm
+
+        form = ModelForm(
+            kind,
+            self.session.app_client(),
+            concepts=self.concepts,
+            default_user=self.session.user_id,
+            editing=model,
+        )
+        self.app.push_screen(form, self._created)
 
     def action_train(self) -> None:
         model = self.selected_model()

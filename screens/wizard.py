@@ -464,7 +464,7 @@ class WizardScreen(Screen[bool]):
         client = self.client()
         spec = the_plan.spec
         self.say("1/4 models")
-        await apply_models(client, the_plan, self._say_indented)
+        pinned = await apply_models(client, the_plan, self._say_indented)
         classifier = spec.model_id("classify")
         line = self.say(f"2/4 training {classifier}: starting")
 
@@ -480,7 +480,7 @@ class WizardScreen(Screen[bool]):
         version = await train_and_wait(client, classifier, learns, on_status=seen)
         seen(version)
         self.say(f"3/4 workflow {spec.workflow_id}: {the_plan.workflow_action}")
-        self.workflow = await apply_workflow(client, the_plan, version.id)
+        self.workflow = await apply_workflow(client, the_plan, version.id, pinned)
         nodes = self.workflow.nodes or ()
         models, _ = await fetch_state(client)
         self.models = models

@@ -342,21 +342,25 @@ async def test_models_and_versions(client: ClarifaiClient, router: respx.MockRou
     router.get(f"{APP}/models/clf").mock(return_value=ok(model=MODEL))
     assert (await client.get_model("clf")).concepts[0].value == 0.8
     post = router.post(f"{APP}/models").mock(return_value=ok(model=MODEL))
-    await client.create_model(
-        "thr",
-        model_type_id="concept-thresholder",
-        concepts=[Concept("cat", value=0.0)],
-        params={"concept_threshold_type": 1},
+    # the platform's way (issue #32): PostModels makes the model only, its configuration is
+    # a version (PostModelVersions), whose answer carries the new version
+    await client.create_model("thr", model_type_id="concept-thresholder")
+    assert body_of(post) == {"model": {"id": "thr", "model_type_id": "concept-thresholder"}}
+    ready = {**MODEL, "id": "thr", "model_version": {"id": "t1", "status": {"code": 21100}}}
+    version = router.post(f"{APP}/models/thr/versions").mock(return_value=ok(model=ready))
+    made = await client.create_model_version(
+        "thr", concepts=[Concept("cat", value=0.0)], params={"concept_threshold_type": 1}
     )
-    assert body_of(post) == {
-        "model": {
-            "id": "thr",
-            "model_type_id": "concept-thresholder",
-            "output_info": {
-                "data": {"concepts": [{"id": "cat", "value": 0.0}]},
-                "params": {"concept_threshold_type": 1},
-            },
-        }
+    assert made.version is not None and made.version.id == "t1" and made.version.trained
+    assert body_of(version) == {
+        "model_versions": [
+            {
+                "output_info": {
+                    "data": {"concepts": [{"id": "cat", "value": 0.0}]},
+                    "params": {"concept_threshold_type": 1},
+                }
+            }
+        ]
     }
     router.patch(f"{APP}/models").mock(return_value=ok(models=[MODEL]))
     assert (await client.patch_model("clf", name="C")).id == "clf"

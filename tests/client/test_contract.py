@@ -104,25 +104,30 @@ BODIES: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     (
         "PostModelsRequest",
         lambda: wire.post_models_body(
-            "thr",
-            model_type_id="concept-thresholder",
-            name="T",
-            description="d",
-            concepts=[Concept("cat", value=0.9)],
-            params={"concept_threshold_type": 1, "annotation_status": 24150},
-            concepts_mutually_exclusive=False,
+            "thr", model_type_id="concept-thresholder", name="T", description="d"
         ),
     ),
     (
         "PatchModelsRequest",
-        lambda: wire.patch_models_body(
-            "clf", action="overwrite", name="C", concepts=[Concept("cat")], params={"x": "y"}
-        ),
+        lambda: wire.patch_models_body("clf", action="overwrite", name="C", description="d"),
     ),
-    ("PostModelVersionsRequest", lambda: wire.post_model_versions_body([Concept("cat")])),
     (
         "PostModelVersionsRequest",
-        lambda: wire.post_model_versions_body([Concept("cat", "Cat")], "v2", {"epochs": 3}),
+        lambda: wire.post_model_versions_body(concepts=[Concept("cat")], with_values=False),
+    ),
+    (
+        "PostModelVersionsRequest",
+        lambda: wire.post_model_versions_body(
+            concepts=[Concept("cat", "Cat")], description="v2", train_params={"epochs": 3}
+        ),
+    ),
+    (
+        "PostModelVersionsRequest",
+        lambda: wire.post_model_versions_body(
+            concepts=[Concept("cat", value=0.9)],
+            params={"concept_threshold_type": 1, "annotation_status": 24150},
+            concepts_mutually_exclusive=False,
+        ),
     ),
     (
         "PostModelOutputsRequest",
@@ -228,7 +233,8 @@ async def test_every_body_the_client_sends_parses(tmp_path: object) -> None:
         await client.patch_concepts([Concept("c", "D")])
         await client.post_annotations([NewAnnotation("i", (Concept("c"),))])
         await client.patch_annotations([AnnotationUpdate("a", "i", status_code=24150)])
-        await client.create_model("m", model_type_id="concept-thresholder", params={"a": 1})
+        await client.create_model("m", model_type_id="concept-thresholder")
+        await client.create_model_version("m", concepts=[Concept("c", value=0.5)], params={"a": 1})
         await client.patch_model("m", name="M")
         await client.train_model("m", concepts=[Concept("cat")])
         await client.predict("m", [InputRef.existing("i")], version_id="v")

@@ -88,9 +88,9 @@ async def test_labelling_wizard_and_twenty_reviews_send_only_what_the_platform_p
         spec = WizardSpec(concepts=CONCEPTS, annotation_user_id="auto")
         models, workflows = await fetch_state(app)
         the_plan = plan(spec, models, workflows)
-        await apply_models(app, the_plan, lambda _: None)
+        pinned = await apply_models(app, the_plan, lambda _: None)
         version = await train_and_wait(app, spec.model_id("classify"), concepts)
-        workflow = await apply_workflow(app, the_plan, version.id)
+        workflow = await apply_workflow(app, the_plan, version.id, pinned)
         dry = await app.post_workflow_results(
             workflow.id, [InputRef.existing(i.id) for i in labelled[:3]], nodes=workflow.nodes
         )
@@ -127,8 +127,8 @@ async def test_labelling_wizard_and_twenty_reviews_send_only_what_the_platform_p
 def _assert_walkthrough_shape(recorder: Recorder) -> None:
     """The workflow and writers have the shape of Clarifai's API auto-annotation walkthrough
     (issue #22): the first node is the public embedder named by id, version and owner, each
-    later node takes an earlier one as its input, and each writer carries its status and
-    annotation user in output_info.params."""
+    later node takes an earlier one as its input, and each writer's version carries its
+    status and annotation user in output_info.params."""
     posted = [b for where, b in recorder.bodies if where.endswith("/workflows") and "POST" in where]
     assert len(posted) == 1
     nodes = posted[0]["workflows"][0]["nodes"]
@@ -139,21 +139,30 @@ def _assert_walkthrough_shape(recorder: Recorder) -> None:
         "main",
     )
     assert first["model_version"]["id"]
-    # the trained classifier is pinned to the version just trained; operators' versions are
-    # issue #32's (PostModels creates none for them yet)
-    assert nodes[1]["model"]["model_version"]["id"]
+    # every node pins a version (issue #32): the classifier's trained one, and the version
+    # PostModelVersions made for each thresholder and writer
+    assert all(n["model"]["model_version"]["id"] for n in nodes)
     seen = {nodes[0]["id"]}
     for node in nodes[1:]:
         inputs = [i["node_id"] for i in node["node_inputs"]]
         assert inputs and set(inputs) <= seen, (node["id"], inputs)
         seen.add(node["id"])
-    writers = [
-        m
+    # PostModels makes each model bare; its configuration is a version, made right after it
+    created = [(where, b["model"]) for where, b in recorder.bodies if where.endswith("/models")]
+    assert created and all("output_info" not in m and where.startswith("POST")
+                           for where, m in created)  # fmt: skip
+    assert not [w for w, _ in recorder.bodies if w.startswith("PATCH") and "/models" in w]
+    versions = {
+        where.split("/models/")[1].split("/")[0]: b["model_versions"][0]
         for where, b in recorder.bodies
-        if where.endswith("/models") and "POST" in where
-        for m in b.get("models", [b.get("model", {})])
-        if m.get("model_type_id") == "annotation-writer"
-    ]
-    statuses = sorted(w["output_info"]["params"]["annotation_status"] for w in writers)
-    assert statuses == [24150, 24151]  # ANNOTATION_SUCCESS, ANNOTATION_PENDING
-    assert {w["output_info"]["params"]["annotation_user_id"] for w in writers} == {"auto"}
+        if where.startswith("POST") and where.endswith("/versions")
+    }
+    writers = [m["id"] for _, m in created if m["model_type_id"] == "annotation-writer"]
+    params = [versions[w]["output_info"]["params"] for w in writers]
+    assert sorted(p["annotation_status"] for p in params) == [24150, 24151]  # SUCCESS, PENDING
+    assert {p["annotation_user_id"] for p in params} == {"auto"}
+    pinned = {n["model"]["id"]: n["model"]["model_version"]["id"] for n in nodes}
+    thresholders = [m["id"] for _, m in created if m["model_type_id"] == "concept-thresholder"]
+    assert thresholders and all(versions[t]["output_info"]["data"]["concepts"]
+                                for t in thresholders)  # fmt: skip
+    assert set(writers + thresholders) <= set(pinned)

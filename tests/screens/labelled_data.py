@@ -95,18 +95,14 @@ async def prepare(
                 await asyncio.sleep(0.05)
         if spec is not None:
             the_plan = plan(spec, {}, set())
-            await apply_models(app_client, the_plan, lambda _: None)
-            version = ""
+            pinned = await apply_models(app_client, the_plan, lambda _: None)
+            learns = [Concept(c, name=c) for c in spec.concepts]
+            classifier = spec.model_id("classify")
             if train:
-                version = (
-                    await train_and_wait(
-                        app_client,
-                        spec.model_id("classify"),
-                        [Concept(c, name=c) for c in spec.concepts],
-                        poll=0.05,
-                    )
-                ).id
-            await apply_workflow(app_client, the_plan, version)
+                version = await train_and_wait(app_client, classifier, learns, poll=0.05)
+            else:  # a node pins a version: started, not waited for (it may well fail)
+                version = await app_client.train_model(classifier, concepts=learns)
+            await apply_workflow(app_client, the_plan, version.id, pinned)
     finally:
         await connection.aclose()
 

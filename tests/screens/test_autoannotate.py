@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from api.autoannotate import (
     ANNOTATION_WRITER,
     CONCEPT_THRESHOLDER,
@@ -24,6 +26,7 @@ from api.models import (
     Concept,
     InputRef,
     Model,
+    ModelVersion,
     NodeOutput,
     ValueComparator,
     WorkflowNode,
@@ -52,7 +55,13 @@ def models_of(spec: WizardSpec) -> dict[str, Model]:
     """What the app holds after the wizard ran with `spec` (and the public embedder it uses,
     as fetch_state gives it)."""
     out = {
-        m.id: Model(m.id, model_type_id=m.model_type_id, concepts=m.concepts, params=m.params)
+        m.id: Model(
+            m.id,
+            model_type_id=m.model_type_id,
+            concepts=m.concepts,
+            params=m.params,
+            version=ModelVersion(f"{m.id}-v1", status_code=21100),
+        )
         for m in desired_models(spec)
     }
     out[PUBLIC_EMBEDDER.id] = PUBLIC_EMBEDDER
@@ -139,11 +148,19 @@ def test_plan_creates_then_keeps_then_updates_what_changed() -> None:
     assert first.workflow_action == "create"
     again = plan(SPEC, models_of(SPEC), {SPEC.workflow_id})
     assert {s.action for s in again.models} == {"keep"}
+    # a kept model's node pins the version it has
+    assert {s.version_id for s in again.models} == {f"{s.model.id}-v1" for s in again.models}
     assert again.workflow_action == "update"
     changed = WizardSpec(concepts=SPEC.concepts, annotation_user_id="someone-else", high=0.95)
-    steps = {s.model.node_id: s for s in plan(changed, models_of(SPEC), {"auto-annotate"}).models}
+    result = plan(changed, models_of(SPEC), {"auto-annotate"})
+    steps = {s.model.node_id: s for s in result.models}
     assert steps["confident"].action == "update" and steps["confident"].reason == "thresholds"
     assert steps["write-success"].reason == "annotation user"
+    # a changed setting is a new version, never PatchModels (issue #32)
+    assert (
+        "update model auto-annotate-confident (concept-thresholder): a new version: thresholds"
+        in result.describe()
+    )
     assert steps["classify"].action == "keep"
     assert steps["unsure"].action == "keep"
     # the server may send enums back as numbers (or floats): still the same
@@ -154,14 +171,27 @@ def test_plan_creates_then_keeps_then_updates_what_changed() -> None:
         model_type_id="concept-threshold",
         concepts=confident.concepts,
         params={"concept_threshold_type": 1.0},
+        version=confident.version,
     )
     writer = stored["auto-annotate-write-success"]
     stored[writer.id] = Model(
         writer.id,
         model_type_id=ANNOTATION_WRITER,
         params={"annotation_status": "ANNOTATION_SUCCESS", "annotation_user_id": "me"},
+        version=writer.version,
     )
     assert {s.action for s in plan(SPEC, stored, set()).models} == {"keep"}
+    # a thresholder made by PostModels whose version never came (a run cut short) gets one
+    stored[writer.id] = replace(stored[writer.id], version=None)
+    steps = {s.model.id: s for s in plan(SPEC, stored, set()).models}
+    assert (steps[writer.id].action, steps[writer.id].reason) == ("update", "it has no version yet")
+
+
+def test_the_workflow_pins_every_version() -> None:
+    pinned = {m.node_id: f"{m.node_id}-v" for m in desired_models(SPEC) if m.node_id != "classify"}
+    workflow = desired_workflow(SPEC, "clf-v", "ev1", pinned)
+    versions = {n.id: n.model_version_id for n in workflow.nodes}
+    assert versions == {"embed": "ev1", "classify": "clf-v", **pinned}
 
 
 def test_plan_reports_an_id_held_by_another_type() -> None:

@@ -10,7 +10,7 @@ from textual.app import App
 from textual.widgets import DataTable, Input, RadioButton, RadioSet, SelectionList
 
 from api.errors import ApiError
-from api.models import Concept, Model
+from api.models import Concept, Model, ModelVersion
 from screens.model_forms import ModelForm
 from screens.models import ModelsScreen
 from tests.screens.labelled_data import APP, prepare
@@ -21,26 +21,44 @@ CONCEPTS = [Concept("one"), Concept("two"), Concept("three")]
 
 
 class StubClient:
-    """Records create_model calls; raises `error` instead when given one."""
+    """Records the calls a form makes: PostModels (`create_model`) and PostModelVersions
+    (`create_model_version`); raises `error` instead at the call named by `fails`, once."""
 
-    def __init__(self, error: ApiError | None = None) -> None:
+    def __init__(self, error: ApiError | None = None, fails: str = "version") -> None:
         self.error = error
+        self.fails = fails
         self.calls: list[dict[str, Any]] = []
 
-    async def create_model(
+    def _maybe_fail(self, call: str) -> None:
+        if self.error is not None and call == self.fails:
+            error, self.error = self.error, None
+            raise error
+
+    async def create_model(self, model_id: str, *, model_type_id: str) -> Model:
+        self.calls.append({"call": "model", "id": model_id, "type": model_type_id})
+        self._maybe_fail("model")
+        return Model(model_id, model_type_id=model_type_id)
+
+    async def create_model_version(
         self,
         model_id: str,
         *,
-        model_type_id: str,
         concepts: Sequence[Concept] | None = None,
         params: Mapping[str, Any] | None = None,
+        with_values: bool = True,
     ) -> Model:
         self.calls.append(
-            {"id": model_id, "type": model_type_id, "concepts": concepts, "params": params}
+            {
+                "call": "version",
+                "id": model_id,
+                "concepts": concepts,
+                "params": params,
+                "with_values": with_values,
+            }
         )
-        if self.error is not None:
-            raise self.error
-        return Model(model_id, model_type_id=model_type_id, concepts=tuple(concepts or ()))
+        self._maybe_fail("version")
+        version = ModelVersion(f"{model_id}-v{len(self.calls)}", status_code=21100)
+        return Model(model_id, concepts=tuple(concepts or ()), version=version)
 
 
 class FormApp(App[None]):
@@ -87,13 +105,16 @@ async def test_classifier_form_picks_concepts_and_validates_as_you_type() -> Non
         await pilot.press("ctrl+s")
         await pilot.pause()
         await pilot.pause()
+    # PostModels, then the version that trains on the concepts picked (issue #32)
     assert client.calls == [
+        {"call": "model", "id": "my-classifier", "type": "embedding-classifier"},
         {
+            "call": "version",
             "id": "my-classifier",
-            "type": "embedding-classifier",
             "concepts": (Concept("one"), Concept("three")),
             "params": None,
-        }
+            "with_values": False,
+        },
     ]
     assert app.results and app.results[0] is not None and app.results[0].id == "my-classifier"
 
@@ -120,7 +141,8 @@ async def test_thresholder_form_default_and_per_concept_thresholds() -> None:
         await pilot.press("f2")
         await pilot.pause()
         await pilot.pause()
-    (call,) = client.calls
+    model, call = client.calls
+    assert model == {"call": "model", "id": "band", "type": "concept-thresholder"}
     assert call["params"] == {"concept_threshold_type": "LESS_THAN_OR_EQUAL"}
     assert [(c.id, c.value) for c in call["concepts"]] == [
         ("one", 0.5),
@@ -154,14 +176,26 @@ async def test_writer_form_server_error_lands_on_its_field() -> None:
         assert "expected a user id" in error_of(app, "user")
         assert error_of(app, "id") == ""
         assert app.results == []  # still open
-        await pilot.press("escape")
+        # the model was made; its refused version is what a retry sends, alone
+        assert "model writer created, but not its version" in str(
+            form.query_one("#form-error").render()
+        )
+        assert form.query_one("#model-id", Input).disabled
+        form.query_one("#user", Input).value = "carol"
+        await pilot.press("ctrl+s")
         await pilot.pause()
-    assert client.calls[0]["params"] == {"annotation_status": 24151, "annotation_user_id": "bob"}
-    assert app.results == [None]
+        await pilot.pause()
+    assert [c["call"] for c in client.calls] == ["model", "version", "version"]
+    assert client.calls[1]["params"] == {"annotation_status": 24151, "annotation_user_id": "bob"}
+    assert client.calls[2]["params"] == {"annotation_status": 24151, "annotation_user_id": "carol"}
+    (made,) = app.results
+    assert made is not None and made.version is not None
 
 
 async def test_embedder_form_duplicate_id_from_the_server() -> None:
-    client = StubClient(ApiError(21203, "model 'emb' already exists", name="MODEL_EXISTS"))
+    client = StubClient(
+        ApiError(21203, "model 'emb' already exists", name="MODEL_EXISTS"), fails="model"
+    )
     app = FormApp("visual-embedder", client)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"emb", "enter")
@@ -215,3 +249,36 @@ async def test_models_area_creates_a_classifier_and_trains_it_with_live_status(
         detail = str(screen.query_one("#model-detail").content)
         assert f"version {version.id}: trained" in detail
         assert "learnt from 24 inputs" in detail and "zero" in detail
+
+
+async def test_v_form_starts_from_the_latest_settings_and_saves_a_new_version() -> None:
+    """Issue #32: a changed threshold is a new version (PostModelVersions), never PostModels
+    again nor PatchModels; the id is fixed."""
+    client = StubClient()
+    editing = Model(
+        "band",
+        model_type_id="concept-thresholder",
+        concepts=(Concept("one", value=0.3), Concept("three", value=0.7)),
+        params={"concept_threshold_type": "LESS_THAN"},
+    )
+    app = FormApp("concept-thresholder", client)
+    app.form = ModelForm(
+        "concept-thresholder",
+        client,  # type: ignore[arg-type]
+        concepts=CONCEPTS,
+        taken_ids={"band"},
+        editing=editing,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = app.form
+        assert form.query_one("#model-id", Input).disabled
+        assert form.query_one("#threshold-c0", Input).value == "0.3"
+        assert form.query_one("#threshold-c2", Input).value == "0.7"
+        assert set(form.query_one("#concepts", SelectionList).selected) == {"one", "three"}
+        form.query_one("#threshold-c2", Input).value = "0.6"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+    (call,) = client.calls
+    assert call["call"] == "version" and call["params"] == {"concept_threshold_type": "LESS_THAN"}
+    assert [(c.id, c.value) for c in call["concepts"]] == [("one", 0.3), ("three", 0.6)]

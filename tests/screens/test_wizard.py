@@ -112,7 +112,11 @@ async def test_wizard_builds_trains_dry_runs_and_sets_the_default_idempotently(
         wizard.query_one("#high", Input).value = "0.95"
         await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
         plan_text = str(wizard.query_one("#plan-text").content)
-        assert "update model auto-annotate-confident (concept-thresholder): thresholds" in plan_text
+        # a changed threshold is a new version of the thresholder, never PatchModels (#32)
+        assert (
+            "update model auto-annotate-confident (concept-thresholder): a new version: "
+            "thresholds" in plan_text
+        )
         assert "use    model clarifai/main · general-image-embedding" in plan_text
         assert "update workflow auto-annotate" in plan_text
         await pilot.press("ctrl+n")
@@ -125,3 +129,13 @@ async def test_wizard_builds_trains_dry_runs_and_sets_the_default_idempotently(
         assert len([m async for m in client.iter_models()]) == len(models)
         assert [w.id async for w in client.iter_workflows()] == ["auto-annotate"]
         assert (await client.get_app()).default_workflow_id == "auto-annotate"
+        # every node pins a version; the confident node the new one, with the new thresholds
+        workflow = await client.get_workflow("auto-annotate")
+        assert all(n.model_version_id for n in workflow.nodes)
+        confident = next(n for n in workflow.nodes if n.id == "confident")
+        pinned = await client.get_model_output_info(
+            "auto-annotate-confident", confident.model_version_id
+        )
+        assert {c.value for c in pinned.concepts} == {0.95}
+        versions = await client.list_model_versions("auto-annotate-confident")
+        assert len(versions) == 2 and versions[0].id == confident.model_version_id

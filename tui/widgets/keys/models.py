@@ -6,6 +6,7 @@ from tui.widgets.bindings import KeySpec
 
 KEYS: tuple[KeySpec, ...] = (
     KeySpec("models.new", "n", "new_model", "New model", "models"),
+    KeySpec("models.version", "v", "new_version", "New version", "models"),
     KeySpec("models.train", "t", "train", "Train", "models"),
     KeySpec("models.delete", "d", "delete", "Delete", "models", show=False),
     KeySpec("models.refresh", "r", "refresh", "Refresh", "models"),
