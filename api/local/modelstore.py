@@ -119,14 +119,18 @@ class ModelStore:
 
     # -- models --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _latest(conn: sqlite3.Connection, model_pk: int) -> VersionRow | None:
+        row = conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_pk = ? "
+            "ORDER BY pk DESC LIMIT 1",
+            (model_pk,),
+        ).fetchone()
+        return None if row is None else _version(row)
+
     def _attach_latest(self, conn: sqlite3.Connection, models: list[ModelRow]) -> None:
         for model in models:
-            row = conn.execute(
-                f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_pk = ? "
-                "ORDER BY pk DESC LIMIT 1",
-                (model.pk,),
-            ).fetchone()
-            model.latest = None if row is None else _version(row)
+            model.latest = self._latest(conn, model.pk)
 
     def _model_row(self, conn: sqlite3.Connection, app_pk: int, model_id: str) -> ModelRow | None:
         row = conn.execute(
@@ -384,12 +388,7 @@ class ModelStore:
         if model.latest is not None:
             return model.latest
         with self.store.read() as conn:
-            row = conn.execute(
-                f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_pk = ? "
-                "ORDER BY pk DESC LIMIT 1",
-                (model.pk,),
-            ).fetchone()
-        return None if row is None else _version(row)
+            return self._latest(conn, model.pk)
 
     def version_ids(self, model_pks: Sequence[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {pk: [] for pk in model_pks}
