@@ -964,6 +964,25 @@ class ClarifaiClient:
             per_page=per_page,
         )
 
+    async def versions_with_config(self, model_id: str, *, limit: int = 5) -> list[ModelVersion]:
+        """The newest `limit` versions of a model, newest first, each with its configuration
+        (concepts and params). A version listed without one (the platform may answer
+        ListModelVersions without ``output_info``) is completed by its GetModelOutputInfo."""
+        listed = list(await self.list_model_versions(model_id, per_page=limit))
+
+        async def configured(version: ModelVersion) -> ModelVersion:
+            if version.concepts or version.params:
+                return version
+            return await self.version_with_config(model_id, version.id)
+
+        return list(await asyncio.gather(*(configured(v) for v in listed[:limit])))
+
+    async def version_with_config(self, model_id: str, version_id: str) -> ModelVersion:
+        """One version with its configuration (concepts, params): GetModelOutputInfo of it."""
+        model = await self.get_model_output_info(model_id, version_id)
+        version = model.version if model.version is not None else ModelVersion(version_id)
+        return replace(version, concepts=model.concepts, params=model.params)
+
     async def predict(
         self, model_id: str, inputs: Sequence[InputRef], *, version_id: str | None = None
     ) -> list[Prediction]:

@@ -16,22 +16,19 @@ from textual.widgets import DataTable, Static
 
 from api.autoannotate import (
     ANNOTATION_WRITER,
-    COMPARATOR_SYMBOLS,
     CONCEPT_THRESHOLDER,
     EMBEDDING_CLASSIFIER,
     MODEL_TYPES,
     TYPE_TITLES,
-    WRITER_STATUSES,
     canonical_type,
-    comparator_of,
     train_and_wait,
-    writer_status_of,
 )
 from api.errors import status_name
 from api.models import Concept, Model, ModelVersion, ModelVersionStatus
-from screens.workflow_graph import SHORT_TYPES
+from screens.workflow_graph import SHORT_TYPES, settings_text, version_settings
 from tui.widgets.area import AreaScreen
 from tui.widgets.forms import ConfirmScreen, PickScreen, scoped_bindings
+from tui.widgets.text import safe
 
 STATUS_WORDS: dict[int, str] = {
     ModelVersionStatus.TRAINED: "trained",
@@ -56,18 +53,28 @@ def version_status(version: ModelVersion | None) -> str:
 
 
 def concepts_cell(model: Model) -> str:
-    kind = canonical_type(model.model_type_id)
-    if kind == CONCEPT_THRESHOLDER:
-        symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
-        return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts)
-    if kind == ANNOTATION_WRITER:
-        code = writer_status_of(model.params)
-        status = next((v for k, v in WRITER_STATUSES.items() if k == code), str(code))
-        user = model.params.get("annotation_user_id") or "owner"
-        return f"writes {status} as {user}"
-    if kind == EMBEDDING_CLASSIFIER:
-        return ", ".join(c.id for c in model.concepts) or "-"
-    return ""
+    return settings_text(model.model_type_id, model.concepts, model.params)
+
+
+def trains(model: Model) -> bool:
+    return canonical_type(model.model_type_id) == EMBEDDING_CLASSIFIER
+
+
+def status_cell(model: Model, version: ModelVersion | None) -> str:
+    """A classifier's training state; an operator is `ready` once it has a version."""
+    if version is None:
+        return "not trained" if trains(model) else "no version: v"
+    if not trains(model) and version.trained:
+        return "ready"
+    return version_status(version)
+
+
+def version_line(model: Model, version: ModelVersion, *, latest: bool) -> str:
+    """One version in the detail pane: id, status, settings, when made."""
+    when = version.created_at.strftime("%Y-%m-%d %H:%M") if version.created_at else ""
+    settings = version_settings(model, version)
+    mark = "latest " if latest else ""
+    return f"  {version.id[:8]}  {mark}{status_cell(model, version)}  {settings}  {when}".rstrip()
 
 
 def describe_version(version: ModelVersion) -> list[str]:
@@ -99,7 +106,7 @@ class ModelsScreen(AreaScreen):
     DEFAULT_CSS = """
     ModelsScreen #models-table { height: 1fr; }
     ModelsScreen #model-detail {
-        height: auto; max-height: 7; border-top: solid $panel-lighten-2; color: $text;
+        height: auto; max-height: 9; border-top: solid $panel-lighten-2; color: $text;
     }
     """
 
@@ -107,6 +114,8 @@ class ModelsScreen(AreaScreen):
         super().__init__()
         self.models: list[Model] = []
         self.versions: dict[str, ModelVersion] = {}
+        #: The newest versions of a model (its detail pane), loaded when it is highlighted.
+        self.version_lists: dict[str, list[ModelVersion]] = {}
         self.training: set[str] = set()
         self.concepts: list[Concept] = []
 
@@ -150,7 +159,10 @@ class ModelsScreen(AreaScreen):
             if model.version is not None and model.id not in self.training:
                 self.versions[model.id] = model.version
         self.concepts = concepts
+        self.version_lists.clear()  # a new version may have been made since
         self._fill()
+        if (selected := self.selected_id()) is not None:
+            await self._load_versions(selected)
 
     def _fill(self) -> None:
         table = self.query_one("#models-table", DataTable)
@@ -159,12 +171,11 @@ class ModelsScreen(AreaScreen):
         for model in self.models:
             version = self.versions.get(model.id)
             kind = canonical_type(model.model_type_id)
-            trainable = kind == EMBEDDING_CLASSIFIER
             table.add_row(
                 model.id,
                 SHORT_TYPES.get(kind, kind),
-                (version.id[:8] if version else "-") if trainable else "",
-                (version_status(version) if version else "not trained") if trainable else "ready",
+                version.id[:8] if version else "-",
+                status_cell(model, version),
                 concepts_cell(model),
                 key=model.id,
             )
@@ -194,20 +205,20 @@ class ModelsScreen(AreaScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
         model = self.selected_model()
-        if (
-            model is not None
-            and canonical_type(model.model_type_id) == EMBEDDING_CLASSIFIER
-            and model.id not in self.training
-        ):
+        if model is not None and model.id not in self.training:
             self.run_worker(
-                self._load_version(model.id), group="detail", exclusive=True, exit_on_error=False
+                self._load_versions(model.id), group="detail", exclusive=True, exit_on_error=False
             )
 
-    async def _load_version(self, model_id: str) -> None:
-        page = await self.session.app_client().list_model_versions(model_id, per_page=1)
-        if page and model_id not in self.training:
-            self.versions[model_id] = page[0]
+    async def _load_versions(self, model_id: str) -> None:
+        """The highlighted model's newest versions with their settings (ListModelVersions)."""
+        versions = await self.session.app_client().versions_with_config(model_id, limit=4)
+        self.version_lists[model_id] = versions
+        if versions and model_id not in self.training:
+            self.versions[model_id] = versions[0]
             self._update_row(model_id)
+        elif self.selected_id() == model_id:
+            self._show_detail()
 
     def _show_detail(self) -> None:
         model = self.selected_model()
@@ -216,21 +227,28 @@ class ModelsScreen(AreaScreen):
             return
         kind = canonical_type(model.model_type_id)
         lines = [f"{model.id} — {TYPE_TITLES.get(kind, kind)} ({model.model_type_id})"]
+        version = self.versions.get(model.id)
         if kind == EMBEDDING_CLASSIFIER:
-            version = self.versions.get(model.id)
             lines.append(f"learns: {', '.join(c.id for c in model.concepts) or '-'}")
             lines += describe_version(version) if version else ["not trained yet: t trains it"]
+        elif version is None:
+            lines.append("no version yet: v makes one from its settings")
         elif text := concepts_cell(model):
             lines.append(text)
-        detail.update("\n".join(lines))
+        listed = self.version_lists.get(model.id) or []
+        if listed:
+            lines.append("versions, newest first (workflow nodes pin one; v makes a new one):")
+            lines += [version_line(model, v, latest=i == 0) for i, v in enumerate(listed)]
+        detail.update(safe("\n".join(lines)))
 
     def _update_row(self, model_id: str) -> None:
         table = self.query_one("#models-table", DataTable)
         version = self.versions.get(model_id)
         try:
             columns = list(table.columns)
-            table.update_cell(model_id, columns[2], version.id[:12] if version else "-")
-            table.update_cell(model_id, columns[3], version_status(version))
+            model = next(m for m in self.models if m.id == model_id)
+            table.update_cell(model_id, columns[2], version.id[:8] if version else "-")
+            table.update_cell(model_id, columns[3], status_cell(model, version))
         except Exception:
             return
         if self.selected_id() == model_id:
@@ -321,6 +339,7 @@ class ModelsScreen(AreaScreen):
             self.training.discard(model_id)
         self.versions[model_id] = version
         self._update_row(model_id)
+        await self._load_versions(model_id)
         self.app.notify(
             f"{model_id} trained: version {version.id} from {version.total_input_count} inputs"
         )

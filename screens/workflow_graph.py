@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from api.autoannotate import (
     ANNOTATION_WRITER,
     COMPARATOR_SYMBOLS,
     CONCEPT_THRESHOLDER,
+    EMBEDDING_CLASSIFIER,
     WRITER_STATUSES,
     canonical_type,
     comparator_of,
     writer_status_of,
 )
-from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Model, WorkflowNode
+from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Concept, Model, ModelVersion, WorkflowNode
 from tui.widgets.graph import GraphLayout, GraphNode, layout
 
 
@@ -39,6 +41,32 @@ SHORT_TYPES: dict[str, str] = {
 COMPACT_TYPES: dict[str, str] = {**SHORT_TYPES, "embedding-classifier": "classif."}
 
 
+def settings_text(
+    model_type_id: str, concepts: tuple[Concept, ...], params: Mapping[str, Any]
+) -> str:
+    """A model's (or one version's) settings in a line: thresholds, writer status, concepts."""
+    kind = canonical_type(model_type_id)
+    if kind == CONCEPT_THRESHOLDER:
+        symbol = COMPARATOR_SYMBOLS[comparator_of(params)]
+        return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in concepts)
+    if kind == ANNOTATION_WRITER:
+        code = writer_status_of(params)
+        status = next((v for k, v in WRITER_STATUSES.items() if k == code), str(code))
+        user = params.get("annotation_user_id") or "owner"
+        return f"writes {status} as {user}"
+    if kind == EMBEDDING_CLASSIFIER:
+        return ", ".join(c.id for c in concepts) or "-"
+    return ""
+
+
+def version_settings(model: Model, version: ModelVersion) -> str:
+    """One version's settings in a line; for a classifier, what it learnt from."""
+    if canonical_type(model.model_type_id) == EMBEDDING_CLASSIFIER:
+        learnt = ", ".join(c.id for c in version.concepts) or "-"
+        return f"{version.total_input_count} inputs: {learnt}"
+    return settings_text(model.model_type_id, version.concepts, version.params)
+
+
 def thresholds_text(model: Model) -> str:
     """`> 0.90` when every concept has the same threshold, else `a>0.90 b>0.80`."""
     symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
@@ -46,6 +74,24 @@ def thresholds_text(model: Model) -> str:
     if len(values) == 1:
         return f"{symbol} {model.concepts[0].value:.2f}"
     return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts) or symbol
+
+
+#: Versions whose configuration is known, by (model id, version id): a node that pins a version
+#: other than its model's latest is shown with that version's settings.
+Pinned = Mapping[tuple[str, str], ModelVersion]
+
+
+def node_model(
+    node: WorkflowNode, models: Mapping[str, Model], pinned: Pinned | None = None
+) -> Model | None:
+    """The node's model as the node runs it: with the settings of the version it pins."""
+    model = models.get(node.model_id)
+    if model is None or not node.model_version_id or not pinned:
+        return model
+    version = pinned.get((node.model_id, node.model_version_id))
+    if version is None:
+        return model
+    return replace(model, concepts=version.concepts, params=version.params, version=version)
 
 
 def node_lines(model: Model | None, model_id: str = "", *, compact: bool = False) -> list[str]:
@@ -62,15 +108,18 @@ def node_lines(model: Model | None, model_id: str = "", *, compact: bool = False
     return lines
 
 
-def node_detail(node: WorkflowNode, model: Model | None) -> str:
-    """One line about a node for under the graph: model, full type, settings, inputs."""
+def node_detail(node: WorkflowNode, model: Model | None, latest: str = "") -> str:
+    """One line about a node for under the graph: model, full type, the version it pins (and
+    the model's `latest` version when that is another), settings, inputs."""
     inputs = ", ".join(node.node_inputs) or "the workflow input"
     if model is None:
         return f"{node.id}: model {node.model_label!r} is missing; takes {inputs}"
     kind = canonical_type(model.model_type_id)
     text = f"{node.id}: model {node.model_label} ({kind})"
     if node.model_version_id:
-        text += f" version {node.model_version_id[:12]}"
+        text += f" version {node.model_version_id[:8]}"
+        if latest and latest != node.model_version_id:
+            text += f" (latest {latest[:8]}: v moves it)"
     if kind == CONCEPT_THRESHOLDER:
         symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
         thresholds = " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts)
@@ -84,12 +133,16 @@ def node_detail(node: WorkflowNode, model: Model | None) -> str:
 
 
 def to_graph(
-    nodes: Sequence[WorkflowNode], models: Mapping[str, Model], *, compact: bool = False
+    nodes: Sequence[WorkflowNode],
+    models: Mapping[str, Model],
+    *,
+    compact: bool = False,
+    pinned: Pinned | None = None,
 ) -> list[GraphNode]:
     return [
         GraphNode(
             n.id,
-            node_lines(models.get(n.model_id), n.model_id, compact=compact),
+            node_lines(node_model(n, models, pinned), n.model_id, compact=compact),
             list(n.node_inputs),
         )
         for n in nodes
@@ -109,11 +162,14 @@ def _words_whole(nodes: Sequence[GraphNode], fitted: GraphLayout) -> bool:
 
 
 def fitted_graph(
-    nodes: Sequence[WorkflowNode], models: Mapping[str, Model], width: int
+    nodes: Sequence[WorkflowNode],
+    models: Mapping[str, Model],
+    width: int,
+    pinned: Pinned | None = None,
 ) -> list[GraphNode]:
     """`to_graph`, with the compact type names when the full ones would be cut to fit `width`
     columns (0: unknown width, full names)."""
-    full = to_graph(nodes, models)
+    full = to_graph(nodes, models, pinned=pinned)
     if width <= 0:
         return full
     try:
@@ -121,7 +177,7 @@ def fitted_graph(
             return full
     except ValueError:  # a cycle: the view says so, whatever the labels
         return full
-    return to_graph(nodes, models, compact=True)
+    return to_graph(nodes, models, compact=True, pinned=pinned)
 
 
 def model_types(models: Mapping[str, Model]) -> dict[str, str]:
@@ -188,3 +244,8 @@ def rename_node(nodes: Sequence[WorkflowNode], old: str, new: str) -> list[Workf
         )
         for n in nodes
     ]
+
+
+def pin_version(nodes: Sequence[WorkflowNode], node_id: str, version_id: str) -> list[WorkflowNode]:
+    """Point a node at another version of its model (the other nodes unchanged)."""
+    return [replace(n, model_version_id=version_id) if n.id == node_id else n for n in nodes]

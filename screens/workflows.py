@@ -1,5 +1,5 @@
 """The Workflows area: the app's workflows, the graph of the selected one, editing by keyboard,
-dry runs and the app's default workflow.
+dry runs and the app's default workflow; `v` moves a node to another version of its model.
 
 Edits go to a draft per workflow (marked `*` in the list) until `s` saves it: PostWorkflows
 for a new workflow, PatchWorkflows (overwrite) for an existing one. Connections that would
@@ -25,8 +25,16 @@ from api.autoannotate import (
     workflow_problems,
 )
 from api.errors import ApiError
-from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Model, Workflow, WorkflowNode
+from api.models import (
+    PUBLIC_APP_ID,
+    PUBLIC_USER_ID,
+    Model,
+    ModelVersion,
+    Workflow,
+    WorkflowNode,
+)
 from screens.workflow_graph import (
+    Pinned,
     add_node,
     connect,
     delete_node,
@@ -34,7 +42,10 @@ from screens.workflow_graph import (
     fitted_graph,
     model_types,
     node_detail,
+    node_model,
+    pin_version,
     rename_node,
+    version_settings,
 )
 from tui.widgets.area import AreaScreen
 from tui.widgets.forms import (
@@ -56,7 +67,7 @@ class WorkflowGraphView(GraphView):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._workflow: tuple[list[WorkflowNode], dict[str, Model]] = ([], {})
+        self._workflow: tuple[list[WorkflowNode], dict[str, Model], Pinned] = ([], {}, {})
         self._worded_for: int | None = None
 
     def show(
@@ -65,14 +76,16 @@ class WorkflowGraphView(GraphView):
         models: dict[str, Model],
         *,
         selected: str | None = None,
+        pinned: Pinned | None = None,
     ) -> None:
-        self._workflow = (list(nodes), dict(models))
+        self._workflow = (list(nodes), dict(models), dict(pinned or {}))
         self._word(selected)
 
     def _word(self, selected: str | None = None) -> None:
         width = self.scrollable_content_region.width if self.is_mounted else 0
         self._worded_for = width
-        self.set_graph(fitted_graph(*self._workflow, width), selected=selected)
+        nodes, models, pinned = self._workflow
+        self.set_graph(fitted_graph(nodes, models, width, pinned), selected=selected)
 
     def on_resize(self) -> None:  # runs before GraphView's, which then has nothing to redo
         if self.scrollable_content_region.width != self._worded_for:
@@ -101,6 +114,8 @@ class WorkflowsScreen(AreaScreen):
         self.models: dict[str, Model] = {}
         self.workflows: dict[str, Workflow] = {}
         self.drafts: dict[str, list[WorkflowNode]] = {}
+        #: The configuration of versions nodes pin other than their model's latest.
+        self.pinned: dict[tuple[str, str], ModelVersion] = {}
         self.default_id = ""
         self.current: str | None = None
         self.loaded = False
@@ -180,6 +195,7 @@ class WorkflowsScreen(AreaScreen):
         nodes = [n for w in workflows.values() for n in w.nodes]
         models = await with_public_models(client, await client.list_models_with_config(), nodes)
         app = await client.get_app()
+        await self._read_pinned(nodes, models)
         self.models, self.workflows = models, workflows
         self.default_id = app.own_default_workflow
         self.loaded = True
@@ -189,6 +205,27 @@ class WorkflowsScreen(AreaScreen):
             self.current = self.default_id or next(iter(workflows), None)
         self.fill_list()
         self.show_graph()
+
+    async def _read_pinned(self, nodes: list[WorkflowNode], models: dict[str, Model]) -> None:
+        """Read the settings of each version a node pins when it is not its model's latest
+        (whose settings `models` has), so the graph shows what the node runs."""
+        client = self.session.app_client()
+        wanted = {
+            (n.model_id, n.model_version_id)
+            for n in nodes
+            if n.model_version_id
+            and not n.is_public
+            and (model := models.get(n.model_id)) is not None
+            and (model.version is None or model.version.id != n.model_version_id)
+            and (n.model_id, n.model_version_id) not in self.pinned
+        }
+        for model_id, version_id in sorted(wanted):
+            try:
+                self.pinned[model_id, version_id] = await client.version_with_config(
+                    model_id, version_id
+                )
+            except ApiError:
+                continue  # the detail line shows the model's latest settings instead
 
     def fill_list(self) -> None:
         listing = self.query_one("#workflow-list", OptionList)
@@ -216,7 +253,7 @@ class WorkflowsScreen(AreaScreen):
 
     def show_graph(self, selected: str | None = None) -> None:
         nodes = self.nodes
-        self.graph.show(nodes, self.models, selected=selected)
+        self.graph.show(nodes, self.models, selected=selected, pinned=self.pinned)
         if self.current is None:
             self.info("No workflow yet: n makes one, w runs the auto-annotation wizard.")
         elif not nodes:
@@ -227,7 +264,9 @@ class WorkflowsScreen(AreaScreen):
     def describe_selected(self) -> None:
         node = self.selected_node()
         if node is not None:
-            self.info(node_detail(node, self.models.get(node.model_id)))
+            model = self.models.get(node.model_id)
+            latest = model.version.id if model is not None and model.version else ""
+            self.info(node_detail(node, node_model(node, self.models, self.pinned), latest))
 
     def on_graph_view_node_selected(self, event: GraphView.NodeSelected) -> None:
         self.describe_selected()
@@ -442,6 +481,56 @@ class WorkflowsScreen(AreaScreen):
             ),
             named,
         )
+
+    def action_move_version(self) -> None:
+        """Point the selected node at another ready version of its model (a draft edit: `s`
+        saves it with PatchWorkflows)."""
+        node = self._need_node()
+        if node is None:
+            return
+        if node.is_public:
+            self.refuse(f"{node.id} runs a public model of {node.model_label}: its version is kept")
+            return
+        if node.model_id not in self.models:
+            self.refuse(f"{node.id}: model {node.model_id} is missing from this app")
+            return
+        self.run_worker(
+            self._pick_version(node), group="pick-version", exclusive=True, exit_on_error=False
+        )
+
+    async def _pick_version(self, node: WorkflowNode) -> None:
+        model = self.models[node.model_id]
+        try:
+            versions = await self.session.app_client().versions_with_config(node.model_id, limit=20)
+        except ApiError as exc:
+            self.refuse(f"versions of {node.model_id} not listed: {error_text(exc)}")
+            return
+        ready = [v for v in versions if v.trained]
+        if not ready:
+            self.refuse(f"{node.model_id} has no ready version: make one in Models (3), v")
+            return
+        for version in ready:
+            self.pinned.setdefault((node.model_id, version.id), version)
+        options = []
+        for version in ready:
+            marks = ["latest"] if version.id == versions[0].id else []
+            if version.id == node.model_version_id:
+                marks.append("pinned now")
+            settings = version_settings(model, version)
+            when = version.created_at.strftime("%Y-%m-%d %H:%M") if version.created_at else ""
+            label = f"{version.id[:8]}  {settings}  {when}  {' '.join(marks)}".rstrip()
+            options.append((version.id, safe(label, one_line=True)))
+
+        def picked(version_id: str | None) -> None:
+            if not version_id or version_id == node.model_version_id:
+                return
+            self.edit(
+                pin_version(self.nodes, node.id, version_id),
+                selected=node.id,
+                note=f"{node.id} now runs version {version_id[:8]} of {node.model_id} (s saves)",
+            )
+
+        self.ask(PickScreen(f"Version of {node.model_id} for node {node.id}", options), picked)
 
     def action_revert(self) -> None:
         if self.current is None or self.current not in self.drafts:

@@ -282,3 +282,55 @@ async def test_v_form_starts_from_the_latest_settings_and_saves_a_new_version() 
     (call,) = client.calls
     assert call["call"] == "version" and call["params"] == {"concept_threshold_type": "LESS_THAN"}
     assert [(c.id, c.value) for c in call["concepts"]] == [("one", 0.3), ("three", 0.6)]
+
+
+async def test_models_area_lists_each_models_versions_with_their_settings(
+    tmp_path: Path,
+) -> None:
+    """Issue #32: an operator's row shows its latest version (or that it has none), and the
+    detail pane lists its versions newest first, each with its own thresholds; `v` adds one."""
+    await prepare(tmp_path, per_concept=1)
+    app = make_tui(tmp_path, app_id=APP, area="models")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await connected(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        client = app.session.app_client()
+        await client.create_model("band", model_type_id="concept-thresholder")
+        await client.create_model("bare", model_type_id="concept-thresholder")
+        older = await client.create_model_version(
+            "band", concepts=[Concept("one", value=0.8)], params={"concept_threshold_type": 1}
+        )
+        newer = await client.create_model_version(
+            "band", concepts=[Concept("one", value=0.95)], params={"concept_threshold_type": 1}
+        )
+        assert older.version is not None and newer.version is not None
+        await pilot.press("r")
+        await wait_until(pilot, lambda: {"band", "bare"} <= {m.id for m in screen.models})
+        table = screen.query_one("#models-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == len(screen.models))
+        assert table.get_row("bare")[2:4] == ["-", "no version: v"]
+        assert table.get_row("band")[2:4] == [newer.version.id[:8], "ready"]
+
+        table.move_cursor(row=table.get_row_index("band"))
+        await wait_until(pilot, lambda: len(screen.version_lists.get("band", [])) == 2)
+        detail = str(screen.query_one("#model-detail").content)
+        lines = detail.splitlines()
+        first = next(i for i, line in enumerate(lines) if newer.version.id[:8] in line)
+        second = next(i for i, line in enumerate(lines) if older.version.id[:8] in line)
+        assert first < second, detail
+        assert "latest ready" in lines[first] and "one>0.95" in lines[first], detail
+        assert "one>0.80" in lines[second] and "latest" not in lines[second], detail
+
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelForm))
+        form = app.screen
+        assert isinstance(form, ModelForm)
+        assert form.query_one("#threshold-c1", Input).value == "0.95"  # "one"
+        form.query_one("#threshold-c1", Input).value = "0.9"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="saved")
+        await wait_until(pilot, lambda: len(screen.version_lists.get("band", [])) == 3)
+        newest = screen.version_lists["band"][0]
+        assert [(c.id, c.value) for c in newest.concepts] == [("one", 0.9)]
+        assert table.get_row("band")[2] == newest.id[:8]

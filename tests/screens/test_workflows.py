@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,47 @@ async def test_add_node_offers_public_embedders_with_a_filter(tmp_path: Path) ->
         embed = next(n for n in screen.nodes if n.id == "embed")
         assert added.is_public and added.model_id == "general-image-embedding"
         assert added.model_version_id == embed.model_version_id != ""
+
+
+async def test_v_moves_a_node_to_a_newer_version_and_the_graph_shows_what_it_pins(
+    tmp_path: Path,
+) -> None:
+    """Issue #32: a new version of a thresholder leaves the saved workflow on the old one (the
+    graph shows the old thresholds and says a newer version exists) until `v` moves the node
+    and `s` saves the workflow with the new version id."""
+    await prepare(tmp_path, spec=SPEC)
+    app = make_tui(tmp_path, app_id=APP, area="workflows")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await workflows_screen(pilot)
+        client = app.session.app_client()
+        node = next(n for n in screen.nodes if n.id == "confident")
+        old = await client.version_with_config(node.model_id, node.model_version_id)
+        assert {round(c.value, 2) for c in old.concepts} != {0.42}
+        made = await client.create_model_version(
+            node.model_id,
+            concepts=[replace(c, value=0.42) for c in old.concepts],
+            params=old.params,
+        )
+        assert made.version is not None and made.version.trained
+        new_id = made.version.id
+
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.models[node.model_id].version.id == new_id)
+        graph = screen.query_one(GraphView)
+        graph.select("confident")
+        await pilot.pause()
+        info = str(screen.query_one("#wf-info").content)
+        assert f"version {old.id[:8]} (latest {new_id[:8]}: v moves it)" in info, info
+        assert "0.42" not in info and "0.42" not in "\n".join(graph.lines)
+
+        await pilot.press("v")
+        await pick(pilot, new_id)
+        assert screen.is_dirty("auto-annotate")
+        assert "0.42" in "\n".join(graph.lines)
+        info = str(screen.query_one("#wf-info").content)
+        assert f"confident now runs version {new_id[:8]}" in info, info
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not screen.is_dirty("auto-annotate"), what="save")
+        saved = {n.id: n for n in (await client.get_workflow("auto-annotate")).nodes}
+        assert saved["confident"].model_version_id == new_id
+        assert saved["unsure"].model_version_id != new_id

@@ -15,6 +15,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("workflows.disconnect", "x", "disconnect", "Disconnect", "workflows"),
     KeySpec("workflows.delete_node", "d,delete", "delete_node", "Delete node", "workflows"),
     KeySpec("workflows.rename", "R", "rename", "Rename", "workflows"),
+    KeySpec("workflows.version", "v", "move_version", "Version", "workflows"),
     KeySpec("workflows.save", "s", "save", "Save", "workflows"),
     KeySpec("workflows.revert", "u", "revert", "Undo edits", "workflows", show=False),
     KeySpec("workflows.dry_run", "t", "dry_run", "Dry run", "workflows"),
