@@ -1,7 +1,10 @@
 """The Review area: PENDING annotations one at a time: accept, reject, toggle, skip, undo.
 
 Each annotation is claimed with a short lease before it is shown (see `api.review`), so two
-reviewers on one server never review the same one; decisions are written at once.
+reviewers on one server never review the same one; decisions are written at once. Keys
+pressed while a decision is being written are queued and carried out in order, never
+dropped. The number keys switch areas here as everywhere: a concept is toggled by moving to
+it (j/k) and pressing space.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from api.models import Annotation
 from api.review import ReviewQueue
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.preview import ImagePreview
+from tui.widgets.text import safe
 
-HINT = "a accept · r reject · 1-9 toggle concept · s skip · u undo"
+HINT = "a accept · r reject · j/k pick a concept, space toggles it · s skip · u undo"
 
 
 class ReviewScreen(AreaScreen):
@@ -45,6 +49,11 @@ class ReviewScreen(AreaScreen):
         #: Concept ids switched off for the current annotation (dropped on accept).
         self.off: set[str] = set()
         self.busy = False
+        #: The concept row the toggle key acts on (0-based).
+        self.cursor = 0
+        #: Decisions pressed while another was being written, carried out in order.
+        self.pending: list[str] = []
+        self._draining = False
         self._renew_timer: Timer | None = None
         self._app_id = ""
 
@@ -86,6 +95,7 @@ class ReviewScreen(AreaScreen):
             self.run_worker(old.release(), group="review-release", exit_on_error=False)
         self.queue = None
         self.current = None
+        self.pending.clear()
         self._app_id = session.app_id
         if session.client is None or not session.app_id:
             self._counter(session.error or "no app selected: ctrl+o picks one")
@@ -109,7 +119,23 @@ class ReviewScreen(AreaScreen):
             self.busy = False
         if queue is self.queue:
             self._show(annotation)
+            self._drain()
             await self._preview(annotation)
+
+    def _drain(self) -> None:
+        """Carry out the next queued key, if any (each one's work calls this again)."""
+        if not self.pending or self.busy:
+            return
+        if self.current is None:
+            dropped = len(self.pending)
+            self.pending.clear()
+            self.notify(f"nothing left to review: {dropped} queued key(s) not used")
+            return
+        self._draining = True
+        try:
+            getattr(self, f"action_{self.pending.pop(0)}")()
+        finally:
+            self._draining = False
 
     def _counter(self, text: str) -> None:
         self.query_one("#review-counter", Static).update(text)
@@ -132,11 +158,14 @@ class ReviewScreen(AreaScreen):
         if queue.decisions:
             last = queue.decisions[-1]
             parts.append(f"last: {last.action} (u undoes)")
+        if self.pending:
+            parts.append(f"{len(self.pending)} queued")
         return " · ".join(parts)
 
     def _show(self, annotation: Annotation | None) -> None:
         self.current = annotation
         self.off = set()
+        self.cursor = 0
         meta = self.query_one("#review-meta", Static)
         if annotation is None:
             meta.update(
@@ -152,7 +181,9 @@ class ReviewScreen(AreaScreen):
                 if annotation.model_version_id
                 else f"user {annotation.user_id or '-'}"
             )
-            meta.update(escape(f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"))
+            meta.update(
+                escape(safe(f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"))
+            )
             self._show_concepts()
         if self.queue is not None:
             self._counter(self._counter_text())
@@ -162,13 +193,14 @@ class ReviewScreen(AreaScreen):
         if annotation is None:
             return
         lines = []
-        for n, concept in enumerate(annotation.concepts, start=1):
+        for n, concept in enumerate(annotation.concepts):
             on = concept.id not in self.off
-            mark = r"\[x]" if on else r"\[ ]"
-            key = str(n) if n <= 9 else " "
-            name = escape(concept.name or concept.id)
-            text = f"{mark} {key} {name} {concept.value:.2f}"
-            lines.append(text if on else f"[dim strike]{text}[/]")
+            # The state is a word as well as a mark: no colour needed to read it (NO_COLOR).
+            mark = r"\[x] keep" if on else r"\[ ] drop"
+            pointer = ">" if n == self.cursor else " "
+            name = escape(safe(concept.name or concept.id, one_line=True, limit=60))
+            text = f"{pointer} {mark} {name} {concept.value:.2f}"
+            lines.append(text if on else f"[dim]{text}[/]")
         if not lines:
             lines.append("(no concepts)")
         self.query_one("#review-concepts", Static).update("\n".join(lines))
@@ -195,8 +227,14 @@ class ReviewScreen(AreaScreen):
 
     # -- actions ---------------------------------------------------------------------------
 
-    def _ready(self) -> ReviewQueue | None:
-        if self.busy or self.queue is None:
+    def _ready(self, action: str) -> ReviewQueue | None:
+        """The queue, when `action` can run now; while another decision is being written the
+        key is queued instead (never dropped)."""
+        if self.queue is None:
+            return None
+        if self.busy or (self.pending and not self._draining):
+            self.pending.append(action)
+            self._counter(self._counter_text())
             return None
         return self.queue
 
@@ -207,7 +245,7 @@ class ReviewScreen(AreaScreen):
         self._decide(accept=False)
 
     def _decide(self, *, accept: bool) -> None:
-        queue = self._ready()
+        queue = self._ready("accept" if accept else "reject")
         annotation = self.current
         if queue is None or annotation is None:
             return
@@ -227,7 +265,7 @@ class ReviewScreen(AreaScreen):
         self._run(work())
 
     def action_skip(self) -> None:
-        queue = self._ready()
+        queue = self._ready("skip")
         if queue is None or self.current is None:
             return
         self.busy = True
@@ -242,7 +280,7 @@ class ReviewScreen(AreaScreen):
         self._run(work())
 
     def action_undo(self) -> None:
-        queue = self._ready()
+        queue = self._ready("undo")
         if queue is None:
             return
         if not queue.decisions:
@@ -257,15 +295,24 @@ class ReviewScreen(AreaScreen):
             finally:
                 self.busy = False
             self._show(restored)
+            self._drain()
             await self._preview(restored)
 
         self._run(work())
 
-    def action_toggle_concept(self, number: int) -> None:
+    def action_concept_cursor(self, step: int) -> None:
         annotation = self.current
-        if annotation is None or not 1 <= number <= len(annotation.concepts):
+        if annotation is None or not annotation.concepts:
             return
-        concept_id = annotation.concepts[number - 1].id
+        self.cursor = (self.cursor + step) % len(annotation.concepts)
+        self._show_concepts()
+
+    def action_toggle_concept(self) -> None:
+        """Keep or drop the concept under the cursor (dropped ones are left out on accept)."""
+        annotation = self.current
+        if annotation is None or not 0 <= self.cursor < len(annotation.concepts):
+            return
+        concept_id = annotation.concepts[self.cursor].id
         self.off.symmetric_difference_update({concept_id})
         self._show_concepts()
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text, TextType
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -655,7 +656,11 @@ class UploadsScreen(AreaScreen):
         self._status()
 
     def action_clear_marks(self) -> None:
-        self.query_one(MarkingTree).clear_marks()
+        """escape clears the marks; with none, it goes back to the previous area."""
+        tree = self.query_one(MarkingTree)
+        if not tree.marked:
+            raise SkipAction()
+        tree.clear_marks()
         self._status()
 
     def action_add_marked(self) -> None:

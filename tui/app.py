@@ -54,7 +54,8 @@ class ClarifaiTUI(App[int]):
     TITLE = "clarifai-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar = [
-        Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in GLOBAL_KEYS
+        Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.priority)
+        for k in GLOBAL_KEYS
     ]
     MODES: ClassVar = {area: partial(_area_screen, area) for area in AREA_TITLES}
 
@@ -80,6 +81,8 @@ class ClarifaiTUI(App[int]):
         self._connect_on_mount = connect
         self.connection: Connection | None = None
         self._remember_app = bool(app_id) and app_id != profile.app_id
+        #: Areas shown before the current one, most recent last (escape goes back).
+        self._visited: list[str] = []
 
     # ---------------------------------------------------------------- start and stop
     async def on_mount(self) -> None:
@@ -198,7 +201,17 @@ class ClarifaiTUI(App[int]):
             self.notify(f"no area named {area!r}", severity="error")
             return
         if self.current_mode != area:
+            self._visited = [a for a in self._visited if a != self.current_mode]
+            self._visited.append(self.current_mode)
             await self.switch_mode(area)
+
+    async def action_back(self) -> None:
+        """escape: back to the area shown before this one (as a browser's back)."""
+        while self._visited:
+            area = self._visited.pop()
+            if area != self.current_mode and area in AREA_TITLES:
+                await self.switch_mode(area)
+                return
 
     def action_command_line(self) -> None:
         screen = self.screen

@@ -91,8 +91,8 @@ async def test_accept_reject_undo_skip(tmp_path: Path) -> None:
         counter = str(screen.query_one("#review-counter").render())
         assert "4 left to review" in counter
         # switch dog off, accept: SUCCESS with cat only, written at once
-        await pilot.press("2")
-        assert "[ ] 2 dog" in str(screen.query_one("#review-concepts").render())
+        await pilot.press("j", "space")
+        assert "> [ ] drop dog" in str(screen.query_one("#review-concepts").render())
         await pilot.press("a")
         await settled(pilot, screen, first)
         accepted = (
@@ -191,8 +191,45 @@ def test_review_snapshot(tmp_path: Path, snap_compare: Any) -> None:
 
     async def ready(pilot: Pilot[Any]) -> None:
         screen = await open_review(pilot)
-        await pilot.press("2")
+        await pilot.press("j", "space")
         preview = screen.query_one("#review-preview")
         await wait_until(pilot, lambda: bool(preview.lines), what="preview")  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+async def test_global_keys_work_in_review_and_quick_keys_are_queued(tmp_path: Path) -> None:
+    """Issue #30: `1` opens Uploads from Review and `escape` comes back; five `a` pressed
+    faster than the decisions are written are all carried out, in order."""
+    await seed(tmp_path, count=6)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_review(pilot)
+        client = app.session.app_client()
+        await pilot.press("1")
+        await wait_until(pilot, lambda: app.current_mode == "uploads", what="Uploads")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.current_mode == "review", what="back in Review")
+        await wait_until(pilot, lambda: screen.current is not None and not screen.busy)
+
+        first = screen.current
+        assert first is not None
+        screen.action_accept()  # busy from here until the next one is shown
+        assert screen.busy
+        for _ in range(4):
+            screen.action_accept()
+        assert screen.pending == ["accept"] * 4
+        await wait_until(
+            pilot,
+            lambda: (
+                not screen.pending
+                and not screen.busy
+                and screen.queue is not None
+                and screen.queue.reviewed == 5
+            ),
+            what="five decisions",
+        )
+        final = await statuses(client)
+        accepted = [k for k, v in final.items() if v == AnnotationStatus.SUCCESS and k != "done-0"]
+        assert len(accepted) == 5, final
+        assert sum(1 for v in final.values() if v == PENDING) == 1

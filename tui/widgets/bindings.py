@@ -18,6 +18,8 @@ class KeySpec:
     description: str
     scope: str  # "global" or an area id
     show: bool = True
+    #: Checked before the focused widget's keys (ctrl+q must work in every dialog too).
+    priority: bool = False
 
 
 AREA_TITLES: Final = {
@@ -38,7 +40,8 @@ GLOBAL_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("app.palette", "ctrl+p", "command_palette", "Palette", "global", show=False),
     KeySpec("app.help", "question_mark", "help", "Help", "global"),
     KeySpec("app.apps", "ctrl+o", "pick_app", "Apps", "global"),
-    KeySpec("app.quit", "ctrl+q", "quit", "Quit", "global"),
+    KeySpec("app.quit", "ctrl+q", "quit", "Quit", "global", priority=True),
+    KeySpec("app.back", "escape", "back", "Back", "global", show=False),
 )
 
 

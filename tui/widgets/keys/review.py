@@ -1,7 +1,7 @@
 """Keys of the Review area (pure data; see tui.widgets.bindings).
 
-Number keys toggle the shown concepts here, so inside Review they do not switch areas:
-use `:` (e.g. `:explorer`) or ctrl+p to leave.
+The number keys switch areas here as on every screen (issue #30); a concept is toggled by
+moving to it with j/k (or the arrows) and pressing space.
 """
 
 from __future__ import annotations
@@ -13,16 +13,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("review.reject", "r", "reject", "Reject", "review"),
     KeySpec("review.undo", "u", "undo", "Undo", "review"),
     KeySpec("review.skip", "s", "skip", "Skip", "review"),
-    *(
-        KeySpec(
-            f"review.toggle_{n}",
-            str(n),
-            f"toggle_concept({n})",
-            f"Toggle concept {n}",
-            "review",
-            show=False,
-        )
-        for n in range(1, 10)
-    ),
+    KeySpec("review.down", "j,down", "concept_cursor(1)", "Next concept", "review", show=False),
+    KeySpec("review.up", "k,up", "concept_cursor(-1)", "Previous concept", "review", show=False),
+    KeySpec("review.toggle", "space,x", "toggle_concept", "Keep/drop concept", "review"),
     KeySpec("review.reload", "ctrl+r", "reload", "Reload", "review", show=False),
 )
