@@ -28,6 +28,7 @@ from api.models import Concept, Model, ModelVersion, ModelVersionStatus
 from screens.workflow_graph import SHORT_TYPES, settings_text, version_settings
 from tui.widgets.area import AreaScreen
 from tui.widgets.forms import ConfirmScreen, PickScreen, scoped_bindings
+from tui.widgets.quit import Pending
 from tui.widgets.text import safe
 
 STATUS_WORDS: dict[int, str] = {
@@ -253,6 +254,13 @@ class ModelsScreen(AreaScreen):
             return
         if self.selected_id() == model_id:
             self._show_detail()
+
+    def pending_work(self) -> list[Pending]:
+        if not self.training:
+            return []
+        names = ", ".join(sorted(self.training))
+        where = "at the next start" if self.session.embedded else "on the platform"
+        return [Pending(f"training {names}: it goes on {where}; only the live status stops")]
 
     # ------------------------------------------------------------------ actions
     def action_new_model(self) -> None:

@@ -55,6 +55,7 @@ from api.upload import (
 )
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.forms import ConfirmScreen, PromptScreen, scoped_bindings
+from tui.widgets.quit import Pending
 from tui.widgets.text import safe
 
 if TYPE_CHECKING:
@@ -654,6 +655,16 @@ class UploadsScreen(AreaScreen):
 
     def on_marking_tree_marks_changed(self, _event: MarkingTree.MarksChanged) -> None:
         self._status()
+
+    def pending_work(self) -> list[Pending]:
+        if not self.running:
+            return []
+        return [
+            Pending(
+                f"an upload into {self.session.app_id} is running: what the server "
+                "acknowledged is kept, and the rest resumes when you open Uploads again"
+            )
+        ]
 
     def action_clear_marks(self) -> None:
         """escape clears the marks; with none, it goes back to the previous area."""

@@ -57,6 +57,7 @@ from tui.widgets.forms import (
     scoped_bindings,
 )
 from tui.widgets.graph import GraphView
+from tui.widgets.quit import Pending
 from tui.widgets.text import safe
 
 DEFAULT_MARK = "★"
@@ -541,6 +542,26 @@ class WorkflowsScreen(AreaScreen):
         self.fill_list()
         self.show_graph()
         self.info("edits undone")
+
+    def pending_work(self) -> list[Pending]:
+        dirty = [w for w in self.drafts if self.is_dirty(w)]
+        if not dirty:
+            return []
+        names = ", ".join(dirty)
+        return [Pending(f"workflow {names}: edits not saved", save=self.save_all)]
+
+    async def save_all(self) -> bool:
+        """Save every edited workflow (for quit's `s`); False when one was refused."""
+        for workflow_id in [w for w in self.drafts if self.is_dirty(w)]:
+            nodes = self.drafts[workflow_id]
+            problems = workflow_problems(nodes, model_types(self.models))
+            if problems:
+                self.refuse(f"{workflow_id} not saved: " + "; ".join(problems))
+                return False
+            await self._save(Workflow(workflow_id, tuple(nodes)))
+            if self.is_dirty(workflow_id):
+                return False
+        return True
 
     # ------------------------------------------------------------------ saving
     def action_save(self) -> None:

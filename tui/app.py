@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -83,6 +83,7 @@ class ClarifaiTUI(App[int]):
         self._remember_app = bool(app_id) and app_id != profile.app_id
         #: Areas shown before the current one, most recent last (escape goes back).
         self._visited: list[str] = []
+        self.areas: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- start and stop
     async def on_mount(self) -> None:
@@ -213,6 +214,35 @@ class ClarifaiTUI(App[int]):
                 await self.switch_mode(area)
                 return
 
+    async def action_quit(self) -> None:
+        """ctrl+q: quit, but first ask when an area has unsaved edits or work in flight."""
+        from tui.widgets.quit import QuitScreen
+
+        if isinstance(self.screen, QuitScreen):  # ctrl+q twice: quit anyway
+            self.exit(0)
+            return
+        pending = [
+            item
+            for area in self.areas.values()
+            if isinstance(area, AreaScreen) and area.is_mounted
+            for item in area.pending_work()
+        ]
+        if not pending:
+            self.exit(0)
+            return
+
+        async def answered(answer: str | None) -> None:
+            if answer == "quit":
+                self.exit(0)
+            elif answer == "save":
+                for item in pending:
+                    if item.save is not None and not await item.save():
+                        self.notify("not everything was saved: still here", severity="error")
+                        return
+                self.exit(0)
+
+        self.push_screen(QuitScreen(pending), answered)
+
     def action_command_line(self) -> None:
         screen = self.screen
         if isinstance(screen, AreaScreen):
@@ -246,8 +276,10 @@ class ClarifaiTUI(App[int]):
         area = AREA_ALIASES.get(verb, verb)
         if area in AREA_TITLES:
             await self.action_area(area)
-        elif verb in ("q", "q!", "quit", "exit", "wq"):
+        elif verb in ("q!", "exit!"):
             self.exit(0)
+        elif verb in ("q", "quit", "exit", "wq"):
+            await self.action_quit()
         elif verb in ("help", "h", "keys"):
             self.action_help()
         elif verb in ("palette", "p"):

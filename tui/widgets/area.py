@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from tui.widgets.bindings import AREA_TITLES, area_keys
+from tui.widgets.quit import Pending
 from tui.widgets.session import Host, Session
 
 
@@ -99,6 +100,11 @@ class AreaScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def pending_work(self) -> list[Pending]:
+        """What a quit now would lose or interrupt (unsaved edits, work in flight): ctrl+q
+        asks first when any area has some (see `tui.widgets.quit`)."""
+        return []
+
     #: The (app id, connected) this screen last bound to; see `on_screen_resume`.
     _bound: tuple[str, bool] | None = None
 
@@ -107,6 +113,7 @@ class AreaScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._bound = self._session_key()
+        self.host.areas[self.AREA] = self
 
     def on_screen_resume(self) -> None:
         """Areas are Textual modes: one that is not showing is not in the current screen

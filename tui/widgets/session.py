@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
@@ -53,6 +53,8 @@ class Host(Protocol):
     """What screens may ask of the application shell."""
 
     session: Session
+    #: The area screens mounted so far, by area id (they register themselves).
+    areas: dict[str, Any]
 
     def report_error(self, error: BaseException, *, context: str = "") -> None: ...
 
