@@ -389,10 +389,21 @@ class InputPager:
             try:
                 listed = await self.client.list_model_versions(model, per_page=100)
                 versions = [v.id for v in listed]
-            except ApiError:
-                versions = []
+            except ApiError:  # not a model id: a model's name, or a version id
+                named = await self._model_named(model)
+                if named:
+                    listed = await self.client.list_model_versions(named, per_page=100)
+                    versions = [v.id for v in listed]
             self._model_versions = versions or [model]
         return [], self._model_versions
+
+    async def _model_named(self, name: str) -> str:
+        """The id of the app's model called `name` (case-insensitive), or ""."""
+        wanted = name.casefold()
+        async for model in self.client.iter_models():
+            if (model.name or "").casefold() == wanted:
+                return model.id
+        return ""
 
     async def _walk_annotations(self) -> None:
         walk, flt = self._walk, self.filters
@@ -492,6 +503,9 @@ class PromptInput(TextInput):
 
     DEFAULT_CSS = """
     PromptInput { display: none; height: 1; border: none; padding: 0 1; }
+    /* Input's own :focus rule draws a tall border, which leaves a 1-row input no room for
+       its text (issue #30: the typed text and the hint were invisible). */
+    PromptInput:focus { border: none; }
     PromptInput.-open { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", show=False)]
@@ -552,7 +566,7 @@ def _bindings() -> list[BindingType]:
 PROMPTS: Final = {
     "text": "filter: input id contains...  (enter applies, empty clears, esc cancels)",
     "concept": "concept id or name (empty clears)",
-    "worker": "annotated by: user id, or model:MODEL_OR_VERSION_ID (empty clears)",
+    "worker": "annotated by: user id, or model: + a model's id, name or version id",
     "page": "go to page number",
     "input": "jump to input id",
 }

@@ -97,6 +97,7 @@ class ModelForm(ModalScreen[Model | None]):
     ModelForm .threshold-row { height: 1; }
     ModelForm .threshold-row Label { width: 24; }
     ModelForm .threshold-row Input { width: 12; height: 1; border: none; padding: 0 1; }
+    ModelForm .threshold-row Input:focus { border: none; background: $boost; }
     ModelForm .threshold-row Input.-invalid { background: $error 30%; }
     ModelForm #form-error { color: $text-error; height: auto; }
     ModelForm #form-buttons { height: auto; }

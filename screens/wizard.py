@@ -86,6 +86,7 @@ class WizardScreen(Screen[bool]):
     WizardScreen .override-row { height: 1; }
     WizardScreen .override-row Label { width: 22; }
     WizardScreen .override-row Input { width: 12; height: 1; border: none; padding: 0 1; }
+    WizardScreen .override-row Input:focus { border: none; background: $boost; }
     WizardScreen .override-row Input.-invalid { background: $error 30%; }
     WizardScreen #wizard-error { color: $text-error; height: auto; padding: 0 1; }
     WizardScreen #wizard-buttons { height: auto; padding: 0 1; }

@@ -385,3 +385,46 @@ async def test_concept_names_are_shown_verbatim(tmp_path: Path) -> None:
         assert str(table.get_cell("odd", "concepts")) == "[/]:0.90 [b]x:0.80"
         first_row = table.render_line(1).text  # line 0 is the header; no MarkupError
         assert "[/]:0.90 [b]x:0." in first_row, first_row
+
+
+async def test_prompt_shows_what_is_typed_and_w_takes_a_model_name(tmp_path: Path) -> None:
+    """Issue #30 item 4: the `/` prompt draws the typed text at 80x24 (Input's focus border
+    left a one-row prompt no room for it), and `w` finds a model by its name."""
+    await seed(tmp_path, 6)
+    async with backend_client(tmp_path) as (backend, client):
+        app_client = client.with_app(APP)
+        await app_client.create_model(
+            "bird-writer", model_type_id="annotation-writer", name="Bird Writer"
+        )
+        made = await app_client.create_model_version(
+            "bird-writer", params={"annotation_status": 24151}
+        )
+        assert made.version is not None
+        stored = backend.store.get_app(backend.user_id, APP)
+        assert stored is not None
+        backend.store.add_annotations(
+            stored.pk,
+            [
+                StoredAnnotation(
+                    id="by-writer",
+                    input_id="in-004",
+                    user_id=backend.user_id,
+                    concepts=[ConceptValue("bird", "bird", 0.9)],
+                    model_version_id=made.version.id,
+                )
+            ],
+        )
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        await pilot.press("slash", *"in-0zq")
+        await pilot.pause()
+        prompt_box = screen.query_one("#explorer-prompt")
+        assert prompt_box.region.height == 1
+        assert "in-0zq" in app.export_screenshot()
+        await pilot.press("escape")
+
+        old = screen.data
+        await prompt(pilot, "w", "model:bird writer")
+        await filtered(pilot, screen, old)
+        assert ids(screen) == ["in-004"]

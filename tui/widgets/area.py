@@ -55,6 +55,7 @@ class CommandLine(Input):
 
     DEFAULT_CSS = """
     CommandLine { display: none; border: none; height: 1; padding: 0 1; }
+    CommandLine:focus { border: none; }
     CommandLine.-open { display: block; }
     """
     BINDINGS: ClassVar = [Binding("escape", "close", "Close", show=False)]
