@@ -309,3 +309,27 @@ class ClarifaiTUI(App[int]):
             self.action_wizard,
         )
         yield SystemCommand("Help", "Every key binding and its id (?)", self.action_help)
+        yield from self._screen_commands(screen)
+
+    def _screen_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The keys of the screen under the palette (its own and its focused widget's) as
+        commands, so "train" or "sort" finds what the footer may not have room for."""
+        from textual.binding import Binding
+
+        seen: set[str] = set()
+        title = AREA_TITLES.get(getattr(screen, "AREA", ""), type(screen).__name__)
+        for key, active in screen.active_bindings.items():
+            binding, node = active.binding, active.node
+            if node is self or not isinstance(binding, Binding) or not binding.description:
+                continue
+            if "." in binding.action.split("(")[0]:  # Textual's own (app.focus_next...)
+                continue
+            if binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            shown = self.get_key_display(binding) or key
+            yield SystemCommand(
+                f"{title}: {binding.description}",
+                f"key {shown}",
+                partial(self.run_action, binding.action, node),
+            )

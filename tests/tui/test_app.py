@@ -15,7 +15,8 @@ from screens.models import ModelsScreen
 from screens.review import ReviewScreen
 from screens.uploads import UploadsScreen
 from screens.workflows import WorkflowsScreen
-from tests.tui_helpers import connected, local_config, wait_until
+from tests.screens.labelled_data import APP, prepare
+from tests.tui_helpers import connected, local_config, make_tui, wait_until
 from tui.app import ClarifaiTUI
 from tui.config import load_config, parse_config
 from tui.widgets.area import Breadcrumb
@@ -211,3 +212,34 @@ async def test_connecting_shows_each_retry_until_connected(
         assert app.session.retry_note == "" and client._conn.on_retry is None
     assert Session("p", "b", retry_note="r").waiting_text == "connecting… r"
     assert Session("p", "b", error="boom", retry_note="r").waiting_text == "boom"
+
+
+async def test_palette_offers_the_screens_own_actions(tmp_path: Path) -> None:
+    """Issue #30: ctrl+p finds "train" in Models and "sort" in the Explorer, and running
+    the command does what the key does."""
+    await prepare(tmp_path)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Explorer: Sort" in titles, sorted(titles)
+        screen = app.screen
+        before = screen.filters.oldest_first  # type: ignore[attr-defined]
+        await titles["Explorer: Sort"].callback()  # type: ignore[misc]
+        await pilot.pause()
+        assert screen.filters.oldest_first is not before  # type: ignore[attr-defined]
+
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.current_mode == "models")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"train")
+        await wait_until(pilot, lambda: "Models: Train" in screen_text(app), what="Train")
+
+
+def screen_text(app: ClarifaiTUI) -> str:
+    """What the terminal shows, as plain text (the SVG capture without its markup)."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
