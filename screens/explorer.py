@@ -1,6 +1,6 @@
 """The Explorer area: every input with its annotations and statuses, paged from the server.
 
-Paging. Only one page of inputs (``PER_PAGE`` rows) is ever held, plus a few neighbouring
+Paging. Only one page of inputs (the config's ``ui.per_page`` rows) is ever held, plus a few
 pages cached for instant page-down; the page's annotations come from ONE ListAnnotations call
 (``input_ids=...``, ``list_all_annotations=true``).
 
@@ -655,7 +655,9 @@ class ExplorerScreen(AreaScreen):
             return
         if keep_cursor:
             self._want_cursor = self._cursor_id()
-        self.pager = InputPager(client, self.filters, counts=self.counts)
+        self.pager = InputPager(
+            client, self.filters, per_page=self.session.per_page, counts=self.counts
+        )
         self.page_number = page or 1
         self.run_worker(
             self._load(self.pager, self.page_number, self._generation, refresh_counts=True),
@@ -965,7 +967,7 @@ class ExplorerScreen(AreaScreen):
     def _jump_page(self, number: int) -> None:
         data = self.data
         if data is not None and data.matched is not None:
-            last = max(1, -(-data.matched // PER_PAGE))
+            last = max(1, -(-data.matched // self.session.per_page))
             if number > last:
                 self.notify(f"there are {last} pages; showing the last", severity="warning")
                 number = last

@@ -23,6 +23,8 @@ def local_config(tmp_path: Path, *, app_id: str = "") -> Config:
         'backend = "local"\n'
         f'data_dir = "{tmp_path / "data"}"\n'
         f'app_id = "{app_id}"\n'
+        # Thirty rows a page: the explorer tests' page arithmetic (the default is 50).
+        "[ui]\nper_page = 30\n"
     )
     path.write_text(text)
     return load_config(path)

@@ -77,6 +77,7 @@ class ClarifaiTUI(App[int]):
             backend_label="embedded" if profile.is_local else profile.resolved_base_url(),
             user_id=profile.user_id,
             app_id=app_id or profile.app_id,
+            per_page=config.ui.per_page,
         )
         self._connect_on_mount = connect
         self.connection: Connection | None = None

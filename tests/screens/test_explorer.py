@@ -22,6 +22,8 @@ from api.models import AnnotationStatus, Concept, InputStatus, NewAnnotation, Ne
 from screens.explorer import ExplorerScreen
 from screens.input_detail import InputDetailScreen
 from tests.tui_helpers import connected, make_tui, png_bytes, wait_until
+from tui.app import ClarifaiTUI
+from tui.config import load_config
 
 APP = "demo"
 PENDING, SUCCESS = AnnotationStatus.PENDING, AnnotationStatus.SUCCESS
@@ -126,9 +128,9 @@ async def filtered(pilot: Pilot[Any], screen: ExplorerScreen, old: object) -> No
 
 
 async def test_pages_from_the_server(tmp_path: Path) -> None:
-    assert explorer_module.PER_PAGE == 30
     await seed(tmp_path, 40)
     app = make_tui(tmp_path, app_id=APP, area="explorer")
+    assert app.session.per_page == 30  # the config's ui.per_page (tests.tui_helpers)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_explorer(pilot)
         assert ids(screen)[:2] == ["in-039", "in-038"] and len(ids(screen)) == 30
@@ -428,3 +430,19 @@ async def test_prompt_shows_what_is_typed_and_w_takes_a_model_name(tmp_path: Pat
         await prompt(pilot, "w", "model:bird writer")
         await filtered(pilot, screen, old)
         assert ids(screen) == ["in-004"]
+
+
+async def test_rows_per_page_follow_the_config(tmp_path: Path) -> None:
+    """Issue #30 item 8: `ui.per_page` was ignored (always 30 rows)."""
+    await seed(tmp_path, 10)
+    config_path = tmp_path / "config.toml"
+    make_tui(tmp_path, app_id=APP, area="explorer")  # writes the test config
+    config_path.write_text(config_path.read_text().replace("per_page = 30", "per_page = 4"))
+    config = load_config(config_path)
+    app = ClarifaiTUI(config, config.profile(), start_area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        assert ids(screen) == ["in-009", "in-008", "in-007", "in-006"]
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: screen.page_number == 2, what="page 2")
+        assert ids(screen) == ["in-005", "in-004", "in-003", "in-002"]

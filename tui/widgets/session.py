@@ -22,6 +22,8 @@ class Session:
     #: While connecting: the latest retry of the first call ("retrying in 1.5 s (attempt 3 of
     #: 5): CONNECTION_FAILED: ..."), so that a slow or unreachable server is not a silent wait.
     retry_note: str = ""
+    #: Rows per page of the Explorer (the config's `ui.per_page`).
+    per_page: int = 50
 
     @property
     def embedded(self) -> bool:
