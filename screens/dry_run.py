@@ -29,6 +29,7 @@ from api.errors import status_name
 from api.models import Concept, InputRef, Model, WorkflowNode, WorkflowResult
 from screens.workflow_graph import writer_status_name
 from tui.widgets.forms import error_text, scoped_bindings
+from tui.widgets.text import safe
 
 NOTHING_WRITTEN = "DRY RUN: nothing was written to the app (no annotations, no inputs)."
 #: On the platform PostWorkflowResults does not add the inputs, but Clarifai does not document
@@ -168,11 +169,21 @@ class DryRunScreen(Screen[None]):
 
     async def _load_inputs(self) -> None:
         page = await self.client.list_inputs(per_page=PICKER_INPUTS)
+        # An input's labels are its annotations (ListInputs carries none): one call for all.
+        labels: dict[str, list[str]] = {}
+        if page:
+            listed = await self.client.list_annotations(
+                input_ids=[i.id for i in page], per_page=max(len(page) * 4, 128)
+            )
+            for annotation in listed:
+                have = labels.setdefault(annotation.input_id, [])
+                have += [c.id for c in annotation.concepts if c.value > 0 and c.id not in have]
         picker = self.query_one("#dry-inputs", SelectionList)
         picker.clear_options()
         for n, item in enumerate(page):
-            label = ", ".join(c.id for c in item.concepts) or "unlabelled"
-            picker.add_option((f"{item.id[:16]}  {label}", item.id, n < 3))
+            label = ", ".join(labels.get(item.id, [])) or "no labels"
+            text = safe(f"{item.id[:16]}  {label}", one_line=True, limit=70)
+            picker.add_option((text, item.id, n < 3))
         if not page:
             self.status("the app has no inputs: use a file or a URL")
 

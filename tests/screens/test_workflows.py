@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from api.autoannotate import WizardSpec
+from api.models import Concept, NewAnnotation, NewInput
 from screens.dry_run import NOTHING_WRITTEN, DryRunScreen
 from screens.workflows import WorkflowsScreen
 from tests.screens.labelled_data import APP, CONCEPTS, all_annotations, pick_digits, prepare
@@ -118,6 +119,10 @@ async def test_dry_run_writes_nothing_and_the_default_needs_a_confirmation(
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await workflows_screen(pilot)
         client = app.session.app_client()
+        # one input labelled the way the labelling loop does it: an annotation, no data.concepts
+        (posted,) = await client.post_inputs([NewInput(data=image.read_bytes(), id="by-hand")])
+        assert posted.ok
+        await client.post_annotations([NewAnnotation("by-hand", (Concept("two", value=1.0),))])
         before = await all_annotations(client)
 
         await pilot.press("t")
@@ -126,6 +131,10 @@ async def test_dry_run_writes_nothing_and_the_default_needs_a_confirmation(
         assert isinstance(dry, DryRunScreen)
         picker = dry.query_one("#dry-inputs")
         await wait_until(pilot, lambda: picker.option_count > 0, what="the app's inputs")
+        # each labelled input is offered with its label (issue #30: all said "unlabelled")
+        offered = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]  # type: ignore[attr-defined]
+        assert any(o.split() == ["by-hand", "two"] for o in offered), offered
+        assert sum(o.split()[-1] in CONCEPTS for o in offered) == len(offered), offered
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: bool(dry.lines), what="the dry run")
         text = "\n".join(dry.lines)
