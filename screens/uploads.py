@@ -553,6 +553,11 @@ class UploadsScreen(AreaScreen):
             self.notify("nothing to upload there (image files only)", severity="warning")
             return
         self.batches.append(batch)
+        # A new batch starts with a clean detail line: the first failure of an earlier one
+        # is still in its row, but no longer under the table (issue #30).
+        if self._detail_key is not None and self.states.get(self._detail_key) == "failed":
+            self._detail_key = None
+            self.query_one("#uploads-detail", Static).update("")
         self._save()  # before anything is sent: a quit from here on resumes the batch
         self._add_rows(batch.sources)
         self._start()

@@ -105,6 +105,15 @@ async def test_folder_with_a_broken_file(tmp_path: Path, monkeypatch: pytest.Mon
         assert len(labelled) == 4 or len(labelled) == 5
         # nothing left in the saved queue
         assert not load_queue(queue_path(state_dir(app.profile), client))
+        assert "broken.png" in str(screen.query_one("#uploads-detail").render())
+
+        # a second batch: the first one's failure no longer stands under the table
+        extra = folder / "img-extra.png"
+        extra.write_bytes(png_bytes((3, 200, 7)))
+        screen.query_one(MarkingTree).marked[extra] = None
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(screen) and "img-extra.png" in states(screen))
+        assert "broken.png" not in str(screen.query_one("#uploads-detail").render())
 
 
 async def test_urls_are_pasted_one_a_line(tmp_path: Path) -> None:
