@@ -83,6 +83,24 @@ def reviewer_id() -> str:
     return f"{user}@{socket.gethostname()}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+def _abandoned(owner: str, me: str) -> bool:
+    """Whether `owner` is an earlier reviewer of this same person on this machine whose
+    process has ended (a quit or a crash of the TUI left its lease behind)."""
+    person, _, rest = owner.partition("/")
+    if not rest or person != me.partition("/")[0]:
+        return False
+    pid_text = rest.partition("-")[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError) as exc:
+        return isinstance(exc, OverflowError)  # no such pid can exist
+    return False
+
+
 @dataclass(frozen=True)
 class Lease:
     owner: str
@@ -154,6 +172,8 @@ class ReviewQueue:
     #: None until the first claim tells whether the server has the atomic claim call.
     atomic: bool | None = None
     reviewed: int = 0
+    #: Leases left by this person's earlier, ended sessions are cleared before the first claim.
+    reclaimed: int | None = None
 
     # -- the atomic protocol (embedded server) ------------------------------------------
 
@@ -247,8 +267,49 @@ class ReviewQueue:
 
     # -- what the screen calls -----------------------------------------------------------
 
+    async def reclaim_abandoned(self) -> int:
+        """Clear the leases this person's ended sessions left on this machine (a restart
+        would otherwise count them as "with other reviewers" until they expire). One search
+        page per SCAN_PER_PAGE pending annotations, up to COUNT_CAP; returns how many."""
+        cleared = 0
+        page_no = 1
+        seen = 0
+        while seen < COUNT_CAP:
+            found = await self.client.search_annotations(
+                PENDING_FILTER, page=page_no, per_page=SCAN_PER_PAGE
+            )
+            stale = []
+            for hit in found:
+                annotation = hit.annotation
+                if annotation is None:
+                    continue
+                seen += 1
+                lease = lease_of(annotation)
+                if lease is not None and _abandoned(lease.owner, self.reviewer):
+                    stale.append(annotation)
+            if stale:
+                await self.client.patch_annotations(
+                    [
+                        AnnotationUpdate(
+                            a.id,
+                            a.input_id,
+                            annotation_info={"review": {"lease": {"owner": "", "expires_at": 0}}},
+                        )
+                        for a in stale
+                    ],
+                    action="merge",
+                )
+                cleared += len(stale)
+            if not found.has_more:
+                break
+            page_no += 1
+        self.reclaimed = cleared
+        return cleared
+
     async def next(self) -> Annotation | None:
         """Claim the next annotation to review (None when nothing is left)."""
+        if self.reclaimed is None:
+            await self.reclaim_abandoned()
         claimed = await self._claims(limit=1)
         if claimed is None:
             self.current = await self._claim_best_effort()

@@ -555,8 +555,8 @@ class UploadsScreen(AreaScreen):
         self.batches.append(batch)
         # A new batch starts with a clean detail line: the first failure of an earlier one
         # is still in its row, but no longer under the table (issue #30).
-        if self._detail_key is not None and self.states.get(self._detail_key) == "failed":
-            self._detail_key = None
+        if self._detail_key and self.states.get(self._detail_key) == "failed":
+            self._detail_key = ""
             self.query_one("#uploads-detail", Static).update("")
         self._save()  # before anything is sent: a quit from here on resumes the batch
         self._add_rows(batch.sources)

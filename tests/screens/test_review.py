@@ -13,7 +13,7 @@ from api.client import ClarifaiClient
 from api.local.app import to_routes
 from api.local.routes.review import ROUTES as REVIEW_ROUTES
 from api.models import AnnotationStatus, Concept, NewAnnotation, NewInput
-from api.review import ReviewQueue, history_of, lease_of
+from api.review import ReviewQueue, history_of, lease_of, reviewer_id
 from screens.review import ReviewScreen
 from tests.screens.test_explorer import APP, backend_client
 from tests.tui_helpers import connected, make_tui, png_bytes, wait_until
@@ -233,3 +233,30 @@ async def test_global_keys_work_in_review_and_quick_keys_are_queued(tmp_path: Pa
         accepted = [k for k, v in final.items() if v == AnnotationStatus.SUCCESS and k != "done-0"]
         assert len(accepted) == 5, final
         assert sum(1 for v in final.values() if v == PENDING) == 1
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+async def test_a_restart_takes_back_the_leases_of_its_ended_session(
+    tmp_path: Path, atomic: bool
+) -> None:
+    """Issue #30 item 8: after a quit (or a crash) the same person's old leases counted as
+    "with other reviewers" until they expired. A live reviewer's lease is still respected."""
+    await seed(tmp_path, 3)
+    async with backend_client(tmp_path) as (backend, client):
+        if not atomic:
+            names = {spec.name for spec in REVIEW_ROUTES}
+            backend.app.router.routes[:] = [
+                r for r in backend.app.router.routes if getattr(r, "name", "") not in names
+            ]
+        me = reviewer_id().partition("/")[0]
+        ended = ReviewQueue(client, reviewer=f"{me}/999999999-ended0")  # no such process
+        alive = ReviewQueue(client, reviewer="colleague@elsewhere/123-abcdef")
+        first, second = await ended.next(), await alive.next()
+        assert first is not None and second is not None
+
+        restarted = ReviewQueue(client)
+        got = await restarted.next()
+        assert restarted.reclaimed == 1
+        assert got is not None and got.id != second.id
+        assert restarted.counts is not None
+        assert restarted.counts.available == 2 and restarted.counts.pending == 3
