@@ -14,7 +14,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Footer, Input, RadioSet, SelectionList, Static
 
 from api.autoannotate import (
     ANNOTATION_WRITER,
@@ -30,6 +30,7 @@ from api.models import Concept, InputRef, Model, WorkflowNode, WorkflowResult
 from screens.workflow_graph import writer_status_name
 from tui.widgets.forms import error_text, scoped_bindings
 from tui.widgets.text import safe
+from tui.widgets.toggles import ClearRadioButton, ClearSelectionList
 
 NOTHING_WRITTEN = "DRY RUN: nothing was written to the app (no annotations, no inputs)."
 #: On the platform PostWorkflowResults does not add the inputs, but Clarifai does not document
@@ -151,12 +152,12 @@ class DryRunScreen(Screen[None]):
         with Vertical(id="dry-source"):
             with Horizontal(classes="dry-row"):
                 yield RadioSet(
-                    RadioButton("inputs from the app", value=True, id="source-app"),
-                    RadioButton("a file", id="source-file"),
-                    RadioButton("a URL", id="source-url"),
+                    ClearRadioButton("inputs from the app", value=True, id="source-app"),
+                    ClearRadioButton("a file", id="source-file"),
+                    ClearRadioButton("a URL", id="source-url"),
                     id="dry-source-kind",
                 )
-            yield SelectionList[str](id="dry-inputs")
+            yield ClearSelectionList[str](id="dry-inputs")
             yield Input(placeholder="path to an image file", id="dry-location")
         yield Static("space picks inputs; ctrl+r or f5 runs; esc closes", id="dry-status")
         with VerticalScroll(id="dry-results"):

@@ -50,6 +50,7 @@ from tui.widgets.forms import (
     field_for_error,
     scoped_bindings,
 )
+from tui.widgets.toggles import ClearRadioButton, ClearSelectionList
 
 #: Which form field a server error concerns: field -> keywords of its description.
 ERROR_FIELDS: dict[str, tuple[str, ...]] = {
@@ -165,7 +166,7 @@ class ModelForm(ModalScreen[Model | None]):
         if kind == EMBEDDING_CLASSIFIER:
             yield FormField(
                 "Concepts it learns",
-                SelectionList[str](
+                ClearSelectionList[str](
                     *((c.name or c.id, c.id, c.id in self._had) for c in self.app_concepts),
                     id="concepts",
                 ),
@@ -176,7 +177,7 @@ class ModelForm(ModalScreen[Model | None]):
             yield FormField(
                 "Comparator: keep concepts whose value ... threshold",
                 RadioSet(
-                    *(RadioButton(c.name, value=c is self._comparator) for c in COMPARATORS),
+                    *(ClearRadioButton(c.name, value=c is self._comparator) for c in COMPARATORS),
                     id="comparator",
                 ),
                 name="comparator",
@@ -189,7 +190,7 @@ class ModelForm(ModalScreen[Model | None]):
             )
             yield FormField(
                 "Concepts and thresholds",
-                SelectionList[str](
+                ClearSelectionList[str](
                     *(
                         (c.name or c.id, c.id, self.editing is None or c.id in self._had)
                         for c in self.app_concepts
@@ -216,8 +217,8 @@ class ModelForm(ModalScreen[Model | None]):
             yield FormField(
                 "Annotation status",
                 RadioSet(
-                    RadioButton("SUCCESS (accepted)", value=not pending, id="status-success"),
-                    RadioButton("PENDING (review queue)", value=pending, id="status-pending"),
+                    ClearRadioButton("SUCCESS (accepted)", value=not pending, id="status-success"),
+                    ClearRadioButton("PENDING (review queue)", value=pending, id="status-pending"),
                     id="status",
                 ),
                 name="status",

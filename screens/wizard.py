@@ -23,7 +23,6 @@ from textual.widgets import (
     Footer,
     Input,
     Label,
-    RadioButton,
     RadioSet,
     SelectionList,
     Static,
@@ -59,6 +58,7 @@ from tui.widgets.forms import (
     scoped_bindings,
 )
 from tui.widgets.session import Host
+from tui.widgets.toggles import ClearRadioButton, ClearSelectionList
 
 STEPS: Final = (
     ("step-concepts", "Concepts"),
@@ -129,7 +129,7 @@ class WizardScreen(Screen[bool]):
                     "them from the inputs you labelled. space toggles.",
                     classes="step-help",
                 )
-                yield FormField("Concepts", SelectionList[str](id="concepts"), name="concepts")
+                yield FormField("Concepts", ClearSelectionList[str](id="concepts"), name="concepts")
             with VerticalScroll(id="step-ids"):
                 yield Static(
                     "Ids of the pieces. Running the wizard again with the same workflow id "
@@ -176,8 +176,8 @@ class WizardScreen(Screen[bool]):
                     classes="step-help",
                 )
                 yield RadioSet(
-                    RadioButton(PRESETS[REVIEW_BAND], value=True, id="preset-review-band"),
-                    RadioButton(PRESETS[TUTORIAL], id="preset-tutorial"),
+                    ClearRadioButton(PRESETS[REVIEW_BAND], value=True, id="preset-review-band"),
+                    ClearRadioButton(PRESETS[TUTORIAL], id="preset-tutorial"),
                     id="preset",
                 )
             with Vertical(id="step-user"):
