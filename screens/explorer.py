@@ -563,6 +563,16 @@ def _bindings() -> list[BindingType]:
     ]
 
 
+#: Shorter words for the summary line when the terminal is narrow (60 columns).
+_SHORT: Final = {
+    "page": "p.",
+    "shown": "rows",
+    "filtered": "match",
+    "processing": "proc.",
+    "oldest": "old",
+    "newest": "new",
+}
+
 PROMPTS: Final = {
     "text": "filter: input id contains...  (enter applies, empty clears, esc cancels)",
     "concept": "concept id or name (empty clears)",
@@ -580,8 +590,11 @@ class ExplorerScreen(AreaScreen):
 
     DEFAULT_CSS = """
     ExplorerScreen #explorer-table { height: 1fr; }
+    /* Two lines that never wrap: a long summary ends in "…" rather than pushing the
+       filter line off (issue #30); the filter line comes first on the second. */
     ExplorerScreen #explorer-status {
         height: auto; max-height: 2; background: $panel; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     """
 
@@ -802,6 +815,11 @@ class ExplorerScreen(AreaScreen):
             parts.append(f"processing {counts.processing + counts.to_process:,}")
         parts.append("oldest first" if self.filters.oldest_first else "newest first")
         line = " · ".join(parts)
+        width = self.query_one("#explorer-status", Static).content_region.width
+        if width and len(line) > width:  # narrow: the short words
+            line = " · ".join(
+                _SHORT.get(p.split()[0], p.split()[0]) + p[len(p.split()[0]) :] for p in parts
+            )
         extra: list[str] = []
         if self.filters.active:
             extra.append(f"filters: {self.filters.describe()}")

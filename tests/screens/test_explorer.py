@@ -446,3 +446,20 @@ async def test_rows_per_page_follow_the_config(tmp_path: Path) -> None:
         await pilot.press("pagedown")
         await wait_until(pilot, lambda: screen.page_number == 2, what="page 2")
         assert ids(screen) == ["in-005", "in-004", "in-003", "in-002"]
+
+
+async def test_the_filter_line_stays_on_screen_when_narrow(tmp_path: Path) -> None:
+    """Issue #30 item 8: at 60 columns the summary wrapped and pushed the active filter line
+    off the two-line status; now the summary is shortened and the filter line is kept."""
+    await seed(tmp_path, 40)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await open_explorer(pilot)
+        old = screen.data
+        await prompt(pilot, "c", "dog")
+        await filtered(pilot, screen, old)
+        await pilot.pause()
+        status = screen.query_one("#explorer-status")
+        first, second = (status.render_line(y).text.strip() for y in range(2))
+        assert first.startswith("p. 1") and "total 40" in first, first
+        assert second.startswith("filters:") and "dog" in second, second
