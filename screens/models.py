@@ -79,7 +79,7 @@ def version_line(model: Model, version: ModelVersion, *, latest: bool) -> str:
 
 
 def describe_version(version: ModelVersion) -> list[str]:
-    lines = [f"version {version.id}: {version_status(version)}"]
+    lines = [f"version {version.id[:8]}: {version_status(version)}"]
     if version.status_description and version.status_code != ModelVersionStatus.TRAINING_FAILED:
         lines[0] += f" ({version.status_description})"
     if version.total_input_count or version.concepts:

@@ -247,7 +247,7 @@ async def test_models_area_creates_a_classifier_and_trains_it_with_live_status(
         assert version.trained, version
         assert table.get_row("digits-classifier")[3] == "trained"
         detail = str(screen.query_one("#model-detail").content)
-        assert f"version {version.id}: trained" in detail
+        assert f"version {version.id[:8]}: trained" in detail
         assert "learnt from 24 inputs" in detail and "zero" in detail
 
 

@@ -243,3 +243,20 @@ def screen_text(app: ClarifaiTUI) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+async def test_the_breadcrumb_keeps_the_area_and_app_at_any_width(
+    tmp_path: Path, width: int
+) -> None:
+    """Issue #30: at 60 columns a long app id pushed the area name off the header."""
+    app = make_tui(tmp_path, app_id="a-rather-long-application-identifier", area="explorer")
+    async with app.run_test(size=(width, 20)) as pilot:
+        await pilot.pause()
+        crumb = app.screen.query_one(Breadcrumb)
+        shown = crumb.render_line(0).text.rstrip()
+        assert shown.endswith("Explorer"), shown
+        assert "a-rather-long" in shown, shown
+        assert len(shown) <= width
+        if width >= 120:
+            assert shown.lstrip().startswith("clarifai-tui")

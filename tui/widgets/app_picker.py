@@ -40,7 +40,10 @@ def suggest_id(name: str) -> str:
 class AppPicker(ModalScreen[str | None]):
     DEFAULT_CSS = """
     AppPicker { align: center middle; }
-    AppPicker > Vertical { width: 76; height: 20; border: round $accent; background: $surface; }
+    AppPicker > Vertical {
+        width: 76; max-width: 100%; height: 20; max-height: 100%;
+        border: round $accent; background: $surface;
+    }
     AppPicker DataTable { height: 1fr; }
     AppPicker #new-app { height: 3; }
     AppPicker #new-app Input { width: 1fr; }
@@ -53,7 +56,7 @@ class AppPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("[b]Apps[/b]  enter: open · n: new · d: demo · r: reload · esc: close")
+            yield Static("[b]Apps[/b]  enter open · n new · d demo · r reload · esc close")
             yield DataTable(id="apps", cursor_type="row")
             with Horizontal(id="new-app"):
                 yield Input(placeholder="new app name (enter creates it)", id="new-name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar, cast
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -16,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from tui.widgets.bindings import AREA_TITLES, area_keys
 from tui.widgets.quit import Pending
 from tui.widgets.session import Host, Session
+from tui.widgets.text import safe
 
 
 def bindings_for(area: str) -> list[BindingType]:
@@ -38,16 +40,34 @@ class Breadcrumb(Static):
     def on_mount(self) -> None:
         self.refresh_text()
 
+    def on_resize(self) -> None:
+        self.refresh_text()
+
     def refresh_text(self) -> None:
         session = cast(Host, self.app).session
         backend = session.backend_label
         if session.error:
             backend += ", disconnected"
-        app = session.app_id or "no app (ctrl+o)"
-        self.update(
-            f"[b]clarifai-tui[/b] › {session.profile_name} ({backend}) › app: {app} › "
-            f"[b]{AREA_TITLES.get(self.area, self.area)}[/b]"
-        )
+        app = safe(session.app_id, one_line=True) if session.app_id else "no app (ctrl+o)"
+        area = AREA_TITLES.get(self.area, self.area)
+        profile = safe(session.profile_name, one_line=True)
+        # Most important last to go: the area, then the app; the width decides the rest
+        # (at 60 columns a long app id or a remote URL pushed the area name off).
+        room = self.content_region.width or 200
+        for parts in (
+            ("clarifai-tui", f"{profile} ({safe(backend, one_line=True)})", f"app: {app}"),
+            (f"{profile}", f"app: {app}"),
+            (f"app: {app}",),
+            (app,),
+        ):
+            line = " › ".join((*parts, area))
+            if len(line) <= room:
+                break
+        else:
+            line = f"{app[: max(4, room - len(area) - 4)]}… › {area}"
+        text = escape(line)
+        text = text.replace("clarifai-tui ›", "[b]clarifai-tui[/b] ›", 1)
+        self.update(text[: text.rindex(area)] + f"[b]{area}[/b]")
 
 
 class CommandLine(Input):
