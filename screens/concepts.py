@@ -39,6 +39,7 @@ from screens.labelling import LabellingScreen, app_concepts
 from screens.uploads import concept_id_for
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.forms import ConfirmScreen, PromptScreen
+from tui.widgets.tables import RowTable
 
 #: Annotations read to count labels; past this the counts are lower bounds.
 MAX_COUNTED = 20_000
@@ -207,7 +208,7 @@ class ConceptsScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="concepts-status")
-        table: DataTable[Text | str] = DataTable(id="concepts-table", cursor_type="row")
+        table: DataTable[Text | str] = RowTable(id="concepts-table", cursor_type="row")
         yield table
 
     def on_mount(self) -> None:

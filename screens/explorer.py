@@ -55,6 +55,7 @@ from api.models import (
 )
 from tui.widgets.area import AreaScreen
 from tui.widgets.bindings import area_keys
+from tui.widgets.tables import HomeEndTable
 
 PER_PAGE: Final = 30
 SCAN_PER_PAGE: Final = 200
@@ -530,7 +531,7 @@ class PromptInput(TextInput):
         self.screen.query_one(DataTable).focus()
 
 
-class PageTable(DataTable[Any]):
+class PageTable(HomeEndTable[Any]):
     """The explorer's table: a DataTable that can run callbacks once it has painted."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -32,6 +32,7 @@ from screens.explorer import (
 from tui.widgets.area import bindings_for
 from tui.widgets.preview import ImagePreview
 from tui.widgets.session import Host
+from tui.widgets.tables import RowTable
 
 
 def blob_sha(data: bytes) -> str:
@@ -122,7 +123,7 @@ class InputDetailScreen(Screen[None]):
             yield ImagePreview(id="detail-preview", label="")
             with Vertical(id="detail-side"):
                 yield Static("loading...", id="detail-meta")
-                table: DataTable[Any] = DataTable(id="detail-annotations", cursor_type="row")
+                table: DataTable[Any] = RowTable(id="detail-annotations", cursor_type="row")
                 yield table
                 yield Static("", id="detail-annotation")
         yield Static("", id="detail-message")

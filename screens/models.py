@@ -29,6 +29,7 @@ from screens.workflow_graph import SHORT_TYPES, settings_text, version_settings
 from tui.widgets.area import AreaScreen
 from tui.widgets.forms import ConfirmScreen, PickScreen, scoped_bindings
 from tui.widgets.quit import Pending
+from tui.widgets.tables import RowTable
 from tui.widgets.text import safe
 
 STATUS_WORDS: dict[int, str] = {
@@ -121,7 +122,7 @@ class ModelsScreen(AreaScreen):
         self.concepts: list[Concept] = []
 
     def compose_body(self) -> ComposeResult:
-        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="model-detail", markup=False)
 
     def on_mount(self) -> None:

@@ -56,6 +56,7 @@ from api.upload import (
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.forms import ConfirmScreen, PromptScreen, scoped_bindings
 from tui.widgets.quit import Pending
+from tui.widgets.tables import RowTable
 from tui.widgets.text import safe
 
 if TYPE_CHECKING:
@@ -323,7 +324,7 @@ class UploadsScreen(AreaScreen):
         yield Static("", id="uploads-status")
         with Horizontal(id="uploads-main"):
             yield MarkingTree(self.START_DIR or Path.cwd(), id="uploads-tree")
-            table: DataTable[Text | str] = DataTable(
+            table: DataTable[Text | str] = RowTable(
                 id="uploads-queue", cursor_type="row", zebra_stripes=False
             )
             yield table

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from tui.config import Profile
 from tui.widgets.area import bindings_for
 from tui.widgets.session import Host
+from tui.widgets.tables import RowTable
 from tui.widgets.text import safe
 
 #: The base workflow chosen until the server's list says otherwise (the platform's default).
@@ -57,7 +58,7 @@ class AppPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("[b]Apps[/b]  enter open · n new · d demo · r reload · esc close")
-            yield DataTable(id="apps", cursor_type="row")
+            yield RowTable(id="apps", cursor_type="row")
             with Horizontal(id="new-app"):
                 yield Input(placeholder="new app name (enter creates it)", id="new-name")
                 yield Select(

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tui.widgets.bindings import all_keys, display_keys, scope_title
+from tui.widgets.tables import RowTable
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
                 "[b]Keys[/b] — remap any in the config's \\[keymap] table by id. esc closes.",
                 id="help-title",
             )
-            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="help-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
