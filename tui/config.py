@@ -416,14 +416,86 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def save_config(config: Config) -> None:
-    """Write atomically; keep the previous file as `.bak`; 0600 when a PAT is in it."""
-    import tomli_w
+    """Write atomically; keep the previous file as `.bak`; 0600 when a PAT is in it.
 
-    text = tomli_w.dumps(config_to_dict(config))
+    An existing file is edited in place with tomlkit (issue #30): only the values that
+    changed are rewritten, so the user's comments, key order and formatting stay. A key the
+    config no longer holds (a removed PAT or profile) is removed; an empty one is left be.
+    """
+    wanted = config_to_dict(config)
+    text = _edited(config.path, wanted)
     parse_config(text, config.path)  # never write what we could not read back
     private = any(p.pat for p in config.profiles.values())
     config.path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(config.path, text, private=private, keep_backup=True)
+
+
+def _edited(path: Path, wanted: dict[str, Any]) -> str:
+    """The file's text with `wanted` merged in; a fresh document when there is no readable
+    file (an unreadable one was refused by load_config before anything could be saved)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = tomlkit.parse(text)
+        implied = config_to_dict(parse_config(text, path))
+    except (OSError, UnicodeDecodeError, TOMLKitError, ConfigError):
+        document, implied = tomlkit.document(), {}
+    _merge(document, wanted, implied)
+    return tomlkit.dumps(document)
+
+
+def _merge(table: Any, wanted: dict[str, Any], implied: dict[str, Any]) -> None:
+    """Make the tomlkit `table` hold `wanted`, touching only what differs. `implied` is what
+    the file means as it stands (its defaults included): a key the file leaves out is only
+    written when the wanted value is not already what leaving it out means."""
+    import tomlkit
+
+    for key, value in wanted.items():
+        before = implied.get(key)
+        if isinstance(value, dict):
+            if key in table and isinstance(table[key], dict):
+                _merge(table[key], value, before if isinstance(before, dict) else {})
+            elif value != before:
+                added = tomlkit.table()
+                _merge(added, value, before if isinstance(before, dict) else {})
+                table[key] = added
+        elif key in table:
+            if _plain(table[key]) != value:
+                table[key] = value
+        elif value != before:
+            table[key] = value
+    for key in [k for k in table if k not in wanted]:
+        if _plain(table[key]) not in ("", None, [], {}) or isinstance(table[key], dict):
+            del table[key]
+
+
+def _plain(item: Any) -> Any:
+    unwrap = getattr(item, "unwrap", None)
+    return unwrap() if callable(unwrap) else item
+
+
+def _backup(path: Path, *, private: bool) -> None:
+    """Copy `path` to `<name>.bak` with the file's own mode (0600 when it holds a PAT). A
+    symlink at the backup's path is removed, never followed (issue #25: saving wrote the old
+    config, PAT included, through a symlinked `.bak` into another file and made it 0644)."""
+    backup = path.with_name(path.name + ".bak")
+    mode = 0o600 if private else path.stat().st_mode & 0o777
+    if backup.is_symlink():
+        backup.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(backup, flags, mode)
+    try:
+        os.fchmod(fd, mode)  # an existing .bak keeps its old mode through O_CREAT
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(path.read_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        if fd != -1:
+            os.close(fd)
 
 
 def _atomic_write(path: Path, text: str, *, private: bool, keep_backup: bool) -> None:
@@ -436,9 +508,7 @@ def _atomic_write(path: Path, text: str, *, private: bool, keep_backup: bool) ->
             handle.flush()
             os.fsync(handle.fileno())
         if keep_backup and path.exists():
-            backup = path.with_name(path.name + ".bak")
-            backup.write_bytes(path.read_bytes())
-            os.chmod(backup, path.stat().st_mode & 0o777)
+            _backup(path, private=private)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -136,3 +136,31 @@ def test_non_utf8_config_is_refused_and_kept(tmp_path: Path) -> None:
     assert "UTF-8" in lines[0]
     assert path.read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_symlinked_backup_is_never_followed(tmp_path: Path) -> None:
+    """Issue #25 item 6: saving copied the old config (with its PAT) through a symlinked
+    `.bak` into another file and made it 0644. The link is replaced, the victim untouched,
+    and the backup of a file holding a PAT is 0600."""
+    from dataclasses import replace
+
+    from tui.config import load_config, save_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[profiles.cloud]\nbackend = "clarifai"\nbase_url = "https://api.clarifai.com"\n'
+        'user_id = "me"\npat = "0123456789abcdef0123"\n'
+    )
+    path.chmod(0o600)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    victim.chmod(0o640)
+    backup = tmp_path / "config.toml.bak"
+    backup.symlink_to(victim)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profiles["cloud"], app_id="park")))
+    assert victim.read_text() == "precious\n"
+    assert (victim.stat().st_mode & 0o777) == 0o640
+    assert not backup.is_symlink()
+    assert "0123456789abcdef0123" in backup.read_text()
+    assert (backup.stat().st_mode & 0o777) == 0o600

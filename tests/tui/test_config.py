@@ -173,3 +173,60 @@ def test_base_url_falls_back_to_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_keymap_accepts_known_ids(tmp_path: Path) -> None:
     config = parse_config("[keymap]\n'area.explorer' = 'e'\n", tmp_path / "c.toml")
     assert config.keymap == {"area.explorer": "e"}
+
+
+COMMENTED = """\
+# My clarifai-tui settings. Keep this comment.
+active_profile = "local"  # which profile opens
+
+[ui]
+theme = "textual-dark"
+per_page = 40  # fewer rows: my laptop is small
+
+# Profiles below.
+[profiles.local]
+backend = "local"
+app_id = "digits-demo"   # the demo
+data_dir = ""
+
+[profiles.cloud]
+backend = "clarifai"
+base_url = "https://api.clarifai.com"
+user_id = "me"
+app_id = "park"
+pat = "0123456789abcdef0123"
+"""
+
+
+def test_an_app_pick_keeps_every_comment_and_the_rest_of_the_file(tmp_path: Path) -> None:
+    """Issue #30 item 5: the first app pick rewrote config.toml and lost every comment."""
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    os.chmod(path, 0o600)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profile(), app_id="park")))
+    text = path.read_text()
+    assert text == COMMENTED.replace('app_id = "digits-demo"', 'app_id = "park"')
+    assert load_config(path).profile().app_id == "park"
+
+
+def test_saving_an_unchanged_config_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    os.chmod(path, 0o600)
+    save_config(load_config(path))
+    assert path.read_text() == COMMENTED
+    default = tmp_path / "default.toml"
+    save_config(load_config(default))
+    assert default.read_text() == DEFAULT_CONFIG_TEXT
+
+
+def test_a_removed_pat_disappears_and_other_keys_stay(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    os.chmod(path, 0o600)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profiles["cloud"], pat="")))
+    text = path.read_text()
+    assert "pat =" not in text
+    assert "# fewer rows: my laptop is small" in text and 'user_id = "me"' in text
