@@ -76,7 +76,8 @@ def version_line(model: Model, version: ModelVersion, *, latest: bool) -> str:
     when = version.created_at.strftime("%Y-%m-%d %H:%M") if version.created_at else ""
     settings = version_settings(model, version)
     mark = "latest " if latest else ""
-    return f"  {version.id[:8]}  {mark}{status_cell(model, version)}  {settings}  {when}".rstrip()
+    status = status_cell(model, version).partition(":")[0]  # the reason is shown above
+    return f"  {version.id[:8]}  {mark}{status}  {settings}  {when}".rstrip()
 
 
 def describe_version(version: ModelVersion) -> list[str]:
