@@ -26,6 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from api.client import ClarifaiClient
+from api.concepts import app_concepts, concept_id_for
 from api.models import (
     AnnotationFilter,
     AnnotationStatus,
@@ -35,10 +36,9 @@ from api.models import (
     InputStatus,
     SearchFilter,
 )
-from screens.labelling import LabellingScreen, app_concepts
-from screens.uploads import concept_id_for
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.forms import ConfirmScreen, PromptScreen
+from tui.widgets.registry import make_screen
 from tui.widgets.tables import RowTable
 
 #: Annotations read to count labels; past this the counts are lower bounds.
@@ -426,4 +426,4 @@ class ConceptsScreen(AreaScreen):
     def action_label(self) -> None:
         if self._ready() is None:
             return
-        self.app.push_screen(LabellingScreen(), lambda _result: self.reload())
+        self.app.push_screen(make_screen("labelling"), lambda _result: self.reload())

@@ -24,12 +24,8 @@ from textual.worker import Worker, WorkerState
 from api.client import ClarifaiClient
 from api.models import Annotation, Input
 from api.review import history_of
-from screens.explorer import (
-    annotation_status_name,
-    format_full_time,
-    input_status_name,
-)
 from tui.widgets.area import bindings_for
+from tui.widgets.display import annotation_status_name, format_full_time, input_status_name
 from tui.widgets.preview import ImagePreview
 from tui.widgets.session import Host
 from tui.widgets.tables import RowTable

@@ -34,6 +34,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from api.client import ClarifaiClient
+from api.concepts import app_concepts
 from api.models import (
     Annotation,
     AnnotationFilter,
@@ -53,17 +54,6 @@ MAX_INPUTS = 10_000
 MAX_SCANNED_ANNOTATIONS = 50_000
 PAGE = 10
 HINT = "1-9, 0: toggle a concept"
-
-
-async def app_concepts(client: ClarifaiClient, limit: int = 5_000) -> list[Concept]:
-    """The app's concepts, oldest first (servers list the newest first)."""
-    out: list[Concept] = []
-    async for concept in client.iter_concepts():
-        out.append(concept)
-        if len(out) >= limit:
-            break
-    out.reverse()
-    return out
 
 
 def is_mine(annotation: Annotation, user_ids: Sequence[str]) -> bool:

@@ -23,35 +23,15 @@ from api.autoannotate import (
     canonical_type,
     train_and_wait,
 )
-from api.errors import status_name
 from api.models import Concept, Model, ModelVersion, ModelVersionStatus
-from screens.workflow_graph import SHORT_TYPES, settings_text, version_settings
 from tui.widgets.area import AreaScreen
+from tui.widgets.display import version_status
 from tui.widgets.forms import ConfirmScreen, PickScreen, scoped_bindings
 from tui.widgets.quit import Pending
+from tui.widgets.registry import make_screen
 from tui.widgets.tables import RowTable
 from tui.widgets.text import safe
-
-STATUS_WORDS: dict[int, str] = {
-    ModelVersionStatus.TRAINED: "trained",
-    ModelVersionStatus.TRAINING: "training",
-    ModelVersionStatus.QUEUED_FOR_TRAINING: "queued",
-    ModelVersionStatus.UNTRAINED: "untrained",
-    ModelVersionStatus.TRAINING_FAILED: "failed",
-    ModelVersionStatus.TRAINING_NO_DATA: "failed: no data",
-    ModelVersionStatus.TRAINING_NO_POSITIVES: "failed: no positives",
-}
-
-
-def version_status(version: ModelVersion | None) -> str:
-    """`trained`, `training`, `queued`, `failed: <reason>`... for a table cell."""
-    if version is None:
-        return "-"
-    word = STATUS_WORDS.get(version.status_code) or status_name(version.status_code).lower()
-    if version.status_code == ModelVersionStatus.TRAINING_FAILED:
-        reason = version.status_details or version.status_description
-        return f"failed: {reason}" if reason else word
-    return word
+from tui.widgets.workflow_graph import SHORT_TYPES, settings_text, version_settings
 
 
 def concepts_cell(model: Model) -> str:
@@ -276,9 +256,8 @@ class ModelsScreen(AreaScreen):
             self.open_form(model_type_id)
 
     def open_form(self, model_type_id: str) -> None:
-        from screens.model_forms import ModelForm
-
-        form = ModelForm(
+        form = make_screen(
+            "model_form",
             model_type_id,
             self.session.app_client(),
             concepts=self.concepts,
@@ -304,9 +283,8 @@ class ModelsScreen(AreaScreen):
         if kind not in (EMBEDDING_CLASSIFIER, CONCEPT_THRESHOLDER, ANNOTATION_WRITER):
             self.app.notify(f"{model.id} is a {model.model_type_id}: it takes no new versions here")
             return
-        from screens.model_forms import ModelForm
-
-        form = ModelForm(
+        form = make_screen(
+            "model_form",
             kind,
             self.session.app_client(),
             concepts=self.concepts,
@@ -379,9 +357,7 @@ class ModelsScreen(AreaScreen):
     def action_wizard(self) -> None:
         if not self._ready():
             return
-        from screens.wizard import WizardScreen
-
-        self.app.push_screen(WizardScreen(), lambda _: self.action_refresh())
+        self.app.push_screen(make_screen("wizard"), lambda _: self.action_refresh())
 
     def _ready(self) -> bool:
         try:

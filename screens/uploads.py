@@ -40,6 +40,7 @@ from textual.widgets import DataTable, DirectoryTree, ProgressBar, Static, TextA
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets._tree import TreeNode
 
+from api.concepts import parse_concepts
 from api.upload import (
     IMAGE_EXTENSIONS,
     ItemEvent,
@@ -64,23 +65,6 @@ if TYPE_CHECKING:
     from tui.config import Profile, UploadConfig
 
 QUEUE_VERSION = 1
-
-
-def concept_id_for(name: str) -> str:
-    """`"Bike Rider"` -> `"bike_rider"`: a concept id from a name (underscores, lower case)."""
-    out = []
-    for char in name.strip().lower():
-        out.append(char if char.isalnum() or char in "_-" else "_")
-    slug = "".join(out)
-    while "__" in slug:
-        slug = slug.replace("__", "_")
-    return slug.strip("_")[:64]
-
-
-def parse_concepts(text: str) -> tuple[str, ...]:
-    """`"cat, Dog house"` -> `("cat", "dog_house")`, duplicates and blanks dropped."""
-    ids = (concept_id_for(part) for part in text.split(","))
-    return tuple(dict.fromkeys(i for i in ids if i))
 
 
 def duration(seconds: float | None) -> str:

@@ -46,8 +46,8 @@ from api.autoannotate import (
 )
 from api.client import ClarifaiClient
 from api.models import Concept, Model, ModelVersion, Workflow
-from screens.dry_run import describe_results
-from screens.models import version_status
+from tui.widgets.display import version_status
+from tui.widgets.dry_run_text import describe_results
 from tui.widgets.forms import (
     ConfirmScreen,
     FormField,

@@ -33,7 +33,20 @@ from api.models import (
     Workflow,
     WorkflowNode,
 )
-from screens.workflow_graph import (
+from tui.widgets.area import AreaScreen
+from tui.widgets.forms import (
+    ConfirmScreen,
+    IdValidator,
+    PickScreen,
+    PromptScreen,
+    error_text,
+    scoped_bindings,
+)
+from tui.widgets.graph import GraphView
+from tui.widgets.quit import Pending
+from tui.widgets.registry import make_screen
+from tui.widgets.text import safe
+from tui.widgets.workflow_graph import (
     Pinned,
     add_node,
     connect,
@@ -47,18 +60,6 @@ from screens.workflow_graph import (
     rename_node,
     version_settings,
 )
-from tui.widgets.area import AreaScreen
-from tui.widgets.forms import (
-    ConfirmScreen,
-    IdValidator,
-    PickScreen,
-    PromptScreen,
-    error_text,
-    scoped_bindings,
-)
-from tui.widgets.graph import GraphView
-from tui.widgets.quit import Pending
-from tui.widgets.text import safe
 
 DEFAULT_MARK = "★"
 
@@ -605,11 +606,10 @@ class WorkflowsScreen(AreaScreen):
         if self.current not in self.workflows or self.is_dirty(self.current):
             self.refuse("a dry run uses the saved workflow: s saves it first")
             return
-        from screens.dry_run import DryRunScreen
-
         saved = self.workflows[self.current]
         self.app.push_screen(
-            DryRunScreen(
+            make_screen(
+                "dry_run",
                 self.session.app_client(),
                 saved.id,
                 saved.nodes,
@@ -661,6 +661,4 @@ class WorkflowsScreen(AreaScreen):
         except RuntimeError as exc:
             self.app.notify(str(exc), severity="warning")
             return
-        from screens.wizard import WizardScreen
-
-        self.app.push_screen(WizardScreen(), lambda _: self.action_refresh())
+        self.app.push_screen(make_screen("wizard"), lambda _: self.action_refresh())

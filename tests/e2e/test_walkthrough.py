@@ -31,7 +31,6 @@ from api.client import ClarifaiClient
 from api.demo import DemoImage
 from api.models import AnnotationStatus, Concept, NewAnnotation, content_input_id
 from screens.concepts import ConceptsScreen
-from screens.dry_run import NOTHING_WRITTEN, REMOTE_DRY_RUN
 from screens.explorer import ExplorerScreen
 from screens.labelling import LabellingScreen
 from screens.models import ModelsScreen
@@ -50,6 +49,7 @@ from tests.tui_helpers import (
 )
 from tui.app import ClarifaiTUI
 from tui.config import load_config
+from tui.widgets.dry_run_text import NOTHING_WRITTEN, REMOTE_DRY_RUN
 from tui.widgets.forms import ConfirmScreen, PromptScreen
 
 APP = "digits"

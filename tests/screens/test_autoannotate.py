@@ -32,8 +32,9 @@ from api.models import (
     WorkflowNode,
     WorkflowResult,
 )
-from screens.dry_run import NOTHING_WRITTEN, describe_results
-from screens.workflow_graph import (
+from tui.widgets.dry_run_text import NOTHING_WRITTEN, describe_results
+from tui.widgets.graph import find_cycle
+from tui.widgets.workflow_graph import (
     connect,
     delete_node,
     disconnect,
@@ -41,7 +42,6 @@ from screens.workflow_graph import (
     rename_node,
     to_graph,
 )
-from tui.widgets.graph import find_cycle
 
 SPEC = WizardSpec(concepts=("one", "two", "three"), annotation_user_id="me")
 
@@ -321,7 +321,7 @@ def test_dry_run_text_says_what_writers_would_write_and_that_nothing_was_written
 
 
 def test_a_dry_run_on_the_platform_promises_nothing_about_writers() -> None:
-    from screens.dry_run import REMOTE_DRY_RUN
+    from tui.widgets.dry_run_text import REMOTE_DRY_RUN
 
     remote = describe_results([], [], {}, embedded=False)
     assert NOTHING_WRITTEN not in remote and remote[0] == REMOTE_DRY_RUN
@@ -330,7 +330,7 @@ def test_a_dry_run_on_the_platform_promises_nothing_about_writers() -> None:
 
 def test_a_node_added_in_the_editor_pins_its_model_version_and_owner() -> None:
     from api.models import ModelVersion
-    from screens.workflow_graph import add_node
+    from tui.widgets.workflow_graph import add_node
 
     local = Model("thr", model_type_id=CONCEPT_THRESHOLDER, version=ModelVersion("v7", 21100))
     [node] = add_node([], "t", "thr", model=local)

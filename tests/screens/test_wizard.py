@@ -9,11 +9,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
 from api.models import AnnotationStatus
-from screens.dry_run import NOTHING_WRITTEN
 from screens.models import ModelsScreen
 from screens.wizard import WizardScreen
 from tests.screens.labelled_data import APP, all_annotations, pick_digits, prepare, upload
 from tests.tui_helpers import connected, make_tui, wait_until
+from tui.widgets.dry_run_text import NOTHING_WRITTEN
 from tui.widgets.forms import ConfirmScreen
 
 

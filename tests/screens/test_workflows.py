@@ -12,10 +12,11 @@ from textual.widgets import Input, OptionList
 
 from api.autoannotate import WizardSpec
 from api.models import Concept, NewAnnotation, NewInput
-from screens.dry_run import NOTHING_WRITTEN, DryRunScreen
+from screens.dry_run import DryRunScreen
 from screens.workflows import WorkflowsScreen
 from tests.screens.labelled_data import APP, CONCEPTS, all_annotations, pick_digits, prepare
 from tests.tui_helpers import connected, make_tui, wait_until
+from tui.widgets.dry_run_text import NOTHING_WRITTEN
 from tui.widgets.forms import ConfirmScreen, PickScreen, PromptScreen
 from tui.widgets.graph import GraphView
 

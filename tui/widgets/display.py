@@ -1,0 +1,87 @@
+"""How domain values read on screen, in one place (issue #23): status names, times, a
+model version's training state, the Explorer's filter line. Pure functions; the screens and
+the CLI share them instead of importing each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from api.errors import status_name
+from api.explore import Filters
+from api.models import AnnotationStatus, InputStatus, ModelVersion, ModelVersionStatus
+
+INPUT_STATUS_NAMES: Final[dict[int, str]] = {
+    InputStatus.SUCCESS: "ok",
+    InputStatus.PENDING: "pending",
+    InputStatus.IN_PROGRESS: "working",
+    InputStatus.FAILED: "failed",
+    InputStatus.DUPLICATE: "dup",
+    InputStatus.UNSUPPORTED_FORMAT: "format",
+}
+ANNOTATION_STATUS_NAMES: Final[dict[int, str]] = {
+    AnnotationStatus.SUCCESS: "SUCCESS",
+    AnnotationStatus.PENDING: "PENDING",
+    AnnotationStatus.FAILED: "FAILED",
+    AnnotationStatus.AWAITING_REVIEW: "AWAITING_REVIEW",
+    AnnotationStatus.REVIEW_DENIED: "REVIEW_DENIED",
+}
+
+
+def input_status_name(code: int) -> str:
+    return INPUT_STATUS_NAMES.get(code, str(code))
+
+
+def annotation_status_name(code: int) -> str:
+    return ANNOTATION_STATUS_NAMES.get(code, str(code))
+
+
+def format_time(when: datetime | None) -> str:
+    """Created time as shown in the table (local time, minutes)."""
+    if when is None:
+        return ""
+    return when.astimezone().strftime("%m-%d %H:%M")
+
+
+def format_full_time(when: datetime | None) -> str:
+    if when is None:
+        return "-"
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def describe_filters(filters: Filters) -> str:
+    parts = []
+    if filters.text:
+        parts.append(f"id~{filters.text}")
+    if filters.input_status is not None:
+        parts.append(f"input={input_status_name(filters.input_status)}")
+    if filters.annotation_status is not None:
+        parts.append(f"ann={annotation_status_name(filters.annotation_status)}")
+    if filters.concept:
+        parts.append(f"concept={filters.concept}")
+    if filters.worker:
+        parts.append(f"by={filters.worker}")
+    return " ".join(parts)
+
+
+STATUS_WORDS: dict[int, str] = {
+    ModelVersionStatus.TRAINED: "trained",
+    ModelVersionStatus.TRAINING: "training",
+    ModelVersionStatus.QUEUED_FOR_TRAINING: "queued",
+    ModelVersionStatus.UNTRAINED: "untrained",
+    ModelVersionStatus.TRAINING_FAILED: "failed",
+    ModelVersionStatus.TRAINING_NO_DATA: "failed: no data",
+    ModelVersionStatus.TRAINING_NO_POSITIVES: "failed: no positives",
+}
+
+
+def version_status(version: ModelVersion | None) -> str:
+    """`trained`, `training`, `queued`, `failed: <reason>`... for a table cell."""
+    if version is None:
+        return "-"
+    word = STATUS_WORDS.get(version.status_code) or status_name(version.status_code).lower()
+    if version.status_code == ModelVersionStatus.TRAINING_FAILED:
+        reason = version.status_details or version.status_description
+        return f"failed: {reason}" if reason else word
+    return word
