@@ -425,8 +425,9 @@ def _predict_sync(
         vector = source.embeddings.get(embedder.id)
         try:
             if vector is None:
-                assert source.image is not None
-                vector = embedder.embed(source.image)
+                image = source.image
+                assert image is not None
+                vector = embedder.embed(image() if callable(image) else image)
             if classifier is None:
                 values = [float(v) for v in vector]
                 data: dict[str, Any] = {
