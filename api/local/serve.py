@@ -22,10 +22,18 @@ import sys
 import threading
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from api.local.backend import DataDirLocked, KeyFileError, LocalBackend
+from api.local.netguard import (
+    ACCEPT_BACKLOG,
+    KEEP_ALIVE,
+    MAX_HEAD_BYTES,
+    guarded_protocol,
+    install_repeat_filter,
+)
 
 
 def default_data_dir() -> Path:
@@ -146,6 +154,31 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+#: uvicorn's limit_concurrency above the connection cap. uvicorn counts open connections (idle
+#: ones too) with requests in flight and answers 503 past the limit: at or below the cap it
+#: would answer 503 to everyone during an idle flood. Above it, it is the backstop for the
+#: moment between the guard closing a connection and that connection being gone.
+CONCURRENCY_HEADROOM = 32
+
+
+def build_config(app: Any, *, cap: int | None = None) -> uvicorn.Config:
+    """The uvicorn configuration of ``serve`` (limits in api.local.netguard)."""
+    protocol = guarded_protocol(cap)
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        http=protocol,
+        timeout_keep_alive=KEEP_ALIVE,
+        limit_concurrency=protocol.cap + CONCURRENCY_HEADROOM,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        backlog=ACCEPT_BACKLOG,
+    )
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
@@ -154,7 +187,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(ACCEPT_BACKLOG)  # asyncio listens again with uvicorn's backlog: the same
     sock.set_inheritable(True)
     return sock
 
@@ -212,14 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     return_freed_memory()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        backend.app,
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = build_config(backend.app)
+    install_repeat_filter()
     server = _Server(config, f"clarifai-tui serve: listening on {url} (data: {data_dir})")
     try:
         asyncio.run(server.serve(sockets=[sock]))
