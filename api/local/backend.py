@@ -38,6 +38,7 @@ from api.local.fetch import Resolver, resolve
 from api.local.imaging import IngestLimits
 from api.local.ingest import IngestWorker
 from api.local.store import Store
+from api.local.throttle import AuthThrottle
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ class LocalBackend:
         #: Decoded pixels that PostModelOutputs and PostWorkflowResults may hold at once, all
         #: requests together: one image of the largest size accepted (api.local.budget).
         self.decode_budget = PixelBudget(self.ingest.limits.max_pixels)
+        #: Wrong keys per client address (api.local.throttle).
+        self.auth_throttle = AuthThrottle()
         #: Refuses a default_workflow_id that names no workflow of the app (None: accept any).
         self.default_workflow_check: DefaultWorkflowCheck | None = (
             self.automation.check_default_workflow

@@ -27,6 +27,7 @@ from api.local.status import (
     CONN_DOES_NOT_EXIST,
     CONN_INVALID_REQUEST,
     CONN_KEY_INVALID,
+    CONN_THROTTLED,
     INTERNAL_SERVER_ISSUE,
     SUCCESS,
     ApiFailure,
@@ -85,6 +86,35 @@ def failure_response(failure: ApiFailure) -> JSONResponse:
         if isinstance(status.get(key), str):
             status[key] = _printable(status[key])
     return JSONResponse(body, status_code=failure.http_status)
+
+
+def throttled(seconds: int) -> Response:
+    """The answer to any request from an address throttled for wrong keys."""
+    failure = ApiFailure(
+        CONN_THROTTLED,
+        "too many requests with a wrong API key from this address: "
+        f"retry after {seconds} s, with the key from CLARIFAI_PAT or the data dir's api_key file",
+    )
+    response = failure_response(failure)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def authenticate(request: Request, backend: LocalBackend) -> Response | None:
+    """None when the request may go on; else the answer: 429 while its address is throttled
+    (api.local.throttle), 401 for a missing or wrong key (a wrong one counts against the
+    address)."""
+    host = request.client.host if request.client else ""
+    wait = backend.auth_throttle.retry_after(host)
+    if wait is not None:
+        return throttled(wait)
+    try:
+        check_auth(request, backend.api_key)
+    except ApiFailure as failure:
+        if request.headers.get("authorization"):
+            backend.auth_throttle.failed(host)
+        return failure_response(failure)
+    return None
 
 
 def check_auth(request: Request, api_key: str) -> None:
@@ -198,8 +228,10 @@ def batch(items: list[Any], field: str, limit: int = MAX_BATCH, why: str = "") -
 def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         backend: LocalBackend = request.app.state.backend
+        refused = authenticate(request, backend)
+        if refused is not None:
+            return refused
         try:
-            check_auth(request, backend.api_key)
             call = Call(request, backend)
             public = call.owner_id == PUBLIC_USER
             if public and request.method != "GET" and spec.name not in READ_CALLS:

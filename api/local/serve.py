@@ -16,6 +16,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
@@ -49,6 +50,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+#: The shortest key ``serve`` accepts on a non-loopback address. Anyone who can reach the port
+#: can try keys (at ALLOWANCE then 10 a minute: api.local.throttle); generated keys are longer.
+MIN_REMOTE_KEY = 16
+
+
+def short_key_refusal(host: str, key: str, source: str) -> str:
+    """Why ``key`` may not guard a bind to ``host``; "" when it may."""
+    if _is_loopback(host) or len(key) >= MIN_REMOTE_KEY:
+        return ""
+    return (
+        f"clarifai-tui serve: refusing to serve {host} with a {len(key)}-character API key "
+        f"(from {source}): a non-loopback address needs a key of at least {MIN_REMOTE_KEY} "
+        "characters. Set a longer CLARIFAI_PAT, or unset it and remove the data dir's api_key "
+        "file to have a long one generated."
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -202,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    env_key = os.environ.get("CLARIFAI_PAT", "")
+    refusal = short_key_refusal(host, env_key, "CLARIFAI_PAT") if env_key else ""
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
     try:
         sock = _bind(host, args.port)
@@ -236,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             f"({where}); pass --data-dir with a folder you may write",
             file=sys.stderr,
         )
+        return 2
+    refusal = short_key_refusal(host, backend.api_key, str(data_dir / "api_key"))
+    if refusal:
+        sock.close()
+        backend.release_lock()
+        print(refusal, file=sys.stderr)
         return 2
     if backend.key_generated:
         print(
