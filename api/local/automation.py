@@ -155,7 +155,9 @@ class Source:
 
     input_id: str
     echo: dict[str, Any]
-    image: Image.Image | None = None
+    #: The decoded image, or a function that decodes it (load_sources keeps the bytes, not
+    #: the pixels, and the default embedder's vector in ``embeddings``).
+    image: Image.Image | Callable[[], Image.Image] | None = None
     embeddings: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
     error: str = ""
     error_code: int = FAILURE

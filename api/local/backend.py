@@ -33,10 +33,12 @@ import httpx
 
 from api.local.app import build_app
 from api.local.automation import Automation
+from api.local.budget import PixelBudget
 from api.local.fetch import Resolver, resolve
 from api.local.imaging import IngestLimits
 from api.local.ingest import IngestWorker
 from api.local.store import Store
+from api.local.throttle import AuthThrottle
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,11 @@ class LocalBackend:
         #: Training, prediction, workflow runs; also the ingest pipeline (embed + default
         #: workflow).
         self.automation = Automation(self.store, self.ingest, self.user_id)
+        #: Decoded pixels that PostModelOutputs and PostWorkflowResults may hold at once, all
+        #: requests together: one image of the largest size accepted (api.local.budget).
+        self.decode_budget = PixelBudget(self.ingest.limits.max_pixels)
+        #: Wrong keys per client address (api.local.throttle).
+        self.auth_throttle = AuthThrottle()
         #: Refuses a default_workflow_id that names no workflow of the app (None: accept any).
         self.default_workflow_check: DefaultWorkflowCheck | None = (
             self.automation.check_default_workflow

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -27,6 +28,7 @@ from api.local.status import (
     CONN_DOES_NOT_EXIST,
     CONN_INVALID_REQUEST,
     CONN_KEY_INVALID,
+    CONN_THROTTLED,
     INTERNAL_SERVER_ISSUE,
     SUCCESS,
     ApiFailure,
@@ -50,7 +52,17 @@ Handler = Callable[["Call"], Awaitable["Response | dict[str, Any]"]]
 #: as base64 in JSON that is about 171 MB. A 2 GiB chunked body once took the server to 6.4 GB.
 MAX_BODY_BYTES = 256 * 1024 * 1024
 _OFF_LOOP_JSON_BYTES = 256 * 1024
-_ID = re.compile(r"^[^\s/\\?#%\x00-\x1f\x7f]{1,255}$")
+#: Ids a client names: the platform's rule ("1 to 32 letters or numbers in length, with hyphens
+#: or underscores as separators; spaces, periods, etc. are not allowed", Clarifai docs, ID
+#: validation), ASCII letters. Generated ids (32 hex digits) fit. Anything else, bidi
+#: overrides and zero-width characters included, would let an id look like another one.
+MAX_ID_LENGTH = 32
+_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
+#: Names (display names: apps, models, concepts) and descriptions, in characters. The
+#: platform's own caps are not documented; these keep a stored name a name (a 1 MB app name
+#: was stored) while leaving room for long human text. Notes are 64 KB on the platform.
+MAX_NAME_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 4096
 MAX_BATCH = 128
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -87,6 +99,35 @@ def failure_response(failure: ApiFailure) -> JSONResponse:
     return JSONResponse(body, status_code=failure.http_status)
 
 
+def throttled(seconds: int) -> Response:
+    """The answer to any request from an address throttled for wrong keys."""
+    failure = ApiFailure(
+        CONN_THROTTLED,
+        "too many requests with a wrong API key from this address: "
+        f"retry after {seconds} s, with the key from CLARIFAI_PAT or the data dir's api_key file",
+    )
+    response = failure_response(failure)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def authenticate(request: Request, backend: LocalBackend) -> Response | None:
+    """None when the request may go on; else the answer: 429 while its address is throttled
+    (api.local.throttle), 401 for a missing or wrong key (a wrong one counts against the
+    address)."""
+    host = request.client.host if request.client else ""
+    wait = backend.auth_throttle.retry_after(host)
+    if wait is not None:
+        return throttled(wait)
+    try:
+        check_auth(request, backend.api_key)
+    except ApiFailure as failure:
+        if request.headers.get("authorization"):
+            backend.auth_throttle.failed(host)
+        return failure_response(failure)
+    return None
+
+
 def check_auth(request: Request, api_key: str) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.strip().partition(" ")
@@ -100,13 +141,69 @@ def check_auth(request: Request, api_key: str) -> None:
         raise ApiFailure(CONN_KEY_INVALID, "API key invalid: the key does not match this server's")
 
 
+def shown(text: str, limit: int = 48) -> str:
+    """``text`` quoted for an error message: printable ASCII as is, anything else escaped
+    (a bidi override or zero-width character in an error must not act on the terminal that
+    shows it), cut at ``limit`` characters."""
+    out = "".join(
+        c if " " <= c <= "~" and c not in "\\'" else c.encode("unicode_escape").decode("ascii")
+        for c in text[:limit]
+    ).replace("'", "\\'")
+    return f"'{out}'" + ("..." if len(text) > limit else "")
+
+
+def _character(c: str) -> str:
+    """A character for an error message: ``'.'`` for printable ASCII, else its code point
+    and Unicode name."""
+    if " " < c <= "~":
+        return repr(c)
+    return f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed character')}"
+
+
 def valid_id(value: str, field: str) -> str:
-    if not _ID.match(value) or value in (".", ".."):
-        raise invalid(
-            field,
-            f"invalid id {value!r}: use 1-255 characters without spaces, slashes, '?', '#' or '%'",
-        )
+    """``value`` if it is an id the platform would take; else 11102 naming ``field``."""
+    if _ID.fullmatch(value):
+        return value
+    if not value:
+        problem = "it is empty"
+    elif len(value) > MAX_ID_LENGTH:
+        problem = f"{len(value)} characters; at most {MAX_ID_LENGTH} are allowed"
+    else:
+        bad = next(c for c in value if not _ID.fullmatch(c))
+        problem = f"it contains {_character(bad)}"
+    raise invalid(
+        field,
+        f"invalid id {shown(value)}: {problem}; an id is 1-{MAX_ID_LENGTH} ASCII letters, "
+        "digits, '-' and '_'",
+    )
+
+
+def valid_text(value: str, field: str, limit: int, *, lines: bool = False) -> str:
+    """A name (``lines`` False) or description: at most ``limit`` characters, no control
+    characters (a description may have line breaks and tabs)."""
+    if len(value) > limit:
+        raise invalid(field, f"{len(value):,} characters; at most {limit:,} are allowed")
+    allowed = "\n\t\r" if lines else ""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    if bad is not None:
+        raise invalid(field, f"{shown(value)} contains the control character {_character(bad)}")
     return value
+
+
+def text_field(obj: Obj, key: str, *, description: bool = False) -> str:
+    """``obj[key]`` as a checked name (or, with ``description``, a checked description)."""
+    value = obj.get_str(key)
+    if description:
+        return valid_text(value, obj.field(key), MAX_DESCRIPTION_LENGTH, lines=True)
+    return valid_text(value, obj.field(key), MAX_NAME_LENGTH)
+
+
+def valid_name(value: str, field: str) -> str:
+    return valid_text(value, field, MAX_NAME_LENGTH)
+
+
+def valid_description(value: str, field: str) -> str:
+    return valid_text(value, field, MAX_DESCRIPTION_LENGTH, lines=True)
 
 
 def _too_large(size: str) -> ApiFailure:
@@ -198,8 +295,10 @@ def batch(items: list[Any], field: str, limit: int = MAX_BATCH, why: str = "") -
 def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         backend: LocalBackend = request.app.state.backend
+        refused = authenticate(request, backend)
+        if refused is not None:
+            return refused
         try:
-            check_auth(request, backend.api_key)
             call = Call(request, backend)
             public = call.owner_id == PUBLIC_USER
             if public and request.method != "GET" and spec.name not in READ_CALLS:

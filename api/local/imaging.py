@@ -84,8 +84,50 @@ def check_size(count: int, limits: IngestLimits) -> None:
         )
 
 
-def decode(data: bytes, limits: IngestLimits) -> Decoded:
-    """Decode and check an image (first frame of an animation); raise ImageRejected if unusable."""
+#: JPEGs with more pixels than this are decoded at a reduced scale (Pillow's ``draft``: the
+#: JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding, so the full-size pixels never exist).
+#: Below it an image is decoded in full, as before: a phone photo (12 MP) embeds exactly as it
+#: always did. Embeddings and thumbnails need far fewer pixels than this.
+DRAFT_ABOVE_PIXELS = 16_000_000
+
+#: The longer side a drafted JPEG keeps at least (then the largest scale that keeps it).
+DRAFT_MIN_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an image's header says, read without decoding any pixel."""
+
+    width: int
+    height: int
+    format: str
+    #: Pixels a decode() of it holds at once (fewer than width x height for a drafted JPEG).
+    decode_pixels: int
+
+
+def _draft_size(fmt: str, width: int, height: int) -> tuple[int, int] | None:
+    """The size to ask ``draft`` for, or None to decode in full."""
+    if fmt not in ("JPEG", "MPO") or width * height <= DRAFT_ABOVE_PIXELS:
+        return None
+    longer = max(width, height)
+    return (
+        max(1, -(-width * DRAFT_MIN_SIDE // longer)),
+        max(1, -(-height * DRAFT_MIN_SIDE // longer)),
+    )
+
+
+def _drafted_pixels(width: int, height: int, wanted: tuple[int, int] | None) -> int:
+    """Pixels Pillow's JPEG draft decodes for ``wanted`` (its own rule: the largest of 8, 4,
+    2, 1 that divides neither side below the wanted size)."""
+    if wanted is None:
+        return width * height
+    scale = min(width // wanted[0], height // wanted[1])
+    step = next(s for s in (8, 4, 2, 1) if scale >= s)
+    return -(-width // step) * -(-height // step)
+
+
+def _open_checked(data: bytes, limits: IngestLimits) -> tuple[Image.Image, str, int, int]:
+    """Open (header only) and check an image; raise ImageRejected if unusable."""
     if not data:
         raise ImageRejected("not an image: the input has 0 bytes")
     check_size(len(data), limits)
@@ -114,13 +156,37 @@ def decode(data: bytes, limits: IngestLimits) -> Decoded:
             f"too large: {width}x{height} is {width * height:,} pixels; "
             f"the limit is {limits.max_pixels:,}"
         )
+    return image, fmt, width, height
+
+
+def probe(data: bytes, limits: IngestLimits) -> Header:
+    """The header of an image that decode() would accept; ImageRejected (without decoding a
+    pixel) for one it would refuse from its header alone: too many bytes or pixels, not an
+    image, an unsupported format."""
+    image, fmt, width, height = _open_checked(data, limits)
+    image.close()
+    pixels = _drafted_pixels(width, height, _draft_size(fmt, width, height))
+    return Header(width, height, fmt, pixels)
+
+
+def decode(data: bytes, limits: IngestLimits, *, thumbnail: bool = True) -> Decoded:
+    """Decode and check an image (first frame of an animation); raise ImageRejected if unusable.
+
+    Width, height and the pixel limit are the header's; a JPEG of more than
+    DRAFT_ABOVE_PIXELS is decoded at a reduced scale (see DRAFT_ABOVE_PIXELS). Without
+    ``thumbnail`` none is made (``Decoded.thumbnail`` is None)."""
+    image, fmt, width, height = _open_checked(data, limits)
+    wanted = _draft_size(fmt, width, height)
+    if wanted is not None:
+        image.draft(image.mode, wanted)
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         message = str(exc) or type(exc).__name__
         kind = "truncated" if "truncated" in message or isinstance(exc, EOFError) else "corrupt"
         raise ImageRejected(f"{kind} {fmt} data: {message}") from None
-    return Decoded(image, width, height, fmt, image.mode, _thumbnail(image, limits.thumb_size))
+    thumb = _thumbnail(image, limits.thumb_size) if thumbnail else None
+    return Decoded(image, width, height, fmt, image.mode, thumb)
 
 
 def _open(data: bytes) -> Image.Image:

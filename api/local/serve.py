@@ -16,16 +16,25 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from api.local.backend import DataDirLocked, KeyFileError, LocalBackend
+from api.local.netguard import (
+    ACCEPT_BACKLOG,
+    KEEP_ALIVE,
+    MAX_HEAD_BYTES,
+    guarded_protocol,
+    install_repeat_filter,
+)
 
 
 def default_data_dir() -> Path:
@@ -41,6 +50,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+#: The shortest key ``serve`` accepts on a non-loopback address. Anyone who can reach the port
+#: can try keys (at ALLOWANCE then 10 a minute: api.local.throttle); generated keys are longer.
+MIN_REMOTE_KEY = 16
+
+
+def short_key_refusal(host: str, key: str, source: str) -> str:
+    """Why ``key`` may not guard a bind to ``host``; "" when it may."""
+    if _is_loopback(host) or len(key) >= MIN_REMOTE_KEY:
+        return ""
+    return (
+        f"clarifai-tui serve: refusing to serve {host} with a {len(key)}-character API key "
+        f"(from {source}): a non-loopback address needs a key of at least {MIN_REMOTE_KEY} "
+        "characters. Set a longer CLARIFAI_PAT, or unset it and remove the data dir's api_key "
+        "file to have a long one generated."
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,6 +120,31 @@ def tune_gc() -> None:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
+#: glibc's M_MMAP_THRESHOLD (mallopt parameter number) and the value serve sets it to.
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 4 * 1024 * 1024
+
+
+def return_freed_memory() -> bool:
+    """Make glibc give large freed blocks back to the system at once (True if it was set).
+
+    Pillow allocates a decoded image in blocks of up to 16 MB. glibc raises its mmap threshold
+    as such blocks are freed, after which they come from the heap of the thread's malloc arena
+    and stay there: every thread that ever decoded a 50-megapixel image kept ~200 MB, and six
+    threads of PostModelOutputs took serve to 874 MB though only one image was decoded at a
+    time. A fixed threshold serves every allocation above it with its own mapping, unmapped
+    when freed (and turns the dynamic adjustment off). No effect where libc is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
 class _Server(uvicorn.Server):
     """uvicorn.Server that announces the bound address and exits 0 on SIGINT/SIGTERM."""
 
@@ -121,6 +172,31 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+#: uvicorn's limit_concurrency above the connection cap. uvicorn counts open connections (idle
+#: ones too) with requests in flight and answers 503 past the limit: at or below the cap it
+#: would answer 503 to everyone during an idle flood. Above it, it is the backstop for the
+#: moment between the guard closing a connection and that connection being gone.
+CONCURRENCY_HEADROOM = 32
+
+
+def build_config(app: Any, *, cap: int | None = None) -> uvicorn.Config:
+    """The uvicorn configuration of ``serve`` (limits in api.local.netguard)."""
+    protocol = guarded_protocol(cap)
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        http=protocol,
+        timeout_keep_alive=KEEP_ALIVE,
+        limit_concurrency=protocol.cap + CONCURRENCY_HEADROOM,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        backlog=ACCEPT_BACKLOG,
+    )
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
@@ -129,7 +205,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(ACCEPT_BACKLOG)  # asyncio listens again with uvicorn's backlog: the same
     sock.set_inheritable(True)
     return sock
 
@@ -143,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
             "anyone who can reach it could try keys. Pass --allow-remote to do it anyway.",
             file=sys.stderr,
         )
+        return 2
+    env_key = os.environ.get("CLARIFAI_PAT", "")
+    refusal = short_key_refusal(host, env_key, "CLARIFAI_PAT") if env_key else ""
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 2
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
     try:
@@ -179,21 +260,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    refusal = short_key_refusal(host, backend.api_key, str(data_dir / "api_key"))
+    if refusal:
+        sock.close()
+        backend.release_lock()
+        print(refusal, file=sys.stderr)
+        return 2
     if backend.key_generated:
         print(
             f"clarifai-tui serve: generated API key {backend.api_key} "
             f"(saved 0600 in {data_dir / 'api_key'}; send it as 'Authorization: Key <key>')",
             flush=True,
         )
+    return_freed_memory()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        backend.app,
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = build_config(backend.app)
+    install_repeat_filter()
     server = _Server(config, f"clarifai-tui serve: listening on {url} (data: {data_dir})")
     try:
         asyncio.run(server.serve(sockets=[sock]))

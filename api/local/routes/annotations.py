@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.local.convert import annotation_json
-from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.http import Call, RouteSpec, batch, text_field, valid_id
 from api.local.jsonio import Obj, paging
 from api.local.routes import parse
 from api.local.rows import AnnotationFilter, AnnotationPatch, NewAnnotation
@@ -21,6 +21,10 @@ from api.local.store import new_id
 
 _DATA_FIELDS = {"concepts", "metadata"}
 _ANNOTATION_FIELDS = {"id", "input_id", "data", "status", "annotation_info", "user_id"}
+
+
+def _status_text(item: Obj) -> str:
+    return text_field(item.get_obj("status"), "description", description=True)
 
 
 def annotation_status(item: Obj) -> int | None:
@@ -66,7 +70,7 @@ async def post_annotations(call: Call) -> dict[str, Any]:
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
                 status_code=annotation_status(item) or ANNOTATION_SUCCESS,
-                status_description=item.get_obj("status").get_str("description"),
+                status_description=_status_text(item),
             )
         )
     rows = await call.db(call.store.add_annotations, app.pk, new)
@@ -138,7 +142,7 @@ async def patch_annotations(call: Call) -> dict[str, Any]:
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
                 status_code=annotation_status(item),
-                status_description=item.get_obj("status").get_str("description"),
+                status_description=_status_text(item),
             )
         )
     rows = await call.db(call.store.patch_annotations, app.pk, patches, action)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.local.convert import app_json
-from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.http import Call, RouteSpec, batch, text_field, valid_id
 from api.local.jsonio import Obj, paging
 from api.local.public import (
     BASE_WORKFLOWS,
@@ -71,8 +71,10 @@ def _patches(items: list[Any], field: str, *, creating: bool = False) -> list[Ap
         out.append(
             AppPatch(
                 id=ident,
-                name=app.get_str("name") or None,
-                description=app.get_str("description") if app.has("description") else None,
+                name=text_field(app, "name") or None,
+                description=text_field(app, "description", description=True)
+                if app.has("description")
+                else None,
                 default_workflow_id=default,
             )
         )

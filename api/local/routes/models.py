@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from api.local.automation import Source, default_embedder, embedder_for, is_trainable
 from api.local.convert import model_json, version_json
-from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.http import Call, RouteSpec, batch, text_field, valid_id
 from api.local.jsonio import Obj, paging, timestamp
 from api.local.modelstore import MODEL_QUEUED, MODEL_TRAINED, model_missing, version_missing
 from api.local.nodes.common import ConfigError
@@ -82,7 +82,11 @@ def _concepts(data: Obj) -> list[dict[str, Any]]:
             raise invalid(data.field("concepts"), f"concept '{ident}' appears twice")
         seen.add(ident)
         out.append(
-            {"id": ident, "name": item.get_str("name") or ident, "value": item.get_float("value")}
+            {
+                "id": ident,
+                "name": text_field(item, "name") or ident,
+                "value": item.get_float("value"),
+            }
         )
     return out
 
@@ -200,8 +204,8 @@ async def post_models(call: Call) -> dict[str, Any]:
     new = NewModel(
         id=ident,
         model_type_id=type_id,
-        name=item.get_str("name") or item.get_str("display_name"),
-        description=item.get_str("description"),
+        name=text_field(item, "name") or text_field(item, "display_name"),
+        description=text_field(item, "description", description=True),
         output_info=info,
     )
     row = await call.db(
@@ -289,10 +293,12 @@ async def patch_models(call: Call) -> dict[str, Any]:
             )
         name = current.name
         if item.has("name") or item.has("display_name"):
-            name = item.get_str("name") or item.get_str("display_name") or current.name
+            given = text_field(item, "name") or text_field(item, "display_name")
+            name = given or current.name
         description = current.description
         if item.has("description"):
-            description = "" if action == "remove" else item.get_str("description")
+            described = text_field(item, "description", description=True)
+            description = "" if action == "remove" else described
         return replace(current, name=name, description=description), []
 
     rows = await call.db(call.backend.automation.models.patch_models, app.pk, list(patches), change)
@@ -337,7 +343,9 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
             "here; use clarifai/main's general-image-embedding, which indexes the app's inputs",
         )
     version = versions[0] if versions else Obj({}, "model_versions[0]")
-    description = version.get_str("description") or body.get_str("description")
+    description = text_field(version, "description", description=True) or text_field(
+        body, "description", description=True
+    )
     info = _version_info(model, version.get_obj("output_info"))
     models = call.backend.automation.models
     if not is_trainable(type_id):
@@ -425,8 +433,9 @@ def _predict_sync(
         vector = source.embeddings.get(embedder.id)
         try:
             if vector is None:
-                assert source.image is not None
-                vector = embedder.embed(source.image)
+                image = source.image
+                assert image is not None
+                vector = embedder.embed(image() if callable(image) else image)
             if classifier is None:
                 values = [float(v) for v in vector]
                 data: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.local.http import valid_id
+from api.local.http import text_field, valid_id
 from api.local.jsonio import Obj
 from api.local.rows import ConceptValue
 from api.local.status import invalid
@@ -17,7 +17,7 @@ def concepts(owner: Obj, key: str = "concepts") -> list[ConceptValue]:
             raise invalid(item.field("id"), "required (the concept id)")
         valid_id(ident, item.field("id"))
         value = item.get_float("value", 1.0)
-        out.append(ConceptValue(ident, item.get_str("name"), value))
+        out.append(ConceptValue(ident, text_field(item, "name"), value))
     ids = [c.id for c in out]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})

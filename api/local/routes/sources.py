@@ -7,53 +7,70 @@ stored embedding is reused (or its image embedded again, without storing the res
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from api.local.automation import Source, default_embedder, vector_of
 from api.local.http import MAX_BATCH, Call, batch, valid_id
-from api.local.imaging import ImageRejected, check_size, decode, to_rgb
+from api.local.imaging import ImageRejected, IngestLimits, decode, probe, to_rgb
 from api.local.jsonio import Obj
 from api.local.routes import parse
 from api.local.rows import AppRow
-from api.local.status import INPUT_FAILED, INPUT_SUCCESS, invalid
+from api.local.status import FAILURE, INPUT_FAILED, INPUT_SUCCESS, ApiFailure, invalid
 from api.local.store import new_id
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
 
 INPUT_DOES_NOT_EXIST = 30102
 
+#: Inputs of one request loaded (downloaded, decoded, embedded) at once. The decoded pixels
+#: alive at once are bounded by the backend's pixel budget (api.local.budget), whatever this is.
+LOAD_CONCURRENCY = 4
 
-def _decode(call: Call, data: bytes) -> Any:
-    check_size(len(data), call.backend.ingest.limits)
-    return to_rgb(decode(data, call.backend.ingest.limits).image)
+
+def _decode_rgb(data: bytes, limits: IngestLimits) -> Image.Image:
+    """Blocking: the image as RGB, decoded in full (for an embedder other than the default)."""
+    return to_rgb(decode(data, limits, thumbnail=False).image)
 
 
-def _load_existing(call: Call, app: AppRow, source: Source) -> None:
-    """Blocking: an existing input's embedding (stored) or image (from its blob)."""
+def _embed_bytes(data: bytes, limits: IngestLimits) -> npt.NDArray[np.float32]:
+    """Blocking: the default embedder's vector of an image. The decoded pixels are released
+    when this returns: only the vector is kept, not the image."""
+    return default_embedder().embed(_decode_rgb(data, limits))
+
+
+def _load_existing(call: Call, app: AppRow, source: Source) -> bytes | None:
+    """Blocking: an existing input's embedding (stored, put in ``source``) or its image bytes
+    (returned, to decode). None when the source is done (embedded, or failed)."""
     row = call.store.get_input(app.pk, source.input_id)
     if row is None:
         source.error_code = INPUT_DOES_NOT_EXIST
         source.error = f"input '{source.input_id}' does not exist in this app"
-        return
+        return None
     if row.status_code != INPUT_SUCCESS:
         source.error_code = INPUT_FAILED
         source.error = (
             f"input '{source.input_id}' is not processed (status {row.status_code}: "
             f"{row.status_description or 'pending'}); wait for 30000"
         )
-        return
+        return None
     embedder = default_embedder()
     stored = call.backend.automation.models.embeddings([row.pk], embedder.id).get(row.pk)
     if stored is not None and stored.dim == embedder.dim:
         source.embeddings[embedder.id] = vector_of(stored)
-        return  # embedded at ingest: no need to decode the image again
+        return None  # embedded at ingest: no need to decode the image again
     if not row.blob_sha:
         source.error = f"input '{source.input_id}' has no stored image bytes"
-        return
+        return None
     try:
-        source.image = _decode(call, call.store.read_blob(row.blob_sha))
+        return call.store.read_blob(row.blob_sha)
     except FileNotFoundError:
         source.error = f"the image bytes of input '{source.input_id}' are missing"
-    except ImageRejected as exc:
-        source.error = exc.description
+        return None
 
 
 #: PostWorkflowResults takes at most 32 inputs a call on the platform (Clarifai docs; the
@@ -61,13 +78,52 @@ def _load_existing(call: Call, app: AppRow, source: Source) -> None:
 MAX_WORKFLOW_INPUTS = 32
 
 
+async def _prepare(call: Call, source: Source, data: bytes) -> None:
+    """Embed ``data`` with the default embedder inside the pixel budget; keep the bytes (not
+    the pixels) for any other embedder the request runs, which decodes them when it needs them.
+
+    The header is read first (no pixel decoded): an image over IngestLimits.max_pixels fails
+    here with its own error, and the budget is taken for the pixels the decode will hold."""
+    limits = call.backend.ingest.limits
+    header = await asyncio.to_thread(probe, data, limits)
+    async with call.backend.decode_budget.hold(header.decode_pixels):
+        vector = await asyncio.to_thread(_embed_bytes, data, limits)
+    source.embeddings[default_embedder().id] = vector
+    loader: Callable[[], Image.Image] = functools.partial(_decode_rgb, data, limits)
+    source.image = loader
+
+
+async def _load(call: Call, app: AppRow, source: Source, url: str, blob: bytes | None) -> None:
+    try:
+        if blob is not None:
+            data: bytes | None = blob
+        elif url:
+            data = await call.backend.ingest.fetch(url)
+        else:
+            data = await call.db(_load_existing, call, app, source)
+        if data is not None:
+            await _prepare(call, source, data)
+    except ImageRejected as exc:
+        source.error_code = INPUT_FAILED
+        source.error = exc.description
+    except ApiFailure:
+        raise
+    except Exception as exc:  # a decoder or embedder bug fails this input, not the request
+        source.error_code = FAILURE
+        source.error = f"processing failed: {type(exc).__name__}: {exc}"
+
+
 async def load_sources(
     call: Call, app: AppRow, body: Obj, *, limit: int = MAX_BATCH, why: str = ""
 ) -> list[Source]:
-    """Parse and load ``body.inputs``; a bad item gets its own error, not the whole call."""
+    """Parse and load ``body.inputs``; a bad item gets its own error, not the whole call.
+
+    Every item is checked before any is loaded; then at most LOAD_CONCURRENCY load at once,
+    and each keeps its vector, not its decoded pixels (see _prepare)."""
     items = body.get_objs("inputs")
     batch(items, body.field("inputs"), limit, why)
     sources: list[Source] = []
+    jobs: list[tuple[Source, str, bytes | None]] = []
     for item in items:
         data = item.get_obj("data")
         parse.only_fields(data, {"image"}, "input data")
@@ -85,21 +141,17 @@ async def load_sources(
                 item.field("data.image"),
                 "each input needs an existing input id, or data.image.base64 or url",
             )
-        existing = not url and blob is None
         echo: dict[str, Any] = {"id": ident or new_id()}
         if url:
             echo["data"] = {"image": {"url": url}}
         source = Source(input_id=echo["id"], echo=echo)
         sources.append(source)
-        try:
-            if existing:
-                await call.db(_load_existing, call, app, source)
-            elif blob is not None:
-                source.image = await asyncio.to_thread(_decode, call, blob)
-            else:
-                downloaded = await call.backend.ingest.fetch(url)
-                source.image = await asyncio.to_thread(_decode, call, downloaded)
-        except ImageRejected as exc:
-            source.error_code = INPUT_FAILED
-            source.error = exc.description
+        jobs.append((source, url, blob))
+    gate = asyncio.Semaphore(LOAD_CONCURRENCY)
+
+    async def one(source: Source, url: str, blob: bytes | None) -> None:
+        async with gate:
+            await _load(call, app, source, url, blob)
+
+    await asyncio.gather(*(one(*job) for job in jobs))
     return sources

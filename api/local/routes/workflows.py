@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from api.local.convert import workflow_json
-from api.local.http import Call, RouteSpec, batch, valid_id
+from api.local.http import Call, RouteSpec, batch, text_field, valid_id
 from api.local.jsonio import Obj, paging, timestamp
 from api.local.modelstore import node_key, workflow_missing
 from api.local.routes import parse
@@ -92,7 +92,8 @@ async def post_workflows(call: Call) -> dict[str, Any]:
             raise invalid(item.field("id"), "required (the workflow id)")
         valid_id(ident, item.field("id"))
         nodes = _nodes(item, call, app)
-        new.append((ident, item.get_str("description"), nodes, item.get_struct("metadata")))
+        described = text_field(item, "description", description=True)
+        new.append((ident, described, nodes, item.get_struct("metadata")))
     auto = call.backend.automation
     rows = await call.db(
         auto.models.create_workflows, app.pk, new, lambda nodes: auto.check_workflow(app.pk, nodes)
@@ -153,7 +154,8 @@ async def patch_workflows(call: Call) -> dict[str, Any]:
                 nodes = list(by_id.values())
         description = current.description
         if item.has("description"):
-            description = "" if action == "remove" else item.get_str("description")
+            described = text_field(item, "description", description=True)
+            description = "" if action == "remove" else described
         metadata = current.metadata
         if item.has("metadata"):
             metadata = None if action == "remove" else item.get_struct("metadata")
