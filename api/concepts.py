@@ -15,7 +15,7 @@ def concept_id_for(name: str) -> str:
     slug = "".join(out)
     while "__" in slug:
         slug = slug.replace("__", "_")
-    return slug.strip("_")[:64]
+    return slug.strip("_")[:32].strip("_")  # ids are at most 32 characters (as the server checks)
 
 
 def parse_concepts(text: str) -> tuple[str, ...]:
