@@ -22,7 +22,7 @@ from api.local.routes import all_routes
 from api.local.status import CONN_INVALID_REQUEST, CONN_METHOD_NOT_ALLOWED, ApiFailure
 
 if TYPE_CHECKING:
-    from api.local.backend import LocalBackend
+    from api.local.services import Services
 
 PREFIX = "/v2/users/{user_id}"
 
@@ -51,7 +51,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def build_app(backend: LocalBackend) -> Starlette:
+def build_app(backend: Services) -> Starlette:
     """The ASGI app. Its lifespan (run by uvicorn, not by httpx.ASGITransport) starts and stops
     the backend; in-process users call ``backend.start()`` / ``stop()`` themselves."""
 

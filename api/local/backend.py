@@ -24,7 +24,6 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -37,6 +36,7 @@ from api.local.budget import PixelBudget
 from api.local.fetch import Resolver, resolve
 from api.local.imaging import IngestLimits
 from api.local.ingest import IngestWorker
+from api.local.services import DefaultWorkflowCheck
 from api.local.store import Store
 from api.local.throttle import AuthThrottle
 
@@ -47,9 +47,6 @@ class KeyFileError(Exception):
     """The data dir's ``api_key`` file cannot be used (empty, or readable by others)."""
 
 
-#: Checks that a workflow exists before it becomes an app's default (issue 6 sets this):
-#: ``(user_id, app_id, workflow_id) -> None``, run in a thread, raising ApiFailure (22102).
-DefaultWorkflowCheck = Callable[[str, str, str], None]
 
 
 class DataDirLocked(RuntimeError):

@@ -38,7 +38,7 @@ from api.local.status import (
 )
 
 if TYPE_CHECKING:
-    from api.local.backend import LocalBackend
+    from api.local.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def throttled(seconds: int) -> Response:
     return response
 
 
-def authenticate(request: Request, backend: LocalBackend) -> Response | None:
+def authenticate(request: Request, backend: Services) -> Response | None:
     """None when the request may go on; else the answer: 429 while its address is throttled
     (api.local.throttle), 401 for a missing or wrong key (a wrong one counts against the
     address)."""
@@ -218,7 +218,7 @@ def _too_large(size: str) -> ApiFailure:
 class Call:
     """One request, with the backend and helpers to parse it and reach the store off-loop."""
 
-    def __init__(self, request: Request, backend: LocalBackend) -> None:
+    def __init__(self, request: Request, backend: Services) -> None:
         self.request = request
         self.backend = backend
         self.store = backend.store
@@ -294,7 +294,7 @@ def batch(items: list[Any], field: str, limit: int = MAX_BATCH, why: str = "") -
 
 def make_endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        backend: LocalBackend = request.app.state.backend
+        backend: Services = request.app.state.backend
         refused = authenticate(request, backend)
         if refused is not None:
             return refused
