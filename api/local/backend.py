@@ -47,8 +47,6 @@ class KeyFileError(Exception):
     """The data dir's ``api_key`` file cannot be used (empty, or readable by others)."""
 
 
-
-
 class DataDirLocked(RuntimeError):
     """Another process owns the data dir."""
 
