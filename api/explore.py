@@ -33,7 +33,16 @@ from typing import Final
 
 from api.client import ClarifaiClient
 from api.errors import ApiError
-from api.models import Annotation, Input, InputCounts, InputStatus
+from api.models import (
+    Annotation,
+    AnnotationFilter,
+    Concept,
+    Input,
+    InputCounts,
+    InputFilter,
+    InputStatus,
+    SearchFilter,
+)
 
 #: Rows per page unless the caller says (the TUI passes the config's ``ui.per_page``).
 PER_PAGE: Final = 30
@@ -207,9 +216,48 @@ class InputPager:
 
     async def page(self, number: int) -> PageData:
         number = max(1, number)
+        if await self.searching():
+            return await self._search_page(number)
         if self.filters.scanning:
             return await self._walk_page(number)
         return await self._plain_page(number)
+
+    async def searching(self) -> bool:
+        """Whether the server's search answers these filters (PostInputsSearches): the
+        annotation filters without an id text, and a worker that is one user or one model
+        version. Otherwise the bounded walk does."""
+        flt = self.filters
+        if not flt.annotation_driven or flt.text:
+            return False
+        user_ids, version_ids = await self._versions()
+        return len(user_ids) + len(version_ids) <= 1
+
+    async def search_filters(self) -> list[SearchFilter]:
+        """The filters as one search query: one annotation filter (status, concept, user or
+        model version must hold on one annotation, as the walk asks) and the input status."""
+        flt = self.filters
+        user_ids, version_ids = await self._versions()
+        out: list[SearchFilter] = [
+            AnnotationFilter(
+                status=flt.annotation_status,
+                concepts=(Concept(flt.concept, value=1.0),) if flt.concept else (),
+                user_id=user_ids[0] if user_ids else "",
+                model_version_id=version_ids[0] if version_ids else "",
+            )
+        ]
+        if flt.input_status is not None:
+            out.append(InputFilter(status=flt.input_status))
+        return out
+
+    async def _search_page(self, number: int) -> PageData:
+        """One PostInputsSearches page and one ListAnnotations for its rows: 2 calls."""
+        hits = await self.client.search_inputs(
+            await self.search_filters(), page=number, per_page=self.per_page
+        )
+        rows = await self.rows_for_inputs([h.input for h in hits])
+        known = (number - 1) * self.per_page + len(rows)
+        has_next = hits.has_more
+        return PageData(number, tuple(rows), None if has_next else known, known, has_next)
 
     async def _plain_page(self, number: int) -> PageData:
         per_page, status = self.per_page, self.filters.input_status
@@ -368,6 +416,15 @@ class InputPager:
     async def locate(self, input_id: str) -> int | None:
         """The page (under these filters) that holds `input_id`, looking at most
         JUMP_SCAN_LIMIT inputs deep; None if not found there."""
+        if await self.searching():
+            filters = await self.search_filters()
+            for number in range(1, JUMP_SCAN_LIMIT // self.per_page + 1):
+                hits = await self.client.search_inputs(filters, page=number, per_page=self.per_page)
+                if any(h.input.id == input_id for h in hits):
+                    return number
+                if not hits.has_more:
+                    break
+            return None
         if self.filters.scanning:
             async with self._walk_lock:
                 while input_id not in self._walk.seen and not self._walk.exhausted:

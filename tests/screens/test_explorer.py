@@ -211,7 +211,17 @@ async def test_text_concept_and_worker_filters(tmp_path: Path) -> None:
         old = screen.data
         await prompt(pilot, "c", "dog")
         await filtered(pilot, screen, old)
-        assert sorted(ids(screen)) == [f"in-{i:03d}" for i in range(0, 30, 5)]
+        # as the platform's search: without a status, trusted (SUCCESS) labels only
+        assert sorted(ids(screen)) == ["in-000", "in-010", "in-020"]
+        assert "ann=SUCCESS" in status_line(screen)
+        for _ in range(2):  # annotation status: any -> SUCCESS -> PENDING
+            old = screen.data
+            await pilot.press("a")
+            await filtered(pilot, screen, old)
+        assert sorted(ids(screen)) == ["in-005", "in-015", "in-025"]
+        old = screen.data
+        await pilot.press("a", "a", "a")  # back to any status
+        await filtered(pilot, screen, old)
         old = screen.data
         await pilot.press("x")
         await filtered(pilot, screen, old)

@@ -58,6 +58,9 @@ def describe_filters(filters: Filters) -> str:
         parts.append(f"input={input_status_name(filters.input_status)}")
     if filters.annotation_status is not None:
         parts.append(f"ann={annotation_status_name(filters.annotation_status)}")
+    elif filters.concept or filters.worker:
+        # as the platform's search: without a status, trusted (SUCCESS) annotations only
+        parts.append("ann=SUCCESS (a: other statuses)")
     if filters.concept:
         parts.append(f"concept={filters.concept}")
     if filters.worker:
