@@ -207,6 +207,8 @@ class LabellingScreen(AreaScreen):
     BINDINGS: ClassVar = bindings_for("labelling")
 
     DEFAULT_CSS = """
+    /* the number keys toggle concepts here: no strip offering them for areas */
+    LabellingScreen #area-strip { display: none; }
     LabellingScreen #label-counter { height: 1; background: $panel; padding: 0 1; }
     LabellingScreen #label-body { height: 1fr; }
     LabellingScreen #label-preview { width: 1fr; height: 1fr; }

@@ -260,3 +260,25 @@ async def test_the_breadcrumb_keeps_the_area_and_app_at_any_width(
         assert len(shown) <= width
         if width >= 120:
             assert shown.lstrip().startswith("clarifai-tui")
+
+
+@pytest.mark.parametrize(("width", "expected"), [(80, "4 Workflows"), (60, "4 Flow")])
+async def test_the_area_strip_names_all_six_areas_on_first_paint(
+    tmp_path: Path, width: int, expected: str
+) -> None:
+    """Issue #26: nothing on screen listed the six areas or their keys; at 60 columns the
+    strip uses short names rather than wrapping."""
+    from tui.widgets.area import AreaStrip
+
+    app = make_tui(tmp_path, area="models")
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        # an empty install opens the app picker: the strip shows under it
+        strip = app.screen_stack[0].query_one(AreaStrip)
+        assert strip.region.y == 1  # second line, under the breadcrumb, above the picker box
+        line = strip.render_line(0).text
+        assert expected in line and "6 Re" in line and "1 Up" in line, line
+        assert len(line.rstrip()) <= width
+        assert strip.region.height == 1
+        current = [t for t, on in strip.plain(width) if on]
+        assert current == ["3 Models"] if width == 80 else current == ["3 Mod"]

@@ -30,7 +30,7 @@ class Breadcrumb(Static):
     """`clarifai-tui › profile (backend) › app › Area` along the top."""
 
     DEFAULT_CSS = """
-    Breadcrumb { dock: top; height: 1; background: $panel; color: $text; padding: 0 1; }
+    Breadcrumb { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     def __init__(self, area: str) -> None:
@@ -68,6 +68,48 @@ class Breadcrumb(Static):
         text = escape(line)
         text = text.replace("clarifai-tui ›", "[b]clarifai-tui[/b] ›", 1)
         self.update(text[: text.rindex(area)] + f"[b]{area}[/b]")
+
+
+class AreaStrip(Static):
+    """The six areas and their keys on one line, the current one highlighted (issue #26: a
+    newcomer saw no list of areas anywhere). Narrow terminals get short names, never a
+    wrapped line."""
+
+    DEFAULT_CSS = """
+    AreaStrip { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
+    """
+
+    SHORT: ClassVar[dict[str, str]] = {
+        "uploads": "Upl",
+        "concepts": "Conc",
+        "models": "Mod",
+        "workflows": "Flow",
+        "explorer": "Expl",
+        "review": "Rev",
+    }
+
+    def __init__(self, area: str) -> None:
+        super().__init__(id="area-strip")
+        self.area = area
+
+    def on_mount(self) -> None:
+        self.refresh_text()
+
+    def on_resize(self) -> None:
+        self.refresh_text()
+
+    def plain(self, width: int) -> list[tuple[str, bool]]:
+        """(label, current) per area, in the longest form that fits `width` columns."""
+        for names in (AREA_TITLES, self.SHORT):
+            items = [(f"{n} {names[a]}", a == self.area) for n, a in enumerate(AREA_TITLES, 1)]
+            if sum(len(t) + 2 for t, _ in items) + 8 <= width:
+                return items
+        return [(str(n), a == self.area) for n, a in enumerate(AREA_TITLES, 1)]
+
+    def refresh_text(self) -> None:
+        width = self.content_region.width or 200
+        parts = [f"[reverse b] {t} [/]" if on else f" {t} " for t, on in self.plain(width)]
+        self.update("".join(parts) + "  [dim]? keys[/]")
 
 
 class CommandLine(Input):
@@ -111,7 +153,9 @@ class AreaScreen(Screen[None]):
         return self.host.session
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumb(self.AREA)
+        with Vertical(id="top-bar"):
+            yield Breadcrumb(self.AREA)
+            yield AreaStrip(self.AREA)
         with Vertical(id="area-body"):
             yield from self.compose_body()
         with Vertical(id="bottom-bar"):
