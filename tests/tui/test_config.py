@@ -175,7 +175,197 @@ def test_keymap_accepts_known_ids(tmp_path: Path) -> None:
     assert config.keymap == {"area.explorer": "e"}
 
 
+# --------------------------------------------------------------------------------------------
+# Saving edits the user's file: comments, order and layout survive (issue #30 item 5).
+
 COMMENTED = """\
+# My clarifai-tui settings -- hand-written, keep these notes.
+#   (second line of the header)
+
+active_profile = 'cloud'   # switched to the real API in March
+
+# --- looks ---------------------------------------------------------------------------------
+[ui]
+per_page   = 25    # big terminal
+theme = "nord"
+
+[keymap]
+'app.quit' = "ctrl+q"  # muscle memory
+"area.explorer" = 'e'
+
+# --- where things are ----------------------------------------------------------------------
+[profiles.cloud]
+backend = "clarifai"
+user_id = "ada"   # my account
+app_id = "old-app"   # the app picker rewrites this
+# keep the trailing comment of the table
+
+[profiles.local]
+backend = "local"
+"""
+
+
+def _write(tmp_path: Path, text: str, mode: int = 0o644) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path
+
+
+def test_saving_a_changed_app_keeps_every_comment_and_other_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profile(), app_id="new-app")))
+    expected = COMMENTED.replace('app_id = "old-app"', 'app_id = "new-app"')
+    assert path.read_text() == expected
+    assert load_config(path).profile().app_id == "new-app"
+    assert (tmp_path / "config.toml.bak").read_text() == COMMENTED
+
+
+def test_saving_an_unchanged_config_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    before = path.read_bytes()
+    save_config(load_config(path))
+    assert path.read_bytes() == before
+    # Nothing to change: no write, so the last real backup is not replaced by a copy.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_saving_the_first_run_file_unchanged_keeps_the_template(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    save_config(load_config(path))
+    assert path.read_text() == DEFAULT_CONFIG_TEXT
+
+
+def test_saving_without_a_file_writes_the_commented_template(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    config = load_config(path, create=False)
+    assert not path.exists()
+    save_config(config.with_profile(replace(config.profile(), app_id="park")))
+    text = path.read_text()
+    assert text.startswith("# clarifai-tui configuration.")
+    # Only the app line of [profiles.local] differs from the template.
+    local_app = (
+        '# The app opened at start; the app picker remembers the last one here.\napp_id = ""'
+    )
+    assert text == DEFAULT_CONFIG_TEXT.replace(local_app, local_app[:-2] + '"park"')
+    assert not (tmp_path / "sub" / "config.toml.bak").exists()
+
+
+def test_removed_keys_disappear_and_others_stay(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    config = load_config(path)
+    keymap = {"area.explorer": "e"}  # 'app.quit' dropped
+    profiles = {name: p for name, p in config.profiles.items()}
+    saved = replace(config, keymap=keymap, profiles=profiles)
+    save_config(saved)
+    text = path.read_text()
+    assert "app.quit" not in text and "muscle memory" not in text
+    assert "\"area.explorer\" = 'e'" in text
+    assert text == COMMENTED.replace("'app.quit' = \"ctrl+q\"  # muscle memory\n", "")
+
+
+def test_a_cleared_pat_is_removed_from_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profile(), pat="secret-pat-value")))
+    assert 'pat = "secret-pat-value"' in path.read_text()
+    save_config(config)
+    assert path.read_text() == COMMENTED
+
+
+def test_a_new_key_goes_after_the_tables_last_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profile(), pat="secret-pat-value")))
+    expected = COMMENTED.replace(
+        "   # the app picker rewrites this\n",
+        '   # the app picker rewrites this\npat = "secret-pat-value"\n',
+    )
+    assert path.read_text() == expected
+
+
+def test_a_new_key_in_a_table_of_comments_goes_after_them(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "config.toml")
+    save_config(replace(config, keymap={"area.explorer": "e"}))
+    text = (tmp_path / "config.toml").read_text()
+    assert '# "app.quit" = "ctrl+q"\n"area.explorer" = "e"\n\n# The embedded' in text
+
+
+def test_a_removed_profile_and_a_new_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED)
+    config = load_config(path)
+    profiles = {"cloud": config.profiles["cloud"], "local": config.profiles["local"]}
+    profiles["staging"] = Profile(name="staging", backend="clarifai", app_id="s")
+    save_config(replace(config, profiles=profiles))
+    again = load_config(path)
+    assert again.profiles["staging"] == profiles["staging"]
+    assert path.read_text().startswith(COMMENTED)
+    del profiles["staging"]
+    save_config(replace(config, profiles=profiles))
+    assert "staging" not in load_config(path).profiles
+    assert path.read_text().rstrip("\n") == COMMENTED.rstrip("\n")  # the table's blank line stays
+
+
+def test_a_pat_makes_the_edited_file_private_and_other_modes_are_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED, mode=0o640)
+    config = load_config(path)
+    save_config(config.with_profile(replace(config.profile(), app_id="a")))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the user's choice stays
+    save_config(config.with_profile(replace(config.profile(), pat="secret-pat-value")))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "config.toml.bak").stat().st_mode) == 0o640
+
+
+def test_a_hand_added_pat_in_a_loose_file_is_made_private_on_save(tmp_path: Path) -> None:
+    path = _write(tmp_path, COMMENTED.replace("[profiles.local]", "pat = 'p'\n[profiles.local]"))
+    config = load_config(path)
+    save_config(config)  # unchanged, but the mode is wrong for a PAT
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "active_profile = 'local'\n[ui\nper_page = 3\n",  # invalid TOML
+        "# note\n[ui]\nper_page = 0\n",  # valid TOML, invalid value
+    ],
+)
+def test_an_invalid_file_is_reported_and_never_overwritten(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path, text, mode=0o640)
+    config = parse_config(DEFAULT_CONFIG_TEXT, path)
+    with pytest.raises(ConfigError) as loading:
+        load_config(path)
+    with pytest.raises(ConfigError) as saving:
+        save_config(config.with_profile(replace(config.profile(), app_id="park")))
+    assert str(saving.value) == str(loading.value)
+    assert path.read_text() == text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_non_utf8_file_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xff\xfe garbage")
+    config = parse_config(DEFAULT_CONFIG_TEXT, path)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        save_config(config)
+    assert path.read_bytes() == b"\xff\xfe garbage"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_tomlkit_is_imported_only_to_save() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tui.config; print('tomlkit' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+PICKED_APP_FILE = """\
 # My clarifai-tui settings. Keep this comment.
 active_profile = "local"  # which profile opens
 
@@ -201,21 +391,21 @@ pat = "0123456789abcdef0123"
 def test_an_app_pick_keeps_every_comment_and_the_rest_of_the_file(tmp_path: Path) -> None:
     """Issue #30 item 5: the first app pick rewrote config.toml and lost every comment."""
     path = tmp_path / "config.toml"
-    path.write_text(COMMENTED)
+    path.write_text(PICKED_APP_FILE)
     os.chmod(path, 0o600)
     config = load_config(path)
     save_config(config.with_profile(replace(config.profile(), app_id="park")))
     text = path.read_text()
-    assert text == COMMENTED.replace('app_id = "digits-demo"', 'app_id = "park"')
+    assert text == PICKED_APP_FILE.replace('app_id = "digits-demo"', 'app_id = "park"')
     assert load_config(path).profile().app_id == "park"
 
 
-def test_saving_an_unchanged_config_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+def test_an_unchanged_commented_config_and_the_default_stay_byte_identical(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(COMMENTED)
+    path.write_text(PICKED_APP_FILE)
     os.chmod(path, 0o600)
     save_config(load_config(path))
-    assert path.read_text() == COMMENTED
+    assert path.read_text() == PICKED_APP_FILE
     default = tmp_path / "default.toml"
     save_config(load_config(default))
     assert default.read_text() == DEFAULT_CONFIG_TEXT
@@ -223,7 +413,7 @@ def test_saving_an_unchanged_config_leaves_the_file_byte_identical(tmp_path: Pat
 
 def test_a_removed_pat_disappears_and_other_keys_stay(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(COMMENTED)
+    path.write_text(PICKED_APP_FILE)
     os.chmod(path, 0o600)
     config = load_config(path)
     save_config(config.with_profile(replace(config.profiles["cloud"], pat="")))
