@@ -91,6 +91,14 @@ def parser() -> argparse.ArgumentParser:
         "(default: one per core, up to 8; 0: threads of the server process)",
     )
     p.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        metavar="P",
+        help="also serve the V2 API over gRPC on this port, for the official clarifai SDK "
+        "(off by default; 0 picks a free one; same host, key and data as REST)",
+    )
+    p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow binding a non-loopback address (anyone who can reach it needs the key)",
@@ -148,15 +156,55 @@ def return_freed_memory() -> bool:
 class _Server(uvicorn.Server):
     """uvicorn.Server that announces the bound address and exits 0 on SIGINT/SIGTERM."""
 
-    def __init__(self, config: uvicorn.Config, announce: str) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        announce: str,
+        *,
+        grpc_app: Any = None,
+        grpc_host: str = "127.0.0.1",
+        grpc_port: int | None = None,
+    ) -> None:
         super().__init__(config)
         self._announce = announce
+        self._grpc_app = grpc_app
+        self._grpc_host = grpc_host
+        self._grpc_port = grpc_port
+        self._grpc: Any = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             tune_gc()
             print(self._announce, flush=True)
+            if self._grpc_port is not None:
+                await self._start_grpc()
+
+    async def _start_grpc(self) -> None:
+        """The V2 service over gRPC beside REST, same process, same app (api.local.gateway)."""
+        from api.local.gateway import start_grpc
+
+        try:
+            self._grpc = await start_grpc(self._grpc_app, self._grpc_host, self._grpc_port or 0)
+        except (OSError, RuntimeError) as exc:
+            print(
+                f"clarifai-tui serve: cannot bind gRPC to {self._grpc_host}:{self._grpc_port}: "
+                f"{exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.should_exit = True
+            return
+        host = f"[{self._grpc_host}]" if ":" in self._grpc_host else self._grpc_host
+        print(f"clarifai-tui serve: gRPC on {host}:{self._grpc[2]}", flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._grpc is not None:
+            server, gateway, _ = self._grpc
+            await server.stop(2)
+            await gateway.aclose()
+            self._grpc = None
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -276,7 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = build_config(backend.app)
     install_repeat_filter()
-    server = _Server(config, f"clarifai-tui serve: listening on {url} (data: {data_dir})")
+    server = _Server(
+        config,
+        f"clarifai-tui serve: listening on {url} (data: {data_dir})",
+        grpc_app=backend.app,
+        grpc_host=host,
+        grpc_port=args.grpc_port,
+    )
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:

@@ -148,11 +148,13 @@ def serve(
     key: str = "fault-key",
     wrapper: str | None = None,
     env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[Served]:
     """``python -m api.local.serve --port 0`` on loopback (or a wrapper module running the same
     ``main``); SIGKILLed on exit if the test did not end it itself."""
     module = wrapper or "api.local.serve"
     argv = [PYTHON, "-m", module, "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)]
+    argv += extra
     served = _start(argv, data_dir, key, env or {})
     try:
         yield served
