@@ -63,7 +63,7 @@ def sdk_walkthrough(port: int, folder: Path) -> dict[str, Any]:
     out["concepts"] = sorted(c.id for c in app.list_concepts())
 
     inputs = app.inputs()
-    digits = [d for d in pick_digits(8) if d.concept in ("zero", "one")]
+    digits = [d for d in pick_digits(12) if d.concept in ("zero", "one")]  # 24, as issue #28
     for n, digit in enumerate(digits):
         inputs.upload_from_bytes(input_id=f"d-{n}", image_bytes=digit.png, labels=[digit.concept])
     batch = Inputs.get_image_inputs_from_folder(str(folder))
@@ -154,7 +154,8 @@ async def test_the_official_sdk_runs_its_common_flows_over_grpc(
     for n in range(3):
         (folder / f"f-{n}.png").write_bytes(png((60 * n, 90, 120)))
     got = await in_thread(lambda: sdk_walkthrough(grpc_port, folder))
-    labelled = sum(1 for d in pick_digits(8) if d.concept in ("zero", "one"))
+    labelled = sum(1 for d in pick_digits(12) if d.concept in ("zero", "one"))
+    assert labelled == 24
     assert got["concepts"] == ["one", "zero"]
     assert got["count"] == labelled + 3
     assert len(got["listed"]) == labelled + 3
@@ -223,3 +224,102 @@ def test_serve_grpc_port_shares_the_data_with_rest(tmp_path: Path) -> None:
         with served.client() as rest:
             got = rest.get("/v2/users/me/apps/over-grpc")
         assert got.status_code == 200 and got.json()["app"]["id"] == "over-grpc"
+
+
+def _bad_requests() -> list[tuple[str, str, Any]]:
+    """(case, method, request) of bad input, each to get the same status on both transports."""
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+    uai = resources_pb2.UserAppIDSet(user_id="me", app_id="table")
+    missing = resources_pb2.UserAppIDSet(user_id="me", app_id="no-such-app")
+    image = resources_pb2.Image(base64=b"not an image at all")
+    return [
+        ("unknown app", "ListConcepts", service_pb2.ListConceptsRequest(user_app_id=missing)),
+        (
+            "bidi override in an input id",
+            "PostInputs",
+            service_pb2.PostInputsRequest(
+                user_app_id=uai,
+                inputs=[
+                    resources_pb2.Input(id="evil\u202egpj", data=resources_pb2.Data(image=image))
+                ],
+            ),
+        ),
+        (
+            "unknown model type",
+            "PostModels",
+            service_pb2.PostModelsRequest(
+                user_app_id=uai, models=[resources_pb2.Model(id="m", model_type_id="no-such-type")]
+            ),
+        ),
+        (
+            "unknown model",
+            "GetModel",
+            service_pb2.GetModelRequest(user_app_id=uai, model_id="nope"),
+        ),
+        (
+            "a workflow node on a missing model",
+            "PostWorkflows",
+            service_pb2.PostWorkflowsRequest(
+                user_app_id=uai,
+                workflows=[
+                    resources_pb2.Workflow(
+                        id="wf",
+                        nodes=[
+                            resources_pb2.WorkflowNode(
+                                id="n", model=resources_pb2.Model(id="missing-model")
+                            )
+                        ],
+                    )
+                ],
+            ),
+        ),
+        (
+            "no inputs",
+            "PostInputs",
+            service_pb2.PostInputsRequest(user_app_id=uai),
+        ),
+        (
+            "an annotation on a missing input",
+            "PostAnnotations",
+            service_pb2.PostAnnotationsRequest(
+                user_app_id=uai, annotations=[resources_pb2.Annotation(input_id="ghost")]
+            ),
+        ),
+    ]
+
+
+def test_bad_input_gets_the_same_status_over_grpc_and_rest(tmp_path: Path) -> None:
+    """Issue #28: one table of bad requests, sent through the official JSON client (REST) and
+    the official gRPC stub to one `serve`: the same Clarifai status code each time."""
+    from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+
+    from tests.faults.support import serve
+
+    with serve(tmp_path / "data", key=KEY, extra=("--grpc-port", "0")) as served:
+        assert served.proc.stdout is not None
+        port = int(served.proc.stdout.readline().rsplit(":", 1)[1])
+        md = (("authorization", f"Key {KEY}"),)
+        rest = service_pb2_grpc.V2Stub(ClarifaiChannel.get_json_channel(base_url=served.url))
+        over_grpc = service_pb2_grpc.V2Stub(
+            ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=port)
+        )
+        made = rest.PostApps(
+            service_pb2.PostAppsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
+                apps=[resources_pb2.App(id="table")],
+            ),
+            metadata=md,
+        )
+        assert made.status.code == 10000, made.status
+        for case, method, request in _bad_requests():
+            by_rest = getattr(rest, method)(request, metadata=md)
+            by_grpc = getattr(over_grpc, method)(request, metadata=md)
+            assert by_rest.status.code != 10000, (case, by_rest.status)
+            assert by_grpc.status.code == by_rest.status.code, (
+                case,
+                by_rest.status,
+                by_grpc.status,
+            )
+            assert by_grpc.status.description == by_rest.status.description, case
