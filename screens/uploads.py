@@ -20,6 +20,7 @@ sends nothing twice).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ from textual.widgets._directory_tree import DirEntry
 from textual.widgets._tree import TreeNode
 
 from api.concepts import parse_concepts
+from api.demo_setup import NEW_IMAGES_DIRNAME
 from api.upload import (
     IMAGE_EXTENSIONS,
     ItemEvent,
@@ -55,6 +57,7 @@ from api.upload import (
     collect_sources,
 )
 from tui.widgets.area import AreaScreen, bindings_for
+from tui.widgets.folders import FolderPrompt, load_recent, remember_folder
 from tui.widgets.forms import ConfirmScreen, PromptScreen, scoped_bindings
 from tui.widgets.quit import Pending
 from tui.widgets.tables import RowTable
@@ -745,6 +748,20 @@ class UploadsScreen(AreaScreen):
         if current.parent != current:
             tree.path = current.parent
 
+    def offered_folders(self) -> list[tuple[Path, str]]:
+        """What the Go-to-folder prompt offers: the demo's new images, then recent folders."""
+        offered: list[tuple[Path, str]] = []
+        profile = self._profile()
+        if profile is not None and profile.is_local:
+            demo = profile.resolved_data_dir() / NEW_IMAGES_DIRNAME
+            offered.append((demo, "the demo's new images"))
+        with contextlib.suppress(RuntimeError):
+            offered += [(p, "recent") for p in load_recent(self._state_dir())]
+        unique: dict[Path, str] = {}
+        for path, why in offered:
+            unique.setdefault(path, why)
+        return list(unique.items())
+
     def action_goto_folder(self) -> None:
         tree = self.query_one(MarkingTree)
 
@@ -753,12 +770,15 @@ class UploadsScreen(AreaScreen):
                 return
             path = Path(text).expanduser()
             if not path.is_dir():
-                self.notify(f"not a folder: {path}", severity="warning")
+                self.notify(f"not a folder: {safe(path, one_line=True)}", severity="warning")
                 return
             tree.path = path.resolve()
             tree.focus()
+            with contextlib.suppress(RuntimeError):
+                remember_folder(self._state_dir(), path.resolve())
 
-        self.app.push_screen(PromptScreen("Go to folder", value=str(Path(tree.path))), go)
+        start = str(Path(tree.path))
+        self.app.push_screen(FolderPrompt(start + os.sep, self.offered_folders()), go)
 
     def action_clear_settled(self) -> None:
         table = self.query_one("#uploads-queue", DataTable)
