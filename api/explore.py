@@ -449,3 +449,23 @@ class InputPager:
             if not listed.has_more:
                 break
         return None
+
+
+async def model_version_names(client: ClarifaiClient, limit: int = 50) -> dict[str, str]:
+    """Model version id -> the name a person knows it by (the model's name, or its id), for
+    the app's models (at most `limit` of them): ListModels, then ListModelVersions of each.
+    Annotations carry only a version id; the Explorer, detail and review show this instead."""
+    names: dict[str, str] = {}
+    models = []
+    async for model in client.iter_models():
+        models.append(model)
+        if len(models) >= limit:
+            break
+    for model in models:
+        try:
+            versions = await client.list_model_versions(model.id, per_page=100)
+        except ApiError:
+            continue
+        for version in versions:
+            names[version.id] = model.name or model.id
+    return names

@@ -22,10 +22,16 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from api.client import ClarifaiClient
+from api.explore import model_version_names
 from api.models import Annotation, Input
 from api.review import history_of
 from tui.widgets.area import bindings_for
-from tui.widgets.display import annotation_status_name, format_full_time, input_status_name
+from tui.widgets.display import (
+    annotation_status_name,
+    author_text,
+    format_full_time,
+    input_status_name,
+)
 from tui.widgets.preview import ImagePreview
 from tui.widgets.session import Host
 from tui.widgets.tables import RowTable
@@ -82,12 +88,6 @@ def concepts_text(annotation: Annotation) -> str:
     return ", ".join(f"{c.name or c.id} {c.value:.2f}" for c in annotation.concepts) or "-"
 
 
-def worker_text(annotation: Annotation) -> str:
-    if annotation.model_version_id:
-        return f"model {annotation.model_version_id}"
-    return f"user {annotation.user_id or '-'}"
-
-
 class InputDetailScreen(Screen[None]):
     """One input: preview on the left, metadata and annotations on the right."""
 
@@ -112,6 +112,8 @@ class InputDetailScreen(Screen[None]):
         self.annotations: list[Annotation] = []
         self.image: bytes | None = None
         self.blob_path: Path | None = None
+        #: Model version id -> model name, for who wrote each annotation.
+        self.model_names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Input[/b] {escape(self.input_id)}", id="detail-title")
@@ -150,6 +152,8 @@ class InputDetailScreen(Screen[None]):
                 break
             page_no += 1
         self.annotations = annotations
+        if any(a.model_version_id for a in annotations):
+            self.model_names = await model_version_names(self.client)
         self._show_input(item)
         self._show_annotations()
         preview = self.query_one(ImagePreview)
@@ -189,7 +193,7 @@ class InputDetailScreen(Screen[None]):
             table.add_row(
                 annotation_status_name(annotation.status_code),
                 concepts_text(annotation),
-                worker_text(annotation),
+                author_text(annotation, self.model_names),
                 key=annotation.id,
             )
         if not self.annotations:
@@ -199,9 +203,10 @@ class InputDetailScreen(Screen[None]):
             self._show_annotation(self.annotations[0])
 
     def _show_annotation(self, annotation: Annotation) -> None:
+        by = author_text(annotation, self.model_names)
         lines = [
             f"annotation {annotation.id}",
-            f"{annotation_status_name(annotation.status_code)} · {worker_text(annotation)}"
+            f"{annotation_status_name(annotation.status_code)} · {by}"
             f" · created {format_full_time(annotation.created_at)}",
         ]
         for entry in history_of(annotation):

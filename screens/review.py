@@ -17,9 +17,11 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Static
 
+from api.explore import model_version_names
 from api.models import Annotation
 from api.review import ReviewQueue
 from tui.widgets.area import AreaScreen, bindings_for
+from tui.widgets.display import author_text
 from tui.widgets.preview import ImagePreview
 from tui.widgets.text import safe
 
@@ -56,6 +58,8 @@ class ReviewScreen(AreaScreen):
         self._draining = False
         self._renew_timer: Timer | None = None
         self._app_id = ""
+        #: Model version id -> model name, for who wrote the annotation shown.
+        self.model_names: dict[str, str] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="review-counter")
@@ -102,6 +106,7 @@ class ReviewScreen(AreaScreen):
             self._show(None)
             return
         self.queue = ReviewQueue(session.app_client(), ttl=self.LEASE_TTL)
+        self.model_names = {}
         self._counter("loading the queue...")
         self._run(self._next())
 
@@ -114,6 +119,8 @@ class ReviewScreen(AreaScreen):
             return
         self.busy = True
         try:
+            if not self.model_names:
+                self.model_names = await model_version_names(queue.client)
             annotation = await queue.next()
         finally:
             self.busy = False
@@ -176,11 +183,7 @@ class ReviewScreen(AreaScreen):
             self.query_one("#review-concepts", Static).update("")
             self.query_one(ImagePreview).set_image(None)
         else:
-            by = (
-                f"model {annotation.model_version_id}"
-                if annotation.model_version_id
-                else f"user {annotation.user_id or '-'}"
-            )
+            by = author_text(annotation, self.model_names)
             meta.update(
                 escape(safe(f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"))
             )

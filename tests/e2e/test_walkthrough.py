@@ -50,7 +50,8 @@ from tests.tui_helpers import (
 from tui.app import ClarifaiTUI
 from tui.config import load_config
 from tui.widgets.dry_run_text import NOTHING_WRITTEN, REMOTE_DRY_RUN
-from tui.widgets.forms import ConfirmScreen, PromptScreen
+from tui.widgets.folders import FolderPrompt
+from tui.widgets.forms import ConfirmScreen
 
 APP = "digits"
 KEY = "e2e-test-key"
@@ -281,7 +282,7 @@ async def test_walkthrough(backend: str, tmp_path: Path, monkeypatch: pytest.Mon
             # 7. Uploads: new inputs, run through the default workflow as they are processed.
             uploads = await go(pilot, "uploads", UploadsScreen)
             await pilot.press("g")
-            await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+            await wait_until(pilot, lambda: isinstance(app.screen, FolderPrompt))
             await pilot.press("home", "ctrl+k")
             # The folder's path as a terminal paste (one bracketed Paste event): typed key by key
             # its ~60 characters took ~5 s of Pilot presses.

@@ -441,6 +441,16 @@ async def test_prompt_shows_what_is_typed_and_w_takes_a_model_name(tmp_path: Pat
         await filtered(pilot, screen, old)
         assert ids(screen) == ["in-004"]
 
+        # names, not ids (issue #26): the detail says which model wrote it, by name
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InputDetailScreen))
+        detail = app.screen
+        assert isinstance(detail, InputDetailScreen)
+        table = detail.query_one("#detail-annotations", DataTable)
+        await wait_until(pilot, lambda: table.row_count > 0, what="annotations")
+        authors = {str(table.get_row_at(r)[2]) for r in range(table.row_count)}
+        assert f"model Bird Writer ({made.version.id[:8]})" in authors, authors
+
 
 async def test_rows_per_page_follow_the_config(tmp_path: Path) -> None:
     """Issue #30 item 8: `ui.per_page` was ignored (always 30 rows)."""

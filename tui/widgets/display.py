@@ -5,12 +5,19 @@ the CLI share them instead of importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
 from api.errors import status_name
 from api.explore import Filters
-from api.models import AnnotationStatus, InputStatus, ModelVersion, ModelVersionStatus
+from api.models import (
+    Annotation,
+    AnnotationStatus,
+    InputStatus,
+    ModelVersion,
+    ModelVersionStatus,
+)
 
 INPUT_STATUS_NAMES: Final[dict[int, str]] = {
     InputStatus.SUCCESS: "ok",
@@ -88,3 +95,13 @@ def version_status(version: ModelVersion | None) -> str:
         reason = version.status_details or version.status_description
         return f"failed: {reason}" if reason else word
     return word
+
+
+def author_text(annotation: Annotation, model_names: Mapping[str, str] | None = None) -> str:
+    """Who wrote an annotation: `model Bird Writer (1a2b3c4d)` for a model (its name when
+    known, with the version's short id), `user ID` for a person."""
+    version = annotation.model_version_id
+    if version:
+        name = (model_names or {}).get(version)
+        return f"model {name} ({version[:8]})" if name else f"model version {version[:12]}"
+    return f"user {annotation.user_id or '-'}"
