@@ -19,6 +19,7 @@ from tui.widgets.area import AreaScreen
 from tui.widgets.bindings import AREA_TITLES, GLOBAL_KEYS
 from tui.widgets.help import HelpScreen
 from tui.widgets.session import Session
+from tui.widgets.text import safe
 
 if TYPE_CHECKING:
     from api.retry import RetryNotice
@@ -145,6 +146,10 @@ class ClarifaiTUI(App[int]):
         if self.connection is not None:
             await self.connection.aclose()
             self.connection = None
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
+        """Every notification goes through the sanitiser: messages quote server errors."""
+        super().notify(safe(message), title=safe(title, one_line=True), **kwargs)
 
     # ---------------------------------------------------------------- the Host protocol
     def report_error(self, error: BaseException, *, context: str = "") -> None:

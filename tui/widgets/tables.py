@@ -1,17 +1,49 @@
 """Row tables with the motions people expect from lazygit or k9s (issue #30): j/k move a
-row, Home/End go to the first and last row (Textual's DataTable scrolls sideways on them)."""
+row, Home/End go to the first and last row (Textual's DataTable scrolls sideways on them).
+
+Every cell goes through the one sanitiser (tui.widgets.text.safe) as it is added or changed:
+table cells show names and ids from a server, and Textual passes an escape sequence in them
+straight to the terminal (issue #25)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+
+from tui.widgets.text import safe
 
 CellType = TypeVar("CellType")
 
 
-class RowTable(DataTable[CellType]):
+def safe_cell(value: Any) -> Any:
+    """A cell's value with unsafe characters made visible (styles kept)."""
+    if isinstance(value, str):
+        return safe(value, one_line=True)
+    if isinstance(value, Text):
+        plain = safe(value.plain, one_line=True)
+        if plain == value.plain:
+            return value
+        return Text(plain, style=value.style, no_wrap=value.no_wrap, overflow=value.overflow)
+    return value
+
+
+class SafeTable(DataTable[CellType]):
+    """A DataTable whose cells are sanitised as they are added or changed."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> Any:
+        return super().add_row(*(safe_cell(c) for c in cells), **kwargs)
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, **kwargs: Any) -> None:
+        super().update_cell(row_key, column_key, safe_cell(value), **kwargs)
+
+    def update_cell_at(self, coordinate: Any, value: Any, **kwargs: Any) -> None:
+        super().update_cell_at(coordinate, safe_cell(value), **kwargs)
+
+
+class RowTable(SafeTable[CellType]):
     """A DataTable with j/k and Home/End over its rows."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -30,7 +62,7 @@ class RowTable(DataTable[CellType]):
             self.move_cursor(row=self.row_count - 1)
 
 
-class HomeEndTable(DataTable[CellType]):
+class HomeEndTable(SafeTable[CellType]):
     """Home/End over the rows only, for a table whose screen gives j and k other jobs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
