@@ -41,7 +41,7 @@ from api.upload.events import (
     UploadSummary,
 )
 from api.upload.journal import Journal, _Item, _JournalWriter
-from api.upload.scan import UploadSource
+from api.upload.scan import UploadSource, image_problem
 
 MISSING_POLLS_BEFORE_FAILING: Final = 3
 #: How much file data may be read ahead of the calls in flight (at least one batch).
@@ -426,8 +426,9 @@ class Uploader:
                 except OSError as exc:
                     loaded.append((item, None, f"cannot read: {exc.strerror or exc}"))
                     continue
-                if not data:
-                    loaded.append((item, None, "empty file"))
+                problem = image_problem(data[:16])
+                if problem:  # never sent: on the platform each would be a paid junk input
+                    loaded.append((item, None, problem))
                     continue
                 loaded.append((item, data, source.input_id or content_input_id(data)))
             return loaded

@@ -168,3 +168,27 @@ def collect_sources(
         if url.strip():
             add(UploadSource.for_url(url))
     return out
+
+
+#: The image formats the server takes (JPEG, PNG, WebP, GIF, BMP), by the first bytes of a
+#: file: what a header check can tell without decoding.
+_SIGNATURES: Final = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+
+
+def image_problem(head: bytes) -> str:
+    """Why a file whose first bytes are `head` will not be taken as an image ("" when its
+    header is one of the supported formats). Headers only: a file that starts right but is
+    broken further in is still the server's to refuse."""
+    if not head:
+        return "empty file"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ""
+    if any(head.startswith(signature) for signature, _ in _SIGNATURES):
+        return ""
+    return "not a supported image (its header is not JPEG, PNG, WebP, GIF or BMP): not sent"

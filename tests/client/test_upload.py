@@ -39,8 +39,10 @@ def make_files(folder: Path, good: int, broken: int = 0) -> list[Path]:
         p.write_bytes(PNG + f"image {i}".encode())
         paths.append(p)
     for i in range(broken):
+        # A JPEG header and nothing of a picture after it: the header check lets it through
+        # and the server refuses it, so the engine's handling of a failed input is exercised.
         p = folder / f"broken{i}.jpg"
-        p.write_bytes(b"not an image " + bytes([i]))
+        p.write_bytes(b"\xff\xd8\xff truncated " + bytes([i]))
         paths.append(p)
     return paths
 
@@ -485,3 +487,20 @@ async def test_a_fatal_error_in_batches_in_flight_is_raised_once_and_none_left_u
     gc.collect()
     await asyncio.sleep(0)
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+async def test_files_whose_header_is_no_image_are_failed_and_never_sent(tmp_path: Path) -> None:
+    """Issue #26: an empty file and a text file named .png are reported with the reason and
+    never posted (on the platform each would be a paid junk input); the rest goes as usual."""
+    fake = FakeClarifai(process_after=1)
+    folder = tmp_path / "imgs"
+    make_files(folder, 3)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.png").write_bytes(b"just some text, named like an image")
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "state").run(collect_sources([folder]))
+    assert len(summary.uploaded) == 3
+    reasons = {r.label.rsplit("/", 1)[-1]: r.reason for r in summary.failed}
+    assert reasons["empty.png"] == "empty file"
+    assert "not a supported image" in reasons["notes.png"]
+    assert len(fake.inputs) == 3  # neither was sent

@@ -144,7 +144,7 @@ def test_serve_starts_with_the_limits_and_the_log_filter(
     class NoServe:
         started = True
 
-        def __init__(self, config: uvicorn.Config, announce: str) -> None:
+        def __init__(self, config: uvicorn.Config, announce: str, **_grpc: object) -> None:
             seen["config"] = config
 
         async def serve(self, sockets: list[socket.socket]) -> None:

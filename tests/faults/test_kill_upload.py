@@ -48,7 +48,9 @@ def test_killed_upload_resumes_and_every_file_lands_once(tmp_path: Path) -> None
     for name in BROKEN:
         (folder / name).write_bytes(b"this is not an image: " + name.encode())
     config = tmp_path / "config.toml"
-    total = GOOD + len(BROKEN)
+    # Broken files are named as failed and never sent (issue #26: on the platform each would
+    # be a paid operation and a junk input): the app ends with exactly the good ones.
+    total = GOOD
 
     with serve(tmp_path / "data") as server, server.client() as http:
         assert http.post("/v2/users/me/apps", json={"apps": [{"id": APP}]}).status_code == 200
@@ -100,7 +102,9 @@ def test_killed_upload_resumes_and_every_file_lands_once(tmp_path: Path) -> None
         ids = [str(i["id"]) for i in listed]
         assert len(ids) == len(set(ids)) == total, (len(ids), len(set(ids)))
         codes = sorted(i["status"]["code"] for i in listed)
-        assert codes.count(30000) == GOOD and codes.count(30002) == len(BROKEN)
+        assert codes.count(30000) == GOOD and codes.count(30002) == 0
+        for name in BROKEN:
+            assert "not a supported image" in next(x for x in failed_lines if name in x)
 
         third = run()  # again: nothing new, nothing twice
         assert third.returncode == 1, (third.stdout, third.stderr)
