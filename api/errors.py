@@ -12,13 +12,16 @@ from typing import Final
 
 #: Codes worth retrying: the server did not do the work and asks to try later.
 RETRYABLE_CODES: Final = frozenset({10030, 11005})
-#: HTTP statuses worth retrying.
-RETRYABLE_HTTP: Final = frozenset({429, 502, 503, 504})
+#: HTTP statuses worth retrying (on idempotent calls only: the client clears `retryable` for
+#: the others). A 500 is among them: a server's passing fault, as a 502-504 is a gateway's.
+RETRYABLE_HTTP: Final = frozenset({429, 500, 502, 503, 504})
 
 #: Pseudo-codes for failures that carry no Clarifai status.
 CODE_CONNECTION: Final = -1
 CODE_TIMEOUT: Final = -2
 CODE_HTTP: Final = 0
+#: An answer that could not be read: not JSON, nested too deeply, or too large.
+CODE_MALFORMED: Final = -3
 
 _HINTS: Final[dict[int, str]] = {
     10020: "the server could not do it; the details say why",
@@ -45,6 +48,7 @@ _HTTP_HINTS: Final[dict[int, str]] = {
     403: "not allowed: the key lacks the scope or access for this app",
     404: "not found: check the base URL, user id and app id",
     429: "throttled: too many requests, try again later",
+    500: "the server had an internal problem, try again later",
     502: "bad gateway: the server is unreachable right now, try again later",
     503: "the server is unavailable right now, try again later",
     504: "the server timed out, try again later",
@@ -58,6 +62,8 @@ def status_name(code: int) -> str:
         return "CONNECTION_FAILED"
     if code == CODE_TIMEOUT:
         return "TIMEOUT"
+    if code == CODE_MALFORMED:
+        return "MALFORMED_RESPONSE"
     try:
         from clarifai_grpc.grpc.api.status import status_code_pb2
     except Exception:  # pragma: no cover - the protos are a dependency

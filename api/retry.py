@@ -1,15 +1,17 @@
 """Retry policy: which failures to retry, and how long to wait between attempts.
 
 Exponential backoff with full jitter, honouring `Retry-After` (seconds or an HTTP date),
-capped both in attempts and in total time. The sleep, clock and random source are
-injectable so tests never really sleep.
+capped both in attempts and in the total time spent waiting between them. The attempts
+themselves are bounded by the client's request timeout, not by this budget: a request that
+hung until its timeout is still retried (it was once given up on at once, since its own
+60 s used up the whole budget). The sleep and random source are injectable so tests never
+really sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,10 +28,9 @@ class RetryPolicy:
     max_delay: float = 20.0
     """Cap of one backoff wait (a longer Retry-After is honoured while within max_total)."""
     max_total: float = 60.0
-    """Give up rather than start a wait that would end more than this after the first try."""
+    """Give up rather than start a wait that would bring the waits of one call past this."""
     jitter: bool = True
     sleep: Sleep = field(default=asyncio.sleep, compare=False)
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
 
     def backoff(self, attempt: int) -> float:
@@ -45,10 +46,12 @@ class RetryPolicy:
             return max(retry_after, 0.0)
         return self.backoff(attempt)
 
-    def may_retry(self, attempt: int, started: float, delay: float) -> bool:
+    def may_retry(self, attempt: int, waited: float, delay: float) -> bool:
+        """Whether attempt `attempt + 1` may follow after `delay`, `waited` seconds having
+        been spent waiting before the earlier retries of the call."""
         if attempt >= self.max_attempts:
             return False
-        return (self.clock() - started) + delay <= self.max_total
+        return waited + delay <= self.max_total
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

@@ -3,7 +3,9 @@
 A thin front end over `api.upload`: a progress bar with counts, rate and ETA on a terminal
 (plain lines otherwise), then a summary. Exit status (tui/cli_errors.py): 0 when everything is
 in the app, 1 when anything failed or is still pending, 2 when the run could not go on (one
-line says why and what to do; running the same command again resumes).
+line says why and what to do; running the same command again resumes). A run that stopped
+part-way (the server failing or hanging past the retries) still prints its summary first:
+what was sent, what failed and why, what is not finished.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ class ProgressPrinter:
     def retrying(self, notice: RetryNotice) -> None:
         """A request failed and waits to be tried again: say so (above the bar, on a tty)."""
         self._clear()
-        self.stream.write(notice.message + "\n")
+        self.stream.write(safe(notice.message, one_line=True) + "\n")
         if self.tty and self._progress is not None:
             self.stream.write(progress_line(self._progress))
             self._drawn = True
@@ -224,7 +226,13 @@ async def run_upload_command(
     client.set_retry_listener(printer.retrying)
     try:
         summary = await uploader.run(sources)
-    except (ApiError, OSError) as exc:
+    except ApiError as exc:
+        printer.finish()
+        out.write(format_summary(uploader.summary()) + "\n")
+        out.flush()
+        print_error("upload", exc, err)
+        return EXIT_CANNOT_RUN
+    except OSError as exc:
         printer.finish()
         print_error("upload", exc, err)
         return EXIT_CANNOT_RUN

