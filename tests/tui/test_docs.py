@@ -51,3 +51,24 @@ def test_readme_exit_code_table_is_the_one_the_commands_use() -> None:
         if name.startswith("EXIT_") and isinstance(value, int)
     }
     assert documented == used == {0, 1, 2, 130}
+
+
+def test_the_architecture_map_names_only_what_exists() -> None:
+    """docs/architecture.md walks one image through files and functions (issue #23): every
+    path it names exists, and every `path` `Name` pair is defined in that file."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    pairs = re.findall(
+        r"`((?:api|tui|screens|tests|benchmarks|scripts|docs)/[\w/.]*)`(?:\s+`([\w.]+)`)?", text
+    )
+    assert len(pairs) > 30
+    for path, name in pairs:
+        target = ROOT / path.split("::")[0]
+        assert target.exists(), path
+        if not name or target.is_dir():
+            continue
+        source = target.read_text()
+        for part in name.split("."):
+            assert re.search(rf"(def|class) {part}\b|^{part}\b", source, re.M), (path, name)
+    assert "docs/architecture.md" in (ROOT / "README.md").read_text()
