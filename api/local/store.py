@@ -18,7 +18,6 @@ block thanks to WAL. Async callers run these methods with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
 import os
@@ -51,6 +50,17 @@ from api.local.rows import (
     NewAnnotation,
     NewInput,
 )
+from api.local.sql import (
+    _chunks,
+    _dump,
+    _json_or_none,
+    _marks,
+    _sha,
+    merge_concepts,
+    merge_struct,
+    new_id,
+    remove_struct,
+)
 from api.local.status import (
     ANNOTATION_SUCCESS,
     CONCEPTS_INVALID_REQUEST,
@@ -63,6 +73,23 @@ from api.local.status import (
     ApiFailure,
     not_found,
 )
+
+# The helpers now live in api.local.sql (migrations need new_id without importing the store);
+# these names stay importable from here.
+__all__ = [
+    "INLINE_BLOB_MAX",
+    "WAL_RESTART_BYTES",
+    "Store",
+    "_chunks",
+    "_dump",
+    "_json_or_none",
+    "_marks",
+    "_sha",
+    "merge_concepts",
+    "merge_struct",
+    "new_id",
+    "remove_struct",
+]
 
 
 def _find_syncfs() -> Any:
@@ -105,80 +132,10 @@ WAL_RESTART_BYTES = 32 * 1024 * 1024
 #: file each (https://www.sqlite.org/intern-v-extern-blob.html), and creating one file per
 #: small image was most of the cost of PostInputs. Larger blobs are files under ``blobs/``.
 INLINE_BLOB_MAX = 256 * 1024
-#: SQLite's default limit on host parameters is 32766; stay well below it per IN (...) list.
-_CHUNK = 500
-
-
-def new_id() -> str:
-    """A Clarifai-style generated id: 32 hex characters."""
-    return uuid.uuid4().hex
-
-
-def _json_or_none(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    value = json.loads(text)
-    return value if isinstance(value, dict) else None
-
-
-def _dump(value: dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, separators=(",", ":")) if value else "{}"
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _inline(data: bytes) -> bool:
     return len(data) <= INLINE_BLOB_MAX
-
-
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def merge_struct(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge: objects merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in patch.items():
-        old = out.get(key)
-        out[key] = (
-            merge_struct(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
-        )
-    return out
-
-
-def remove_struct(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Remove the keys named in ``patch``; a nested object removes keys one level down."""
-    out = dict(base)
-    for key, value in patch.items():
-        old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, dict) and value:
-            out[key] = remove_struct(old, value)
-        else:
-            out.pop(key, None)
-    return out
-
-
-def merge_concepts(
-    base: list[ConceptValue], patch: list[ConceptValue], action: str
-) -> list[ConceptValue]:
-    if action == "overwrite":
-        return list(patch)
-    if action == "remove":
-        gone = {c.id for c in patch}
-        return [c for c in base if c.id not in gone]
-    by_id = {c.id: c for c in base}
-    for concept in patch:
-        by_id[concept.id] = concept
-    return list(by_id.values())
 
 
 class Store:
