@@ -39,44 +39,13 @@ class AnnotationStore(InputStore):
     """Annotation and search methods of :class:`api.local.store.Store`."""
 
     def _annotation(self, row: Sequence[Any]) -> AnnotationRow:
+        """A row of ``_ANNOTATION_COLUMNS`` (its concepts are attached afterwards)."""
         values = list(row)
         values[8] = _json_or_none(values[8])
         values[9] = _json_or_none(values[9])
-        (
-            pk,
-            app_pk,
-            input_pk,
-            input_id,
-            ident,
-            user_id,
-            mv_id,
-            wv_id,
-            meta,
-            info,
-            code,
-            desc,
-            level,
-            created,
-            modified,
-        ) = values
-        return AnnotationRow(
-            pk,
-            app_pk,
-            input_pk,
-            input_id,
-            ident,
-            user_id,
-            mv_id,
-            wv_id,
-            meta,
-            info,
-            [],
-            code,
-            desc,
-            bool(level),
-            created,
-            modified,
-        )
+        values[12] = bool(values[12])  # input_level
+        values.insert(10, [])  # concepts
+        return AnnotationRow(*values)
 
     def _attach_annotation_concepts(
         self, conn: sqlite3.Connection, rows: list[AnnotationRow]
