@@ -46,6 +46,13 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
+def _where_in(where: list[str], params: list[Any], column: str, values: Sequence[Any]) -> None:
+    """If there are ``values``, add ``column IN (?, ...)`` to ``where`` and them to ``params``."""
+    if values:
+        where.append(f"{column} IN ({_marks(len(values))})")
+        params.extend(values)
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

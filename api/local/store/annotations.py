@@ -21,6 +21,7 @@ from api.local.sql import (
     _dump,
     _json_or_none,
     _marks,
+    _where_in,
     merge_concepts,
     merge_struct,
     remove_struct,
@@ -163,22 +164,12 @@ class AnnotationStore(InputStore):
         """
         where = ["a.app_pk = ?"]
         params: list[Any] = [app_pk]
-        if flt.ids:
-            where.append(f"a.id IN ({_marks(len(flt.ids))})")
-            params.extend(flt.ids)
-        if flt.input_ids:
-            where.append(f"i.id IN ({_marks(len(flt.input_ids))})")
-            params.extend(flt.input_ids)
-        if flt.status_codes:
-            where.append(f"a.status_code IN ({_marks(len(flt.status_codes))})")
-            params.extend(flt.status_codes)
+        _where_in(where, params, "a.id", flt.ids)
+        _where_in(where, params, "i.id", flt.input_ids)
+        _where_in(where, params, "a.status_code", flt.status_codes)
         workers: list[str] = []
-        if flt.user_ids:
-            workers.append(f"a.user_id IN ({_marks(len(flt.user_ids))})")
-            params.extend(flt.user_ids)
-        if flt.model_version_ids:
-            workers.append(f"a.model_version_id IN ({_marks(len(flt.model_version_ids))})")
-            params.extend(flt.model_version_ids)
+        _where_in(workers, params, "a.user_id", flt.user_ids)
+        _where_in(workers, params, "a.model_version_id", flt.model_version_ids)
         if workers:
             where.append("(" + " OR ".join(workers) + ")")
         elif not flt.list_all:
