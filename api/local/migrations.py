@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from api.local.sql import new_id
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -221,8 +223,6 @@ def _versions_hold_configuration(conn: sqlite3.Connection) -> None:
     already has it; then every workflow node that pinned no version pins the one it ran
     (operators: the latest; classifiers: the latest trained), so nothing runs differently."""
     import json
-
-    from api.local.store import new_id
 
     now = time.time()
     marks = ", ".join("?" * len(_OPERATOR_TYPES))

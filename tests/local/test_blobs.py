@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-import api.local.store as store_module
+import api.local.store.blobs as blobs_module
+import api.local.store.core as core_module
 from api.local.rows import AppPatch, NewInput
 from api.local.store import INLINE_BLOB_MAX, Store
 
@@ -45,16 +46,16 @@ def test_batch_written_whole_and_deduplicated(
     store: Store, syncfs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = store_module._syncfs
+    real = blobs_module._syncfs
     if syncfs == "fsync each":
-        monkeypatch.setattr(store_module, "_syncfs", None)
+        monkeypatch.setattr(blobs_module, "_syncfs", None)
     elif real is not None:
 
         def counting(fd: int) -> int:
             calls.append(fd)
             return int(real(fd))
 
-        monkeypatch.setattr(store_module, "_syncfs", counting)
+        monkeypatch.setattr(blobs_module, "_syncfs", counting)
     data = blobs(5)
     shas = store.put_blobs([*data, data[0], data[3]])
     assert shas == [hashlib.sha256(d).hexdigest() for d in [*data, data[0], data[3]]]
@@ -73,12 +74,12 @@ def test_failed_sync_leaves_nothing_behind(store: Store, monkeypatch: pytest.Mon
         ctypes.set_errno(errno.EIO)
         return -1
 
-    monkeypatch.setattr(store_module, "_syncfs", failing)
+    monkeypatch.setattr(blobs_module, "_syncfs", failing)
     with pytest.raises(OSError, match="syncfs failed"):
         store.put_blobs(blobs(3))
     assert files_under(store.blob_dir) == []
     # Once the cause is gone the same blobs go through.
-    monkeypatch.setattr(store_module, "_syncfs", None)
+    monkeypatch.setattr(blobs_module, "_syncfs", None)
     store.put_blobs(blobs(3))
     assert len(files_under(store.blob_dir)) == 3
 
@@ -159,8 +160,8 @@ def test_the_wal_starts_over_once_it_is_large(
     never, under steady load), and reads still find everything."""
     import os
 
-    monkeypatch.setattr(store_module, "WAL_RESTART_BYTES", 256 * 1024)
-    monkeypatch.setattr(store_module, "_CHECKPOINT_EVERY", 10**9)  # no background rounds
+    monkeypatch.setattr(core_module, "WAL_RESTART_BYTES", 256 * 1024)
+    monkeypatch.setattr(core_module, "_CHECKPOINT_EVERY", 10**9)  # no background rounds
     wal = store.db_path.with_name(store.db_path.name + "-wal")
     data = [os.urandom(4000) for _ in range(400)]
     for start in range(0, 400, 100):

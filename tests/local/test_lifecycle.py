@@ -267,7 +267,7 @@ async def test_a_failed_thumbnail_write_fails_those_inputs_with_its_reason(
         return real(blobs)
 
     monkeypatch.setattr(backend.store, "stage_blobs", stage)
-    monkeypatch.setattr("api.local.store.INLINE_BLOB_MAX", 10)  # every thumbnail is a file
+    monkeypatch.setattr("api.local.store.blobs.INLINE_BLOB_MAX", 10)  # every thumbnail is a file
     async with backend, client_for(backend) as c:
         await c.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
         r = await c.post(
