@@ -286,6 +286,41 @@ def _versions_hold_configuration(conn: sqlite3.Connection) -> None:
             )
 
 
+#: GetInputCount and the Explorer's totals read one row per status instead of counting an
+#: app's inputs (42 ms at 1,000,000; asked every 2 s while the Explorer is open). SQLite runs
+#: the triggers inside the statement's transaction, so a count can never disagree with the
+#: inputs, after a kill -9 included; they fire for every path that writes inputs (and for
+#: the cascade when an app is deleted).
+_V8: tuple[str, ...] = (
+    """CREATE TABLE input_counts (
+        app_pk INTEGER NOT NULL,
+        status_code INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (app_pk, status_code)
+    ) WITHOUT ROWID""",
+    """INSERT INTO input_counts (app_pk, status_code, n)
+       SELECT app_pk, status_code, COUNT(*) FROM inputs GROUP BY app_pk, status_code""",
+    """CREATE TRIGGER input_counts_insert AFTER INSERT ON inputs BEGIN
+        INSERT INTO input_counts (app_pk, status_code, n) VALUES (new.app_pk, new.status_code, 1)
+        ON CONFLICT (app_pk, status_code) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER input_counts_delete AFTER DELETE ON inputs BEGIN
+        UPDATE input_counts SET n = n - 1
+        WHERE app_pk = old.app_pk AND status_code = old.status_code;
+    END""",
+    """CREATE TRIGGER input_counts_update AFTER UPDATE OF status_code, app_pk ON inputs
+    WHEN old.status_code != new.status_code OR old.app_pk != new.app_pk BEGIN
+        UPDATE input_counts SET n = n - 1
+        WHERE app_pk = old.app_pk AND status_code = old.status_code;
+        INSERT INTO input_counts (app_pk, status_code, n) VALUES (new.app_pk, new.status_code, 1)
+        ON CONFLICT (app_pk, status_code) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER input_counts_app_delete AFTER DELETE ON apps BEGIN
+        DELETE FROM input_counts WHERE app_pk = old.pk;
+    END""",
+)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
@@ -305,6 +340,11 @@ MIGRATIONS: list[Migration] = [
         "thresholder and writer configuration in versions; workflow nodes pin their versions",
         (),
         _versions_hold_configuration,
+    ),
+    Migration(
+        8,
+        "input counts per app and status, kept by triggers in the writing transaction",
+        _V8,
     ),
 ]
 

@@ -223,7 +223,9 @@ async def test_processing_sets_the_sha_columns_only_where_they_get_a_value(
     r = await client.get(f"{hosted['prefix']}/thumb/{hosted['suffix']}")
     assert r.status_code == 200 and r.content == small
     assert updates and not any("blob_sha" in sql for sql in updates)
-    assert sum("thumb_sha" in sql for sql in updates) == 1  # the big one's thumbnail
+    # the big one's thumbnail (SQLite reports a statement again as each trigger of it runs:
+    # the input counts of migration 8)
+    assert len({sql for sql in updates if "thumb_sha" in sql}) == 1
 
 
 async def test_input_count(client: httpx.AsyncClient, backend: LocalBackend) -> None:

@@ -165,7 +165,15 @@ class AnnotationStore(InputStore):
         where = ["a.app_pk = ?"]
         params: list[Any] = [app_pk]
         _where_in(where, params, "a.id", flt.ids)
-        _where_in(where, params, "i.id", flt.input_ids)
+        if flt.input_ids:
+            # The inputs' pks first (the unique (app_pk, id) index), then their annotations
+            # (annotations_by_input): joining on i.id made SQLite walk every annotation of the
+            # app newest first testing each one's input (418 ms a page at 1,000,000).
+            where.append(
+                f"a.input_pk IN (SELECT pk FROM inputs WHERE app_pk = ? AND id IN "
+                f"({_marks(len(flt.input_ids))}))"
+            )
+            params += [app_pk, *flt.input_ids]
         _where_in(where, params, "a.status_code", flt.status_codes)
         workers: list[str] = []
         _where_in(workers, params, "a.user_id", flt.user_ids)
@@ -179,7 +187,7 @@ class AnnotationStore(InputStore):
             pks = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT a.pk FROM annotations a JOIN inputs i ON i.pk = a.input_pk "
+                    "SELECT a.pk FROM annotations a "
                     f"WHERE {' AND '.join(where)} ORDER BY a.pk DESC LIMIT ? OFFSET ?",
                     (*params, limit, offset),
                 )
