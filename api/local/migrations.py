@@ -321,6 +321,24 @@ _V8: tuple[str, ...] = (
 )
 
 
+#: PostInputs may name an ``inputs_add_job_id`` (the official SDK always does); GetInputsAddJob
+#: then reports its inputs' progress and CancelInputsAddJob stops the ones not yet processed.
+_V9: tuple[str, ...] = (
+    """CREATE TABLE inputs_add_jobs (
+        pk INTEGER PRIMARY KEY,
+        app_pk INTEGER NOT NULL REFERENCES apps (pk) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        modified_at REAL NOT NULL,
+        UNIQUE (app_pk, id)
+    )""",
+    "ALTER TABLE inputs ADD COLUMN add_job_pk INTEGER",
+    "CREATE INDEX inputs_by_add_job ON inputs (add_job_pk, status_code) "
+    "WHERE add_job_pk IS NOT NULL",
+)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
@@ -346,6 +364,7 @@ MIGRATIONS: list[Migration] = [
         "input counts per app and status, kept by triggers in the writing transaction",
         _V8,
     ),
+    Migration(9, "inputs-add jobs: the inputs a PostInputs with inputs_add_job_id added", _V9),
 ]
 
 

@@ -293,3 +293,18 @@ class TrainingJob:
     mutually_exclusive: bool | None
     #: Training runs started on this version before (a restart interrupted them).
     attempts: int = 0
+
+
+@dataclass
+class AddJobRow:
+    """An inputs-add job and the progress of its inputs (GetInputsAddJob)."""
+
+    pk: int
+    id: str
+    cancelled: bool
+    created_at: float
+    modified_at: float
+    pending: int = 0
+    in_progress: int = 0
+    success: int = 0
+    failed: int = 0

@@ -323,3 +323,70 @@ def test_bad_input_gets_the_same_status_over_grpc_and_rest(tmp_path: Path) -> No
                 by_grpc.status,
             )
             assert by_grpc.status.description == by_rest.status.description, case
+
+
+async def test_inputs_add_jobs_report_progress_over_grpc(grpc_port: int) -> None:
+    """Issue #28: PostInputs with inputs_add_job_id (the SDK always sends one), then
+    GetInputsAddJob counts its inputs as they are processed; ListInputsAddJobs lists it;
+    CancelInputsAddJob stops what is left (here nothing) and says cancelled."""
+    from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+
+    def flow() -> tuple[Any, Any, Any, Any]:
+        stub = service_pb2_grpc.V2Stub(
+            ClarifaiChannel.get_insecure_grpc_channel(base="127.0.0.1", port=grpc_port)
+        )
+        md = (("authorization", f"Key {KEY}"),)
+        me = resources_pb2.UserAppIDSet(user_id="me")
+        assert (
+            stub.PostApps(
+                service_pb2.PostAppsRequest(user_app_id=me, apps=[resources_pb2.App(id="jobs")]),
+                metadata=md,
+            ).status.code
+            == 10000
+        )
+        uai = resources_pb2.UserAppIDSet(user_id="me", app_id="jobs")
+        images = [png((40 * n, 20, 200)) for n in range(4)] + [b"\xff\xd8\xff broken"]
+        posted = stub.PostInputs(
+            service_pb2.PostInputsRequest(
+                user_app_id=uai,
+                inputs_add_job_id="job-1",
+                inputs=[
+                    resources_pb2.Input(
+                        id=f"j{n}", data=resources_pb2.Data(image=resources_pb2.Image(base64=b))
+                    )
+                    for n, b in enumerate(images)
+                ],
+            ),
+            metadata=md,
+        )
+        assert posted.status.code == 10000, posted.status
+        deadline = time.monotonic() + 60
+        while True:
+            job = stub.GetInputsAddJob(
+                service_pb2.GetInputsAddJobRequest(user_app_id=uai, id="job-1"), metadata=md
+            )
+            progress = job.inputs_add_job.progress
+            if progress.pending_count == 0 and progress.in_progress_count == 0:
+                break
+            assert time.monotonic() < deadline, job
+            time.sleep(0.05)
+        listed = stub.ListInputsAddJobs(
+            service_pb2.ListInputsAddJobsRequest(user_app_id=uai), metadata=md
+        )
+        cancelled = stub.CancelInputsAddJob(
+            service_pb2.CancelInputsAddJobRequest(user_app_id=uai, id="job-1"), metadata=md
+        )
+        missing = stub.GetInputsAddJob(
+            service_pb2.GetInputsAddJobRequest(user_app_id=uai, id="no-such-job"), metadata=md
+        )
+        return job, listed, cancelled, missing
+
+    job, listed, cancelled, missing = await in_thread(flow)
+    progress = job.inputs_add_job.progress
+    assert (progress.success_count, progress.failed_count) == (4, 1)
+    assert job.inputs_add_job.status.code == 64002  # JOB_COMPLETED
+    assert [j.id for j in listed.inputs_add_jobs] == ["job-1"]
+    assert cancelled.inputs_add_job.status.code == 64004  # JOB_CANCELLED
+    assert cancelled.inputs_add_job.progress.success_count == 4  # processed ones stay
+    assert missing.status.code == 11101 and "no-such-job" in missing.status.description

@@ -69,3 +69,32 @@ def test_migration_counts_what_is_there_and_triggers_follow_every_write(tmp_path
         assert (counts.processed, counts.to_process, counts.errors) == (10, 1, 8)
     finally:
         store.close()
+
+
+def test_cancelling_an_add_job_stops_its_unprocessed_inputs(tmp_path: Path) -> None:
+    """CancelInputsAddJob (issue #28): the job's pending inputs leave the ingest queue and end
+    failed with the reason; inputs of other calls are untouched; the counts follow."""
+    from api.local.rows import AppPatch, NewInput
+
+    store = Store(tmp_path)
+    store.open()
+    try:
+        (app,) = store.create_apps("me", [AppPatch("a")])
+        store.add_inputs(
+            app.pk, "me", [NewInput(f"j{n}", source_url="https://x/") for n in range(3)], "job"
+        )
+        store.add_inputs(app.pk, "me", [NewInput("other", source_url="https://x/")])
+        assert store.job_count() == 4
+        job = store.cancel_add_job(app.pk, "job")
+        assert job is not None and job.cancelled
+        assert (job.pending, job.failed) == (0, 3)
+        assert store.job_count() == 1
+        rows = {r.id: r for r in store.list_inputs(app.pk, 10, 0)}
+        assert {rows[f"j{n}"].status_code for n in range(3)} == {30002}
+        assert "cancelled" in rows["j0"].status_description.lower()
+        assert rows["other"].status_code == 30001
+        counts = store.count_inputs(app.pk)
+        assert (counts.to_process, counts.errors) == (1, 3)
+        assert store.cancel_add_job(app.pk, "nope") is None
+    finally:
+        store.close()

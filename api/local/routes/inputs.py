@@ -10,9 +10,9 @@ from starlette.responses import Response
 from api.local.convert import counts_json, input_json
 from api.local.http import Call, RouteSpec, batch, valid_id
 from api.local.imaging import ImageRejected, check_size
-from api.local.jsonio import Obj, paging
+from api.local.jsonio import Obj, paging, timestamp
 from api.local.routes import parse
-from api.local.rows import InputPatch, NewInput
+from api.local.rows import AddJobRow, InputPatch, NewInput
 from api.local.status import (
     INPUT_FAILED,
     INPUT_PENDING,
@@ -61,9 +61,12 @@ async def post_inputs(call: Call) -> dict[str, Any]:
     items = body.get_objs("inputs")
     batch(items, body.field("inputs"))
     new = [_new_input(call, item) for item in items]
+    add_job_id = body.get_str("inputs_add_job_id")
+    if add_job_id:
+        valid_id(add_job_id, body.field("inputs_add_job_id"))
 
     # One trip to a worker thread: blobs and rows are stored together (see Store.add_inputs).
-    results = await call.db(call.store.add_inputs, app.pk, call.user_id, new)
+    results = await call.db(call.store.add_inputs, app.pk, call.user_id, new, add_job_id)
     # The worker decodes these next: spare it reading them back from disk.
     call.backend.ingest.offer(
         (n.blob_sha, n.blob)
@@ -221,12 +224,68 @@ async def get_hosted(call: Call) -> Response:
     return await _image_bytes(call, call.path("input_id"), call.path("size"))
 
 
+JOB_RUNNING = 64001
+JOB_COMPLETED = 64002
+JOB_CANCELLED = 64004
+
+
+def _add_job_json(job: AddJobRow) -> dict[str, Any]:
+    if job.cancelled:
+        code, text = JOB_CANCELLED, "Job cancelled"
+    elif job.pending or job.in_progress:
+        code, text = JOB_RUNNING, "Job is running"
+    else:
+        code, text = JOB_COMPLETED, "Job completed"
+    return {
+        "id": job.id,
+        "progress": {
+            "pending_count": job.pending,
+            "in_progress_count": job.in_progress,
+            "success_count": job.success,
+            "failed_count": job.failed,
+        },
+        "status": status_json(code, text),
+        "created_at": timestamp(job.created_at),
+        "modified_at": timestamp(job.modified_at),
+    }
+
+
+async def get_add_job(call: Call) -> dict[str, Any]:
+    """GetInputsAddJob: the progress of the inputs a PostInputs with that job id added."""
+    app = await call.app()
+    job = await call.db(call.store.get_add_job, app.pk, call.path("job_id"))
+    if job is None:
+        raise not_found("inputs-add job", call.path("job_id"))
+    return {"inputs_add_job": _add_job_json(job)}
+
+
+async def list_add_jobs(call: Call) -> dict[str, Any]:
+    app = await call.app()
+    limit, offset = paging(call.query)
+    jobs = await call.db(call.store.list_add_jobs, app.pk, limit, offset)
+    return {"inputs_add_jobs": [_add_job_json(j) for j in jobs]}
+
+
+async def cancel_add_job(call: Call) -> dict[str, Any]:
+    """CancelInputsAddJob: the job's inputs not processed yet end 30002 (cancelled)."""
+    app = await call.app()
+    job = await call.db(call.store.cancel_add_job, app.pk, call.path("job_id"))
+    if job is None:
+        raise not_found("inputs-add job", call.path("job_id"))
+    return {"inputs_add_job": _add_job_json(job)}
+
+
 ROUTES = [
     RouteSpec("POST", "/apps/{app_id}/inputs", "PostInputs", post_inputs),
     RouteSpec("GET", "/apps/{app_id}/inputs", "ListInputs", list_inputs),
     RouteSpec("PATCH", "/apps/{app_id}/inputs", "PatchInputs", patch_inputs),
     RouteSpec("DELETE", "/apps/{app_id}/inputs", "DeleteInputs", delete_inputs),
     RouteSpec("GET", "/apps/{app_id}/inputs/status", "GetInputCount", input_count),
+    RouteSpec("GET", "/apps/{app_id}/inputs/jobs/add", "ListInputsAddJobs", list_add_jobs),
+    RouteSpec("GET", "/apps/{app_id}/inputs/jobs/add/{job_id}", "GetInputsAddJob", get_add_job),
+    RouteSpec(
+        "PATCH", "/apps/{app_id}/inputs/jobs/add/{job_id}", "CancelInputsAddJob", cancel_add_job
+    ),
     RouteSpec("GET", "/apps/{app_id}/inputs/{input_id}", "GetInput", get_input),
     RouteSpec("DELETE", "/apps/{app_id}/inputs/{input_id}", "DeleteInput", delete_input),
     RouteSpec("GET", "/apps/{app_id}/inputs/{input_id}/blob", "GetInputBlob", get_blob),

@@ -8,7 +8,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from api.local.rows import AddedInput, ConceptValue, InputCounts, InputPatch, InputRow, NewInput
+from api.local.rows import (
+    AddedInput,
+    AddJobRow,
+    ConceptValue,
+    InputCounts,
+    InputPatch,
+    InputRow,
+    NewInput,
+)
 from api.local.sql import (
     _chunks,
     _dump,
@@ -98,8 +106,12 @@ class InputStore(BlobStore, AppStore):
             [(annotation_pk, c.id, c.value) for c in concepts],
         )
 
-    def add_inputs(self, app_pk: int, user_id: str, items: Sequence[NewInput]) -> list[AddedInput]:
+    def add_inputs(
+        self, app_pk: int, user_id: str, items: Sequence[NewInput], add_job_id: str = ""
+    ) -> list[AddedInput]:
         """Insert a batch; ids already in the app (or repeated in the batch) answer 30100.
+        With `add_job_id`, the inputs belong to that inputs-add job (made if new), in the same
+        transaction.
 
         Items with status 30001 are queued for ingest in the same transaction. Items that carry
         ``blob`` bytes get ``blob_sha`` set; their bytes are stored durably before or with the
@@ -166,10 +178,11 @@ class InputStore(BlobStore, AppStore):
                 )
                 for n, item in enumerate(accepted, start=1)
             ]
+            job_pk = self._add_job_pk(conn, app_pk, add_job_id, now) if add_job_id else None
             conn.executemany(
                 "INSERT INTO inputs (pk, app_pk, id, source_url, blob_sha, metadata, status_code, "
-                "status_description, created_at, modified_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status_description, created_at, modified_at, add_job_pk) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.pk,
@@ -182,6 +195,7 @@ class InputStore(BlobStore, AppStore):
                         r.status_description,
                         now,
                         now,
+                        job_pk,
                     )
                     for r in rows
                 ],
@@ -258,6 +272,79 @@ class InputStore(BlobStore, AppStore):
                 )
             ]
             return self._inputs_by_pk(conn, pks)
+
+    @staticmethod
+    def _add_job_pk(conn: sqlite3.Connection, app_pk: int, job_id: str, now: float) -> int:
+        conn.execute(
+            "INSERT INTO inputs_add_jobs (app_pk, id, created_at, modified_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (app_pk, id) DO UPDATE SET modified_at = excluded.modified_at",
+            (app_pk, job_id, now, now),
+        )
+        row = conn.execute(
+            "SELECT pk FROM inputs_add_jobs WHERE app_pk = ? AND id = ?", (app_pk, job_id)
+        ).fetchone()
+        return int(row[0])
+
+    def _add_job(self, conn: sqlite3.Connection, row: Sequence[Any]) -> AddJobRow:
+        job = AddJobRow(int(row[0]), str(row[1]), bool(row[2]), float(row[3]), float(row[4]))
+        for code, n in conn.execute(
+            "SELECT status_code, COUNT(*) FROM inputs WHERE add_job_pk = ? GROUP BY status_code",
+            (job.pk,),
+        ):
+            if code == INPUT_SUCCESS:
+                job.success += n
+            elif code == INPUT_PENDING:
+                job.pending += n
+            elif code == INPUT_IN_PROGRESS:
+                job.in_progress += n
+            else:
+                job.failed += n
+        return job
+
+    def get_add_job(self, app_pk: int, job_id: str) -> AddJobRow | None:
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT pk, id, cancelled, created_at, modified_at FROM inputs_add_jobs "
+                "WHERE app_pk = ? AND id = ?",
+                (app_pk, job_id),
+            ).fetchone()
+            return self._add_job(conn, row) if row else None
+
+    def list_add_jobs(self, app_pk: int, limit: int, offset: int) -> list[AddJobRow]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT pk, id, cancelled, created_at, modified_at FROM inputs_add_jobs "
+                "WHERE app_pk = ? ORDER BY pk DESC LIMIT ? OFFSET ?",
+                (app_pk, limit, offset),
+            ).fetchall()
+            return [self._add_job(conn, r) for r in rows]
+
+    def cancel_add_job(self, app_pk: int, job_id: str) -> AddJobRow | None:
+        """Stop the job's inputs not processed yet: they leave the ingest queue and end 30002
+        ("cancelled"); processed ones stay. None when there is no such job."""
+        now = time.time()
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT pk FROM inputs_add_jobs WHERE app_pk = ? AND id = ?", (app_pk, job_id)
+            ).fetchone()
+            if row is None:
+                return None
+            job_pk = int(row[0])
+            conn.execute(
+                "UPDATE inputs_add_jobs SET cancelled = 1, modified_at = ? WHERE pk = ?",
+                (now, job_pk),
+            )
+            conn.execute(
+                "DELETE FROM ingest_jobs WHERE input_pk IN (SELECT pk FROM inputs WHERE "
+                "add_job_pk = ? AND status_code = ?)",
+                (job_pk, INPUT_PENDING),
+            )
+            conn.execute(
+                "UPDATE inputs SET status_code = ?, status_description = ?, modified_at = ? "
+                "WHERE add_job_pk = ? AND status_code = ?",
+                (INPUT_FAILED, "Cancelled with its inputs-add job", now, job_pk, INPUT_PENDING),
+            )
+        return self.get_add_job(app_pk, job_id)
 
     def count_inputs(self, app_pk: int) -> InputCounts:
         counts = InputCounts()
