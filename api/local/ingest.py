@@ -170,6 +170,10 @@ class IngestWorker:
         #: while PostInputs competes for the same cores (a claimed job holds no image bytes until
         #: its group is loaded; see _groups).
         self._max_active = max(1024, self.concurrency * 256)
+        #: URL jobs are claimed apart, up to this many at once: 3,000 hanging URLs used to
+        #: hold every slot, and inputs with their bytes already here waited 340 s behind them
+        #: (issue #25). Stored inputs and URLs each have their own cursor and budget.
+        self._max_url_active = max(4 * _MAX_DOWNLOADS, 256)
         #: Groups of a chunk loaded and not yet finished, at most (each of at most _GROUP_BYTES):
         #: enough to keep every analysis process busy while others load and finish.
         self._group_slots = 2 * (self.processes or self.concurrency) + 2
@@ -187,9 +191,12 @@ class IngestWorker:
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._idle = asyncio.Event()
-        self._cursor = 0
+        #: The last job id claimed, per kind: stored bytes (False) and URLs (True).
+        self._cursors = {False: 0, True: 0}
         #: job id -> app pk, for every job claimed and not yet committed.
         self._active: dict[int, int] = {}
+        #: The URL jobs among them.
+        self._url_active: set[int] = set()
         self._hooks_running = 0
         self._stopping = False
         #: Jobs whose results could not be committed (a full disk) are claimed again from this
@@ -208,8 +215,9 @@ class IngestWorker:
 
     async def start(self) -> None:
         self._stopping = False
-        self._cursor = 0
+        self._cursors = {False: 0, True: 0}
         self._active = {}
+        self._url_active = set()
         self._hooks_running = 0
         self._retry_floor = None
         self._retry_delay = _RETRY_MIN
@@ -368,32 +376,65 @@ class IngestWorker:
             await self._wake.wait()
             self._wake.clear()
             while not self._stopping:
-                free = self._max_active - len(self._active)
-                if free <= 0 or (free < _MIN_CLAIM and self._active):
+                claimed = False
+                for urls in (False, True):
+                    claimed |= await self._claim(urls)
+                if not claimed:
+                    if self._has_room():
+                        break  # nothing queued
                     # Wait for a batch's worth of free slots: claiming the few freed by each
                     # commit made chunks of a handful of jobs, and as many round trips to the
                     # worker processes and commits (each with its sync) as there were chunks.
+                    # New work (wake) is claimed at once too: a kind with room never waits
+                    # for the other kind's slots (hanging downloads must not hold back bytes).
                     self._slot.clear()
-                    await self._slot.wait()
-                    continue
-                jobs = await asyncio.to_thread(self.store.pending_jobs, self._cursor, free)
-                if not jobs:
-                    break
-                stored: list[Job] = []
-                for job in jobs:
-                    self._cursor = max(self._cursor, job.job_id)
-                    if job.job_id in self._active:
-                        continue  # still in flight (the cursor went back for a retry)
-                    self._active[job.job_id] = job.app_pk
-                    if job.blob_sha:
-                        stored.append(job)
-                    else:
-                        self._spawn(self._run(job))
-                # Jobs with bytes on disk go to the pool in chunks: far less per-job overhead.
-                size = max(1, min(_CHUNK, -(-len(stored) // self.concurrency)))
-                for start in range(0, len(stored), size):
-                    self._spawn(self._run_chunk(stored[start : start + size]))
+                    waits = [
+                        asyncio.ensure_future(self._slot.wait()),
+                        asyncio.ensure_future(self._wake.wait()),
+                    ]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for waiter in waits:
+                            waiter.cancel()
+                    self._wake.clear()
             self._check_idle()
+
+    def _room(self, urls: bool) -> int:
+        """Jobs of that kind that may be claimed now (0 while a batch's worth is not free)."""
+        if urls:
+            return self._max_url_active - len(self._url_active)
+        stored = len(self._active) - len(self._url_active)
+        free = self._max_active - stored
+        return 0 if free < _MIN_CLAIM and stored else max(0, free)
+
+    def _has_room(self) -> bool:
+        return self._room(False) > 0 and self._room(True) > 0
+
+    async def _claim(self, urls: bool) -> bool:
+        """Claim the next queued jobs of one kind; True if any was claimed."""
+        room = self._room(urls)
+        if room <= 0:
+            return False
+        jobs = await asyncio.to_thread(
+            self.store.pending_jobs, self._cursors[urls], room, urls=urls
+        )
+        stored: list[Job] = []
+        for job in jobs:
+            self._cursors[urls] = max(self._cursors[urls], job.job_id)
+            if job.job_id in self._active:
+                continue  # still in flight (the cursor went back for a retry)
+            self._active[job.job_id] = job.app_pk
+            if urls:
+                self._url_active.add(job.job_id)
+                self._spawn(self._run(job))
+            else:
+                stored.append(job)
+        # Jobs with bytes on disk go to the pool in chunks: far less per-job overhead.
+        size = max(1, min(_CHUNK, -(-len(stored) // self.concurrency)))
+        for start in range(0, len(stored), size):
+            self._spawn(self._run_chunk(stored[start : start + size]))
+        return bool(jobs)
 
     def _check_idle(self) -> None:
         if (
@@ -631,6 +672,7 @@ class IngestWorker:
                 )
                 for result, _ in batch:
                     self._active.pop(result.job_id, None)
+                    self._url_active.discard(result.job_id)
                 self._schedule_retry(min(result.job_id for result, _ in batch) - 1)
                 self._slot.set()
                 self._check_idle()
@@ -638,6 +680,7 @@ class IngestWorker:
             self._retry_delay = _RETRY_MIN
             for result, _ in batch:
                 self._active.pop(result.job_id, None)
+                self._url_active.discard(result.job_id)
             self.processed += len(batch)
             self._slot.set()
             for result, processed in batch:
@@ -658,7 +701,8 @@ class IngestWorker:
     def _retry(self) -> None:
         self._retry_timer = None
         if self._retry_floor is not None:
-            self._cursor = min(self._cursor, self._retry_floor)
+            for urls in (False, True):
+                self._cursors[urls] = min(self._cursors[urls], self._retry_floor)
             self._retry_floor = None
         if not self._stopping:
             self.wake()

@@ -106,11 +106,35 @@ def _input_sql(match: InputMatch, alias: str) -> tuple[str, list[Any]]:
     return (f"NOT ({sql})" if match.negate else sql), params
 
 
-def inputs_sql(app_pk: int, query: SearchQuery, limit: int, offset: int) -> tuple[str, list[Any]]:
-    """SQL selecting the pks of the input hits of one page, newest first."""
+#: A first positive annotation filter matching at least this many annotations is "common":
+#: the page is found walking the inputs newest first with EXISTS (a few probes per hit)
+#: instead of gathering every matching annotation first (a million at 1,000,000 inputs:
+#: 1 s a page); a rarer one still drives the query from the annotation index.
+COMMON_MATCHES = 2_000
+
+
+def selectivity_probe(app_pk: int, query: SearchQuery) -> tuple[str, list[Any]] | None:
+    """SQL counting (up to COMMON_MATCHES) the annotations the first positive filter
+    matches, or None when the query has no such filter."""
+    for match in query.annotations:
+        if not match.negate:
+            predicate, more = _annotation_sql(match, "a")
+            sql = (
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM annotations a WHERE a.app_pk = ? AND "
+                f"{predicate} LIMIT {COMMON_MATCHES})"
+            )
+            return sql, [app_pk, *more]
+    return None
+
+
+def inputs_sql(
+    app_pk: int, query: SearchQuery, limit: int, offset: int, *, common: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL selecting the pks of the input hits of one page, newest first. `common`: the
+    first positive filter matches many annotations (see COMMON_MATCHES)."""
     where = ["i.app_pk = ?"]
     params: list[Any] = [app_pk]
-    driven = False
+    driven = common
     for match in query.annotations:
         predicate, more = _annotation_sql(match, "a")
         if not match.negate and not driven:

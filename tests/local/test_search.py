@@ -15,6 +15,7 @@ import httpx
 import pytest
 from clarifai_grpc.grpc.api import service_pb2
 
+import api.local.search as search_module
 from api.local.backend import LocalBackend
 from api.local.rows import ConceptValue, NewAnnotation
 from tests.local.conftest import APP, client_for, image_input, make_backend, parse
@@ -39,8 +40,14 @@ DATA: dict[str, list[tuple[str, dict[str, float], int, str]]] = {
 }
 
 
-@pytest.fixture
-async def searched(tmp_path: Path) -> AsyncIterator[tuple[LocalBackend, httpx.AsyncClient]]:
+@pytest.fixture(params=["driven by the annotations", "walking the inputs"])
+async def searched(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[LocalBackend, httpx.AsyncClient]]:
+    """Every search test runs with both plans of an input search: a rare first filter drives
+    the query from the annotation index, a common one walks the inputs (same answers)."""
+    if request.param == "walking the inputs":
+        monkeypatch.setattr(search_module, "COMMON_MATCHES", 1)
     backend = make_backend(tmp_path / "data")
     await backend.start()
     try:

@@ -187,3 +187,57 @@ async def test_a_redirect_to_a_name_that_resolves_to_loopback_is_refused() -> No
                 allow_private=False,
                 resolver=resolver,
             )
+
+
+async def test_hanging_urls_do_not_hold_back_inputs_sent_with_their_bytes(
+    backend_factory: Callable[..., LocalBackend],
+) -> None:
+    """Issue #25 item 4: 3,000 hanging URL inputs delayed 10 base64 inputs by 340 s, every
+    claim slot being held by a download. URL jobs have their own budget now: with more hanging
+    URLs queued than that budget (and than the stored inputs' own), inputs posted afterwards
+    with their bytes are processed while every download still hangs."""
+    import asyncio
+
+    release = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(503)
+
+    backend = backend_factory(
+        allow_private_urls=True,
+        url_transport=httpx.MockTransport(hang),
+        limits=IngestLimits(max_bytes=2_000_000, max_pixels=4_000_000, url_timeout=600.0),
+    )
+    backend.ingest._max_active = 8  # small budgets, so few inputs make the point
+    backend.ingest._max_url_active = 4
+    await backend.start()
+    try:
+        async with client_for(backend) as client:
+            r = await client.post("/v2/users/me/apps", json={"apps": [{"id": "app"}]})
+            assert r.status_code == 200
+            inputs = f"{APP}/inputs"
+            urls = [
+                {"id": f"url-{n}", "data": {"image": {"url": f"http://img.test/{n}.png"}}}
+                for n in range(40)
+            ]
+            assert (await client.post(inputs, json={"inputs": urls})).status_code == 200
+            import base64
+
+            data = base64.b64encode(image_bytes()).decode()
+            own = [{"id": f"bytes-{n}", "data": {"image": {"base64": data}}} for n in range(3)]
+            assert (await client.post(inputs, json={"inputs": own})).status_code == 200
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while True:
+                listed = (await client.get(inputs, params={"per_page": 100})).json()["inputs"]
+                codes = {i["id"]: i["status"]["code"] for i in listed}
+                if all(codes[f"bytes-{n}"] == 30000 for n in range(3)):
+                    break
+                assert loop.time() < deadline, "stored inputs waited behind the downloads"
+                await asyncio.sleep(0.05)
+            assert all(codes[f"url-{n}"] != 30000 for n in range(40))  # still hanging
+            assert len(backend.ingest._url_active) <= 4
+    finally:
+        release.set()
+        await backend.stop()

@@ -198,8 +198,12 @@ class AnnotationStore(InputStore):
         self, app_pk: int, query: search.SearchQuery, limit: int, offset: int
     ) -> list[InputRow]:
         """One page of PostInputsSearches hits (see api/local/search.py), newest first."""
-        sql, params = search.inputs_sql(app_pk, query, limit, offset)
         with self.read() as conn:
+            probe = search.selectivity_probe(app_pk, query)
+            common = probe is not None and (
+                conn.execute(*probe).fetchone()[0] >= search.COMMON_MATCHES
+            )
+            sql, params = search.inputs_sql(app_pk, query, limit, offset, common=common)
             return self._inputs_by_pk(conn, [r[0] for r in conn.execute(sql, params)])
 
     def search_annotations(

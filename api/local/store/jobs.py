@@ -17,14 +17,17 @@ from api.local.store.blobs import BlobStore
 class JobQueue(BlobStore, AppStore):
     """Ingest queue methods of :class:`api.local.store.Store`."""
 
-    def pending_jobs(self, after_job_id: int, limit: int) -> list[Job]:
+    def pending_jobs(self, after_job_id: int, limit: int, *, urls: bool | None = None) -> list[Job]:
+        """Queued jobs after `after_job_id`, oldest first; `urls`: only inputs to download
+        (True) or only inputs whose bytes are stored (False)."""
+        kind = {None: "", True: " AND i.blob_sha IS NULL", False: " AND i.blob_sha IS NOT NULL"}
         rows = (
             self._conn()
             .execute(
                 "SELECT j.id, j.input_pk, i.app_pk, a.id, i.id, i.blob_sha, i.source_url "
                 "FROM ingest_jobs j JOIN inputs i ON i.pk = j.input_pk "
                 "JOIN apps a ON a.pk = i.app_pk "
-                "WHERE j.id > ? ORDER BY j.id LIMIT ?",
+                f"WHERE j.id > ?{kind[urls]} ORDER BY j.id LIMIT ?",
                 (after_job_id, limit),
             )
             .fetchall()
