@@ -167,8 +167,10 @@ class AnnotationStore(InputStore):
         _where_in(where, params, "a.id", flt.ids)
         if flt.input_ids:
             # The inputs' pks first (the unique (app_pk, id) index), then their annotations
-            # (annotations_by_input): joining on i.id made SQLite walk every annotation of the
-            # app newest first testing each one's input (418 ms a page at 1,000,000).
+            # (annotations_by_input): left to itself SQLite walks annotations_by_app newest
+            # first testing each one's input (335 ms a page at 1,000,000; 0.4 ms this way).
+            # The unary + keeps it off the app index, which only serves ORDER BY here.
+            where[0] = "+a.app_pk = ?"
             where.append(
                 f"a.input_pk IN (SELECT pk FROM inputs WHERE app_pk = ? AND id IN "
                 f"({_marks(len(flt.input_ids))}))"
