@@ -88,8 +88,12 @@ class Filters:
         wanted = self.concept.casefold()
         return any(wanted in (c.id.casefold(), c.name.casefold()) for c in annotation.concepts)
 
-    def matches_text(self, input_id: str) -> bool:
-        return not self.text or self.text.casefold() in input_id.casefold()
+    def matches_text(self, input_id: str, filename: str = "") -> bool:
+        """The id text filter: part of the input's id or of its file name."""
+        if not self.text:
+            return True
+        needle = self.text.casefold()
+        return needle in input_id.casefold() or needle in filename.casefold()
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,13 @@ def _counted(counts: InputCounts | None, status: int | None) -> int | None:
         InputStatus.FAILED: counts.errors,
     }
     return by_status.get(status)
+
+
+def file_name(item: Input) -> str:
+    """The file an input was uploaded from (``metadata.filename``, as the uploader records
+    it), or ""."""
+    name = item.metadata.get("filename") if item.metadata else None
+    return name if isinstance(name, str) else ""
 
 
 class InputPager:
@@ -409,7 +420,7 @@ class InputPager:
         walk.next_page += 1
         walk.scanned += len(items)
         for item in items:
-            if item.id not in walk.seen and flt.matches_text(item.id):
+            if item.id not in walk.seen and flt.matches_text(item.id, file_name(item)):
                 walk.seen.add(item.id)
                 walk.ids.append(item.id)
 

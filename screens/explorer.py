@@ -31,6 +31,7 @@ from api.explore import (
     InputPager,
     PageData,
     Row,
+    file_name,
 )
 from api.models import (
     INPUT_PROCESSING_CODES,
@@ -154,7 +155,7 @@ _SHORT: Final = {
 }
 
 PROMPTS: Final = {
-    "text": "filter: input id contains...  (enter applies, empty clears, esc cancels)",
+    "text": "filter: input id or file name contains...  (enter applies, empty clears)",
     "concept": "concept id or name (empty clears)",
     "worker": "annotated by: user id, or model: + a model's id, name or version id",
     "page": "go to page number",
@@ -204,7 +205,7 @@ class ExplorerScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("input id", width=14, key="id")
+        table.add_column("file or id", width=14, key="id")
         table.add_column("status", width=7, key="status")
         for status, label in COUNT_COLUMNS:
             table.add_column(label, width=3, key=str(int(status)))
@@ -367,7 +368,11 @@ class ExplorerScreen(AreaScreen):
         )
         # Text, not str: DataTable reads a str cell as markup ("[/]" in a concept name would
         # raise MarkupError while painting)
-        cells: list[Any] = [Text(row.id), Text(input_status_name(status), style=style)]
+        # the file an input came from, when the uploader recorded it; else its id
+        cells: list[Any] = [
+            Text(file_name(row.input) or row.id),
+            Text(input_status_name(status), style=style),
+        ]
         for code, _ in COUNT_COLUMNS:
             count = row.count(code)
             cells.append(Text(str(count) if count else "·", justify="right"))

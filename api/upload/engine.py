@@ -450,7 +450,10 @@ class Uploader:
                 self._set(item, ItemState.FAILED, outcome="failed", reason=text)
                 continue
             if data is not None:
-                new = NewInput(data=data, id=text, concepts=concepts)
+                # The file's name, for people (the Explorer shows it; `/` filters on it).
+                name = item.source.path.name if item.source.path is not None else ""
+                meta = {"filename": name} if name else None
+                new = NewInput(data=data, id=text, concepts=concepts, metadata=meta)
             else:
                 new = NewInput(url=item.source.url, id=item.source.input_id, concepts=concepts)
             item.input_id = new.input_id

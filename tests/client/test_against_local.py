@@ -78,8 +78,11 @@ async def test_upload_folder_with_broken_file_then_again(
     assert len(again.already_present) == 6 and len(again.failed) == 1
     ids = [i.id async for i in client.iter_inputs()]
     assert len(set(ids)) == len(ids) and len(ids) >= 6
-    image = await client.fetch_image(await client.get_input(first.uploaded[0].input_id))
+    uploaded = await client.get_input(first.uploaded[0].input_id)
+    image = await client.fetch_image(uploaded)
     assert image.startswith(b"\x89PNG")
+    # the file's name is recorded for people (issue #26: the Explorer shows it)
+    assert uploaded.metadata.get("filename") == first.uploaded[0].label.rsplit("/", 1)[-1]
 
 
 async def test_concepts_annotations_and_status_filter(

@@ -483,3 +483,31 @@ async def test_the_filter_line_stays_on_screen_when_narrow(tmp_path: Path) -> No
         first, second = (status.render_line(y).text.strip() for y in range(2))
         assert first.startswith("p. 1") and "total 40" in first, first
         assert second.startswith("filters:") and "dog" in second, second
+
+
+async def test_rows_show_the_file_an_input_came_from_and_slash_finds_it(tmp_path: Path) -> None:
+    """Issue #26: an input shows the file it was uploaded from (metadata.filename, as the
+    uploader records it) where it has one, else its id; `/` matches the file name too."""
+    await seed(tmp_path, 4)
+    async with backend_client(tmp_path) as (backend, client):
+        app_client = client.with_app(APP)
+        await app_client.post_inputs(
+            [
+                NewInput(
+                    data=png_bytes((9, 9, 9)),
+                    id="from-file",
+                    metadata={"filename": "walker-07.jpg"},
+                )
+            ]
+        )
+        await backend.wait_idle()
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        table = screen.query_one("#explorer-table", DataTable)
+        assert str(table.get_cell("from-file", "id")) == "walker-07.jpg"
+        assert str(table.get_cell("in-000", "id")) == "in-000"
+        old = screen.data
+        await prompt(pilot, "slash", "walker")
+        await filtered(pilot, screen, old)
+        assert ids(screen) == ["from-file"]
