@@ -98,7 +98,9 @@ async def processing_alone(bodies: list[bytes], count: int) -> float:
                 worker.wake()
                 await backend.wait_idle(600)
                 elapsed = time.perf_counter() - started
-                counts = backend.store.count_inputs(1)
+                app = backend.store.get_app(backend.user_id, "bench")
+                assert app is not None
+                counts = backend.store.count_inputs(app.pk)
                 assert counts.processed == count, counts
         finally:
             await backend.stop()

@@ -74,7 +74,6 @@ async def setup(c: httpx.AsyncClient, backend: LocalBackend, train: list[DemoIma
 
     concepts = {"concepts": [{"id": c} for c in DIGIT_CONCEPTS]}
     for body in (
-        model("embed", "visual-embedder"),
         model("classify", "embedding-classifier", data=concepts),
         model("confident", "concept-thresholder", **thresholds(0.9, "GREATER_THAN")),
         model("unsure", "concept-thresholder", **thresholds(0.5, "GREATER_THAN")),
@@ -83,6 +82,10 @@ async def setup(c: httpx.AsyncClient, backend: LocalBackend, train: list[DemoIma
         model("w-pending", "annotation-writer", params={"annotation_status": 24151}),
     ):
         await call(c, "POST", f"{APP}/models", json=body)
+        if body["model"]["model_type_id"] != "embedding-classifier":
+            # PostModels makes no version (issue #32): each operator's first version takes
+            # the configuration the model was created with
+            await call(c, "POST", f"{APP}/models/{body['model']['id']}/versions", json={})
     version = (await call(c, "POST", f"{APP}/models/classify/versions", json={}))["model"][
         "model_version"
     ]
@@ -101,8 +104,12 @@ async def setup(c: httpx.AsyncClient, backend: LocalBackend, train: list[DemoIma
             "node_inputs": [{"node_id": i} for i in inputs],
         }
 
+    public_embedder = {
+        "id": "embed",
+        "model": {"id": "general-image-embedding", "user_id": "clarifai", "app_id": "main"},
+    }
     nodes = [
-        node("embed", "embed"),
+        public_embedder,
         node("classify", "classify", "embed"),
         node("confident", "confident", "classify"),
         node("write-success", "w-ok", "confident"),
