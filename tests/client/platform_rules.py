@@ -132,3 +132,19 @@ class CheckingTransport(httpx.AsyncBaseTransport):
             body = {"status": {"code": 11101, "description": "Resource does not exist"}}
             return httpx.Response(404, json=body)
         return await self.inner.handle_async_request(request)
+
+
+def checked_client(backend: Any, recorder: Recorder, key: str) -> Any:
+    """The remote profile's client against `backend` (the embedded server, in-process), every
+    request checked by `recorder` on its way."""
+    from api.client import ClarifaiClient
+    from api.retry import RetryPolicy
+    from tests.client.conftest import Sleeps
+
+    return ClarifaiClient(
+        base_url="https://platform.test",
+        api_key=key,
+        user_id="me",
+        transport=CheckingTransport(httpx.ASGITransport(app=backend.app), recorder),
+        retry=RetryPolicy(sleep=Sleeps()),
+    )

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
-from api.client import ClarifaiClient
 from api.explore import Filters, InputPager
 from api.local.backend import LocalBackend
 from api.models import AnnotationStatus, Concept, NewAnnotation, NewInput
-from api.retry import RetryPolicy
-from tests.client.conftest import Sleeps
-from tests.client.platform_rules import CheckingTransport, Recorder
+from tests.client.platform_rules import Recorder, checked_client
 from tests.tui_helpers import png_bytes
 
 KEY = "explore-test-key"
@@ -25,13 +20,7 @@ async def test_a_filtered_page_is_two_calls_the_platform_parses(tmp_path: Path) 
     backend = LocalBackend(tmp_path / "data", api_key=KEY)
     await backend.start()
     recorder = Recorder()
-    client = ClarifaiClient(
-        base_url="https://platform.test",
-        api_key=KEY,
-        user_id="me",
-        transport=CheckingTransport(httpx.ASGITransport(app=backend.app), recorder),
-        retry=RetryPolicy(sleep=Sleeps()),
-    )
+    client = checked_client(backend, recorder, KEY)
     try:
         await client.create_app(APP)
         app = client.with_app(APP)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from api.autoannotate import (
     WizardSpec,
     apply_models,
@@ -23,14 +21,11 @@ from api.autoannotate import (
     plan,
     train_and_wait,
 )
-from api.client import ClarifaiClient
 from api.local.backend import LocalBackend
 from api.models import AnnotationStatus, Concept, InputRef, NewAnnotation, NewInput
-from api.retry import RetryPolicy
 from api.review import CLAIM_PATH, ReviewQueue
 from screens.labelling import Labeller
-from tests.client.conftest import Sleeps
-from tests.client.platform_rules import CheckingTransport, Recorder, query_problem
+from tests.client.platform_rules import Recorder, checked_client, query_problem
 from tests.screens.labelled_data import CONCEPTS, pick_digits
 
 KEY = "platform-flows-key"
@@ -55,13 +50,7 @@ async def test_labelling_wizard_and_twenty_reviews_send_only_what_the_platform_p
     backend = LocalBackend(tmp_path / "data", api_key=KEY)
     await backend.start()
     recorder = Recorder(extensions=("/" + "/".join(CLAIM_PATH),))
-    client = ClarifaiClient(
-        base_url="https://platform.test",
-        api_key=KEY,
-        user_id="me",
-        transport=CheckingTransport(httpx.ASGITransport(app=backend.app), recorder),
-        retry=RetryPolicy(sleep=Sleeps()),
-    )
+    client = checked_client(backend, recorder, KEY)
     try:
         await client.create_app("flows")
         app = client.with_app("flows")

@@ -36,13 +36,9 @@ async def run_wizard(client: ClarifaiClient, spec: WizardSpec) -> tuple[list[str
     return [step.describe() for step in the_plan.models], workflow
 
 
-async def _no_wait() -> None:
-    return None
-
-
-async def test_the_wizard_gives_every_node_a_version_on_the_documented_platform() -> None:
-    fake = PlatformModels()
-    client = ClarifaiClient(
+def platform_client(fake: PlatformModels) -> ClarifaiClient:
+    """The remote profile's client, talking to the documented platform of `fake`."""
+    return ClarifaiClient(
         base_url="https://api.clarifai.test",
         api_key="k",
         user_id="me",
@@ -50,6 +46,15 @@ async def test_the_wizard_gives_every_node_a_version_on_the_documented_platform(
         transport=fake.transport(),
         retry=RetryPolicy(sleep=Sleeps()),
     )
+
+
+async def _no_wait() -> None:
+    return None
+
+
+async def test_the_wizard_gives_every_node_a_version_on_the_documented_platform() -> None:
+    fake = PlatformModels()
+    client = platform_client(fake)
     spec = WizardSpec(concepts=CONCEPTS, annotation_user_id="auto", high=0.9, low=0.2)
     try:
         described, workflow = await run_wizard(client, spec)
@@ -113,14 +118,7 @@ async def test_patch_models_is_never_how_settings_change() -> None:
     """The fake ignores version fields in PatchModels as the platform does; the adapter's
     patch_model sends name and description only."""
     fake = PlatformModels()
-    client = ClarifaiClient(
-        base_url="https://api.clarifai.test",
-        api_key="k",
-        user_id="me",
-        app_id="app1",
-        transport=fake.transport(),
-        retry=RetryPolicy(sleep=Sleeps()),
-    )
+    client = platform_client(fake)
     try:
         await client.create_model("band", model_type_id=CONCEPT_THRESHOLDER)
         assert fake.models["band"].versions == []
