@@ -35,6 +35,7 @@ from tui.widgets.display import (
 from tui.widgets.preview import ImagePreview
 from tui.widgets.session import Host
 from tui.widgets.tables import RowTable
+from tui.widgets.text import safe
 
 
 def blob_sha(data: bytes) -> str:
@@ -84,6 +85,11 @@ def export_image(app: object, data: bytes) -> Path | None:
     return path
 
 
+def shown(text: str) -> str:
+    """Server text for a markup Static: through the sanitiser, then markup-escaped."""
+    return escape(safe(text))
+
+
 def concepts_text(annotation: Annotation) -> str:
     return ", ".join(f"{c.name or c.id} {c.value:.2f}" for c in annotation.concepts) or "-"
 
@@ -116,7 +122,7 @@ class InputDetailScreen(Screen[None]):
         self.model_names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]Input[/b] {escape(self.input_id)}", id="detail-title")
+        yield Static(f"[b]Input[/b] {shown(self.input_id)}", id="detail-title")
         with Horizontal(id="detail-body"):
             yield ImagePreview(id="detail-preview", label="")
             with Vertical(id="detail-side"):
@@ -173,17 +179,17 @@ class InputDetailScreen(Screen[None]):
     def _show_input(self, item: Input) -> None:
         lines = [
             f"status  {input_status_name(item.status_code)} ({item.status_code})"
-            + (f" {escape(item.status_description)}" if item.status_description else ""),
+            + (f" {shown(item.status_description)}" if item.status_description else ""),
             f"created {format_full_time(item.created_at)}",
-            f"url     {escape(item.url) or '-'}",
+            f"url     {shown(item.url) or '-'}",
         ]
         if item.concepts:
             labels = ", ".join(f"{c.name or c.id} {c.value:.2f}" for c in item.concepts)
-            lines.append(f"labels  {escape(labels)}")
+            lines.append(f"labels  {shown(labels)}")
         if item.metadata:
-            lines.append(f"meta    {escape(json.dumps(dict(item.metadata), sort_keys=True))}")
+            lines.append(f"meta    {shown(json.dumps(dict(item.metadata), sort_keys=True))}")
         if item.status_details:
-            lines.append(f"details {escape(item.status_details)}")
+            lines.append(f"details {shown(item.status_details)}")
         self.query_one("#detail-meta", Static).update("\n".join(lines))
 
     def _show_annotations(self) -> None:
@@ -218,7 +224,7 @@ class InputDetailScreen(Screen[None]):
                     else ""
                 )
             )
-        self.query_one("#detail-annotation", Static).update(escape("\n".join(lines)))
+        self.query_one("#detail-annotation", Static).update(shown("\n".join(lines)))
 
     @property
     def highlighted(self) -> Annotation | None:
@@ -235,7 +241,7 @@ class InputDetailScreen(Screen[None]):
             self._show_annotation(annotation)
 
     def _message(self, text: str) -> None:
-        self.query_one("#detail-message", Static).update(escape(text))
+        self.query_one("#detail-message", Static).update(shown(text))
 
     def _copy(self, what: str, text: str) -> None:
         self.app.copy_to_clipboard(text)

@@ -173,7 +173,7 @@ class WorkflowsScreen(AreaScreen):
 
     def info(self, text: str, *, refused: bool = False) -> None:
         widget = self.query_one("#wf-info", Static)
-        widget.update(text)
+        widget.update(safe(text))  # names model and node ids a server sent
         widget.set_class(refused, "-refused")
 
     def refuse(self, reason: str) -> None:
