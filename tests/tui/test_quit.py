@@ -14,6 +14,14 @@ from tui.widgets.help import HelpScreen
 from tui.widgets.quit import QuitScreen
 
 
+async def _with_an_edit(pilot):  # type: ignore[no-untyped-def]
+    """The Workflows area with one unsaved edit (a node renamed); its client."""
+    screen = await workflows_screen(pilot)
+    client = pilot.app.session.app_client()
+    await _rename_a_node(pilot, screen)
+    return screen, client
+
+
 async def _rename_a_node(pilot, screen: WorkflowsScreen) -> None:  # type: ignore[no-untyped-def]
     screen.graph.select("unsure-band")
     await pilot.press("R")
@@ -28,9 +36,7 @@ async def test_ctrl_q_with_an_edited_workflow_asks_and_s_saves_then_quits(
     await prepare(tmp_path, spec=SPEC)
     app = make_tui(tmp_path, app_id=APP, area="workflows")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await workflows_screen(pilot)
-        client = app.session.app_client()
-        await _rename_a_node(pilot, screen)
+        screen, client = await _with_an_edit(pilot)
 
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen), what="the question")
@@ -54,9 +60,7 @@ async def test_ctrl_q_twice_quits_without_saving(tmp_path: Path) -> None:
     await prepare(tmp_path, spec=SPEC)
     app = make_tui(tmp_path, app_id=APP, area="workflows")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await workflows_screen(pilot)
-        client = app.session.app_client()
-        await _rename_a_node(pilot, screen)
+        _screen, client = await _with_an_edit(pilot)
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen))
         await pilot.press("ctrl+q")
