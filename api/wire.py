@@ -1,5 +1,8 @@
 """The only module that knows Clarifai's JSON field names.
 
+One module on purpose (issue #23): the design's rule is that exactly one place spells the
+API's field names, so a renamed field is one edit and a review of one file.
+
 `*_from(dict)` turns response JSON into `api.models` objects; `*_body(...)` builds request
 bodies and `*_params(...)` query parameters. Parsing is lenient (missing fields take the
 protobuf defaults, lowerCamelCase is accepted); building follows the proto field names in

@@ -1,5 +1,9 @@
 """The durable input-processing queue.
 
+One module on purpose (issue #23): claiming, loading, analysing, committing and retrying are
+the states of one worker sharing its in-flight table, cursors and budgets; split apart they
+would reach into each other's state.
+
 PostInputs commits each input with status 30001 and a row in ``ingest_jobs`` in one transaction,
 then wakes this worker. The worker claims jobs in id order, downloads URL inputs (async I/O),
 has each chunk analysed (decoded, checked, thumbnailed and embedded: api.local.analysis) in

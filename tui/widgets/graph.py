@@ -1,5 +1,9 @@
 """The workflow DAG drawn with boxes and arrows, left to right, in plain text.
 
+One module on purpose (issue #23): layering, ordering, routing and drawing are one layout
+engine whose steps share its private graph and route types; the widget at the end only shows
+its output.
+
 Pure functions first (`find_cycle`, `unknown_inputs`, `layout`, `draw`, `render_graph`), then
 the `GraphView` widget that shows a render, highlights the selected node and moves the
 selection with the arrow keys (or h/j/k/l).
