@@ -12,16 +12,15 @@ tested without a terminal.
   another type are conflicts (the run would fail there).
 - `apply_models`, `train_and_wait`, `apply_workflow`: carry a plan out through a client,
   falling back to an update when a create finds the piece already there (idempotent).
-- `workflow_problems(nodes, types)` and `edge_problem(...)`: the engine's graph rules (ids,
-  cycles, what flows along an edge), so the editor can refuse a change with the reason
-  before the server sees it.
+- The model types and their settings live in `api.model_types`, the graph rules
+  (`workflow_problems`, `edge_problem`, `find_cycle`) in `api.workflow_rules`; both are
+  re-exported here for the modules that take them from this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -43,111 +42,65 @@ from api.models import (
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
 
-# -- model types and what flows between them --------------------------------------------------
+from api.model_types import (
+    ANNOTATION_WRITER,
+    COMPARATOR_SYMBOLS,
+    CONCEPT_THRESHOLDER,
+    DEFAULT_HIGH,
+    DEFAULT_LOW,
+    DEFAULT_WORKFLOW_ID,
+    EMBEDDING_CLASSIFIER,
+    KINDS,
+    MODEL_TYPES,
+    PRESETS,
+    REVIEW_BAND,
+    TUTORIAL,
+    TYPE_ALIASES,
+    TYPE_TITLES,
+    VISUAL_EMBEDDER,
+    WRITER_STATUSES,
+    Preset,
+    canonical_type,
+    comparator_of,
+    id_problem,
+    threshold_problem,
+    writer_status_of,
+)
+from api.workflow_rules import (
+    edge_problem,
+    find_cycle,
+    workflow_problems,
+)
 
-VISUAL_EMBEDDER: Final = "visual-embedder"
-EMBEDDING_CLASSIFIER: Final = "embedding-classifier"
-CONCEPT_THRESHOLDER: Final = "concept-thresholder"
-ANNOTATION_WRITER: Final = "annotation-writer"
-MODEL_TYPES: Final = (VISUAL_EMBEDDER, EMBEDDING_CLASSIFIER, CONCEPT_THRESHOLDER, ANNOTATION_WRITER)
-TYPE_ALIASES: Final = {"concept-threshold": CONCEPT_THRESHOLDER}
-TYPE_TITLES: Final = {
-    VISUAL_EMBEDDER: "Visual Embedder",
-    EMBEDDING_CLASSIFIER: "Context-Based Classifier",
-    CONCEPT_THRESHOLDER: "Concept Thresholder",
-    ANNOTATION_WRITER: "Annotation Writer",
-}
-#: (what a type takes, what it gives): the engine's rules.
-KINDS: Final[dict[str, tuple[str, str]]] = {
-    VISUAL_EMBEDDER: ("image", "embeddings"),
-    EMBEDDING_CLASSIFIER: ("embeddings", "concepts"),
-    CONCEPT_THRESHOLDER: ("concepts", "concepts"),
-    ANNOTATION_WRITER: ("concepts", "annotation"),
-}
-
-DEFAULT_HIGH: Final = 0.9
-DEFAULT_LOW: Final = 0.5
-DEFAULT_WORKFLOW_ID: Final = "auto-annotate"
-
-COMPARATOR_SYMBOLS: Final = {
-    ValueComparator.CONCEPT_THRESHOLD_NOT_SET: ">=",
-    ValueComparator.GREATER_THAN: ">",
-    ValueComparator.GREATER_THAN_OR_EQUAL: ">=",
-    ValueComparator.LESS_THAN: "<",
-    ValueComparator.LESS_THAN_OR_EQUAL: "<=",
-    ValueComparator.EQUAL: "==",
-}
-WRITER_STATUSES: Final = {
-    AnnotationStatus.SUCCESS: "SUCCESS",
-    AnnotationStatus.PENDING: "PENDING",
-}
-
-Preset = Literal["review-band", "tutorial"]
-REVIEW_BAND: Final[Preset] = "review-band"
-TUTORIAL: Final[Preset] = "tutorial"
-PRESETS: Final[dict[Preset, str]] = {
-    REVIEW_BAND: "review band (recommended): > low and <= high -> PENDING",
-    TUTORIAL: "tutorial: < low -> PENDING (reviews the least likely)",
-}
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
-
-
-def canonical_type(type_id: str) -> str:
-    return TYPE_ALIASES.get(type_id, type_id)
-
-
-def id_problem(value: str, taken: Collection[str] = (), *, what: str = "id") -> str | None:
-    """Why `value` is not a usable new id (None when it is)."""
-    if not value:
-        return f"the {what} is required"
-    if not _ID.match(value):
-        return f"the {what} takes 1-48 letters, digits, '-' or '_', starting with a letter or digit"
-    if value in taken:
-        return f"{value!r} is already taken"
-    return None
-
-
-def threshold_problem(text: str) -> str | None:
-    """Why `text` is not a threshold in [0, 1] (None when it is)."""
-    try:
-        value = float(text)
-    except ValueError:
-        return "a threshold is a number between 0 and 1"
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        return "a threshold is between 0 and 1 (0 <= t <= 1)"
-    return None
-
-
-def comparator_of(params: Mapping[str, Any]) -> ValueComparator:
-    """A thresholder's `concept_threshold_type` (number, float or name) as the enum."""
-    raw = params.get("concept_threshold_type")
-    if raw is None:
-        return ValueComparator.CONCEPT_THRESHOLD_NOT_SET
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        try:
-            return ValueComparator(int(raw))
-        except ValueError:
-            return ValueComparator.CONCEPT_THRESHOLD_NOT_SET
-    text = str(raw).strip().upper()
-    if text.isdigit():
-        return comparator_of({"concept_threshold_type": int(text)})
-    return ValueComparator.__members__.get(text, ValueComparator.CONCEPT_THRESHOLD_NOT_SET)
-
-
-def writer_status_of(params: Mapping[str, Any]) -> int:
-    """A writer's `annotation_status` (number, float or name) as a code (0 if unreadable)."""
-    raw = params.get("annotation_status")
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return int(raw)
-    text = str(raw or "").strip().upper()
-    if text.isdigit():
-        return int(text)
-    for code, name in WRITER_STATUSES.items():
-        if text in (name, f"ANNOTATION_{name}"):
-            return int(code)
-    return 0
-
+#: Re-exported: the model types (api.model_types) and the graph rules (api.workflow_rules)
+#: are taken from this module by the screens and widgets.
+__all__ = [
+    "ANNOTATION_WRITER",
+    "COMPARATOR_SYMBOLS",
+    "CONCEPT_THRESHOLDER",
+    "DEFAULT_HIGH",
+    "DEFAULT_LOW",
+    "DEFAULT_WORKFLOW_ID",
+    "EMBEDDING_CLASSIFIER",
+    "KINDS",
+    "MODEL_TYPES",
+    "PRESETS",
+    "REVIEW_BAND",
+    "TUTORIAL",
+    "TYPE_ALIASES",
+    "TYPE_TITLES",
+    "VISUAL_EMBEDDER",
+    "WRITER_STATUSES",
+    "Preset",
+    "canonical_type",
+    "comparator_of",
+    "edge_problem",
+    "find_cycle",
+    "id_problem",
+    "threshold_problem",
+    "workflow_problems",
+    "writer_status_of",
+]
 
 # -- the wizard's answers -----------------------------------------------------------------------
 
@@ -620,133 +573,3 @@ async def apply_workflow(
             except ApiError:
                 raise exc from None
     return await client.patch_workflow(workflow, action="overwrite")
-
-
-# -- workflow graph rules -----------------------------------------------------------------------
-
-
-def find_cycle(nodes: Sequence[WorkflowNode]) -> list[str] | None:
-    """One cycle, in data-flow order, or None."""
-    inputs = {n.id: [s for s in n.node_inputs] for n in nodes}
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node_id: str) -> list[str] | None:
-        state[node_id] = 1
-        path.append(node_id)
-        for source in inputs.get(node_id, []):
-            if source not in inputs:
-                continue
-            if state.get(source) == 1:
-                return path[path.index(source) :][::-1]
-            if source not in state and (found := visit(source)):
-                return found
-        state[node_id] = 2
-        path.pop()
-        return None
-
-    for node in nodes:
-        if node.id not in state and (found := visit(node.id)):
-            return found
-    return None
-
-
-def _kind_hint(kind: str) -> str:
-    if kind == "embeddings":
-        return f"feed it from a {VISUAL_EMBEDDER} node"
-    if kind == "image":
-        return "it takes the workflow's image: give it no inputs"
-    return f"feed it from an {EMBEDDING_CLASSIFIER} or a {CONCEPT_THRESHOLDER} node"
-
-
-def workflow_problems(nodes: Sequence[WorkflowNode], model_types: Mapping[str, str]) -> list[str]:
-    """Why the server would refuse this graph (empty when it would not).
-
-    `model_types` maps model id -> model type id; the rules are the engine's: ids unique,
-    inputs name nodes, no cycle, and each edge carries what its target takes.
-    """
-    problems: list[str] = []
-    if not nodes:
-        return ["a workflow needs at least one node"]
-    ids = [n.id for n in nodes]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        problems.append(f"node ids must be unique; repeated: {', '.join(repeated)}")
-    known = set(ids)
-    type_of: dict[str, str] = {}
-    for node in nodes:
-        if not node.model_id:
-            problems.append(f"node {node.id!r} has no model")
-            continue
-        type_id = model_types.get(node.model_id)
-        if type_id is None:
-            problems.append(f"node {node.id!r} uses model {node.model_id!r}, which does not exist")
-            continue
-        type_of[node.id] = canonical_type(type_id)
-        for source in node.node_inputs:
-            if source not in known:
-                problems.append(f"node {node.id!r} takes input from {source!r}, not a node")
-    cycle = find_cycle(nodes)
-    if cycle:
-        problems.append("cycle: " + " -> ".join([*cycle, cycle[0]]))
-    for node in nodes:
-        if node.id not in type_of:
-            continue
-        type_id = type_of[node.id]
-        takes = KINDS.get(type_id, ("?", "?"))[0]
-        label = f"node {node.id!r} ({type_id})"
-        if not node.node_inputs:
-            if takes != "image":
-                problems.append(
-                    f"{label} takes {takes} but has no inputs, so it would get the image; "
-                    + _kind_hint(takes)
-                )
-            continue
-        if takes == "image":
-            problems.append(f"{label} takes the workflow's image; remove its inputs")
-            continue
-        if type_id == EMBEDDING_CLASSIFIER and len(set(node.node_inputs)) > 1:
-            problems.append(f"{label} takes exactly one embeddings input")
-        for source in node.node_inputs:
-            if source in type_of:
-                gives = KINDS.get(type_of[source], ("?", "?"))[1]
-                if gives != takes:
-                    problems.append(
-                        f"{label} takes {takes}, but {source!r} ({type_of[source]}) gives "
-                        f"{gives}; {_kind_hint(takes)}"
-                    )
-    return problems
-
-
-def edge_problem(
-    nodes: Sequence[WorkflowNode], target: str, source: str, model_types: Mapping[str, str]
-) -> str | None:
-    """Why feeding `source` into `target` is refused (a cycle or a type mismatch), or None."""
-    if source == target:
-        return f"a node cannot take its own output ({target!r} -> {target!r} is a cycle)"
-    by_id = {n.id: n for n in nodes}
-    if target not in by_id or source not in by_id:
-        return "both nodes must be in the workflow"
-    if source in by_id[target].node_inputs:
-        return f"{target!r} already takes input from {source!r}"
-    trial = [
-        WorkflowNode(n.id, n.model_id, n.model_version_id, (*n.node_inputs, source))
-        if n.id == target
-        else n
-        for n in nodes
-    ]
-    cycle = find_cycle(trial)
-    if cycle:
-        return "refused: it would make a cycle " + " -> ".join([*cycle, cycle[0]])
-    src_type = canonical_type(model_types.get(by_id[source].model_id, ""))
-    dst_type = canonical_type(model_types.get(by_id[target].model_id, ""))
-    if src_type in KINDS and dst_type in KINDS:
-        gives, takes = KINDS[src_type][1], KINDS[dst_type][0]
-        if gives != takes:
-            return (
-                f"refused: {target!r} ({dst_type}) takes {takes}, but {source!r} "
-                f"({src_type}) gives {gives}; {_kind_hint(takes)}"
-            )
-        if dst_type == EMBEDDING_CLASSIFIER and by_id[target].node_inputs:
-            return f"refused: {target!r} ({dst_type}) takes exactly one embeddings input"
-    return None
