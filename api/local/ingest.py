@@ -201,6 +201,11 @@ class IngestWorker:
         self._active: dict[int, int] = {}
         #: The URL jobs among them.
         self._url_active: set[int] = set()
+        #: Whether URL jobs may be queued past the URL cursor: set by every wake, cleared when
+        #: a look finds fewer than it could take (so a queue of stored inputs is claimed
+        #: without a URL query between its claims).
+        self._look_for_urls = True
+        self._wakes = 0
         self._hooks_running = 0
         self._stopping = False
         #: Jobs whose results could not be committed (a full disk) are claimed again from this
@@ -222,6 +227,7 @@ class IngestWorker:
         self._cursors = {False: 0, True: 0}
         self._active = {}
         self._url_active = set()
+        self._look_for_urls = True
         self._hooks_running = 0
         self._retry_floor = None
         self._retry_delay = _RETRY_MIN
@@ -294,6 +300,8 @@ class IngestWorker:
 
     def wake(self) -> None:
         """New jobs were committed: claim them."""
+        self._look_for_urls = True
+        self._wakes += 1
         self._idle.clear()
         self._wake.set()
 
@@ -418,11 +426,14 @@ class IngestWorker:
     async def _claim(self, urls: bool) -> bool:
         """Claim the next queued jobs of one kind; True if any was claimed."""
         room = self._room(urls)
-        if room <= 0:
+        if room <= 0 or (urls and not self._look_for_urls):
             return False
+        wakes = self._wakes
         jobs = await asyncio.to_thread(
             self.store.pending_jobs, self._cursors[urls], room, urls=urls
         )
+        if urls and len(jobs) < room and wakes == self._wakes:
+            self._look_for_urls = False  # none left (a wake during the look says otherwise)
         stored: list[Job] = []
         for job in jobs:
             self._cursors[urls] = max(self._cursors[urls], job.job_id)
