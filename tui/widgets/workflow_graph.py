@@ -24,9 +24,21 @@ from api.models import PUBLIC_APP_ID, PUBLIC_USER_ID, Concept, Model, ModelVersi
 from tui.widgets.graph import GraphLayout, GraphNode, layout
 
 
+def _writer_status(params: Mapping[str, Any]) -> tuple[str | None, int]:
+    """A writer's status by name (None when unknown), and its code."""
+    code = writer_status_of(params)
+    return next((name for k, name in WRITER_STATUSES.items() if k == code), None), code
+
+
+def _thresholds(concepts: Sequence[Concept], params: Mapping[str, Any]) -> str:
+    """`a>0.90 b>0.80`: each concept with its threshold and the comparator's symbol."""
+    symbol = COMPARATOR_SYMBOLS[comparator_of(params)]
+    return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in concepts)
+
+
 def writer_status_name(model: Model) -> str:
-    code = writer_status_of(model.params)
-    return next((name for k, name in WRITER_STATUSES.items() if k == code), f"status {code}")
+    name, code = _writer_status(model.params)
+    return name or f"status {code}"
 
 
 #: Short type names for the boxes (the full type id is in the selected node's detail line).
@@ -47,11 +59,10 @@ def settings_text(
     """A model's (or one version's) settings in a line: thresholds, writer status, concepts."""
     kind = canonical_type(model_type_id)
     if kind == CONCEPT_THRESHOLDER:
-        symbol = COMPARATOR_SYMBOLS[comparator_of(params)]
-        return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in concepts)
+        return _thresholds(concepts, params)
     if kind == ANNOTATION_WRITER:
-        code = writer_status_of(params)
-        status = next((v for k, v in WRITER_STATUSES.items() if k == code), str(code))
+        name, code = _writer_status(params)
+        status = name or str(code)
         user = params.get("annotation_user_id") or "owner"
         return f"writes {status} as {user}"
     if kind == EMBEDDING_CLASSIFIER:
@@ -73,7 +84,7 @@ def thresholds_text(model: Model) -> str:
     values = {round(c.value, 6) for c in model.concepts}
     if len(values) == 1:
         return f"{symbol} {model.concepts[0].value:.2f}"
-    return " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts) or symbol
+    return _thresholds(model.concepts, model.params) or symbol
 
 
 #: Versions whose configuration is known, by (model id, version id): a node that pins a version
@@ -121,8 +132,7 @@ def node_detail(node: WorkflowNode, model: Model | None, latest: str = "") -> st
         if latest and latest != node.model_version_id:
             text += f" (latest {latest[:8]}: v moves it)"
     if kind == CONCEPT_THRESHOLDER:
-        symbol = COMPARATOR_SYMBOLS[comparator_of(model.params)]
-        thresholds = " ".join(f"{c.id}{symbol}{c.value:.2f}" for c in model.concepts)
+        thresholds = _thresholds(model.concepts, model.params)
         text += f" {comparator_of(model.params).name} {thresholds}"
     elif kind == ANNOTATION_WRITER:
         user = model.params.get("annotation_user_id") or "the app owner"
