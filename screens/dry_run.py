@@ -158,7 +158,7 @@ class DryRunScreen(Screen[None]):
             self.status(f"dry run failed: {error_text(exc)}")
             return
         self.lines = describe_results(self.results, self.nodes, self.models, embedded=self.embedded)
-        self.query_one("#dry-output", Static).update("\n".join(self.lines))
+        self.query_one("#dry-output", Static).update(safe("\n".join(self.lines)))
         done = "Nothing was written." if self.embedded else "The inputs were not added."
         self.status(f"done: {len(self.results)} input(s). {done}")
 

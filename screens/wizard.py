@@ -58,6 +58,7 @@ from tui.widgets.forms import (
     scoped_bindings,
 )
 from tui.widgets.session import Host
+from tui.widgets.text import safe
 from tui.widgets.toggles import ClearRadioButton, ClearSelectionList
 
 STEPS: Final = (
@@ -421,7 +422,7 @@ class WizardScreen(Screen[bool]):
             "Then: dry run on a sample (writes nothing), and a question before it becomes "
             "the app's default workflow.",
         ]
-        self.query_one("#plan-text", Static).update("\n".join(lines))
+        self.query_one("#plan-text", Static).update(safe("\n".join(lines)))
         if self.the_plan.conflicts:
             self.error("; ".join(self.the_plan.conflicts))
             return False
@@ -430,7 +431,7 @@ class WizardScreen(Screen[bool]):
     # ------------------------------------------------------------------ running
     def say(self, line: str) -> int:
         self.log_lines.append(line)
-        self.query_one("#run-log", Static).update("\n".join(self.log_lines))
+        self.query_one("#run-log", Static).update(safe("\n".join(self.log_lines)))
         scroller = self.query_one("#step-run", VerticalScroll)
         scroller.call_after_refresh(scroller.scroll_end, animate=False)
         return len(self.log_lines) - 1
@@ -440,7 +441,7 @@ class WizardScreen(Screen[bool]):
 
     def set_line(self, index: int, line: str) -> None:
         self.log_lines[index] = line
-        self.query_one("#run-log", Static).update("\n".join(self.log_lines))
+        self.query_one("#run-log", Static).update(safe("\n".join(self.log_lines)))
 
     def start_run(self) -> None:
         self.running = True
