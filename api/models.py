@@ -166,6 +166,14 @@ class App:
     #: clarifai/main, such as Universal, which every app starts on).
     default_workflow_user_id: str = ""
     default_workflow_app_id: str = ""
+    #: Milliseconds between the sampled frames of its videos; 0: the platform's default.
+    sample_ms: int = 0
+
+    @property
+    def frame_ms(self) -> int:
+        """Milliseconds between sampled video frames (the platform samples 1 a second unless
+        the app says otherwise)."""
+        return self.sample_ms or DEFAULT_SAMPLE_MS
 
     @property
     def own_default_workflow(self) -> str:
@@ -184,6 +192,45 @@ class App:
 
 
 @dataclass(frozen=True)
+class VideoInfo:
+    """A video input's properties, as the platform reports them in ``data.video.video_info``."""
+
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    video_format: str = ""
+    bit_rate: int = 0
+    frame_count: int = 0
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True, order=True)
+class FrameInfo:
+    """Which sampled frame of a video (``frame_info``): its index among the sampled frames
+    and its time from the start in milliseconds."""
+
+    index: int = 0
+    time_ms: int = 0
+
+
+#: The platform samples one video frame a second unless the app's ``sample_ms`` says otherwise
+#: (it takes 100 to 60,000).
+DEFAULT_SAMPLE_MS = 1000
+SAMPLE_MS_RANGE = (100, 60_000)
+
+#: Video files the uploader takes (the platform lists AVI, MP4, WMV, MOV and 3GPP; WebM and
+#: Matroska decode the same way here).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".wmv"})
+
+
+def is_video_name(name: str) -> bool:
+    """Whether a file name or URL path names a video, by its extension."""
+    path = name.split("?", 1)[0].split("#", 1)[0].lower()
+    dot = path.rfind(".")
+    return dot >= 0 and "/" not in path[dot:] and path[dot:] in VIDEO_EXTENSIONS
+
+
+@dataclass(frozen=True)
 class Input:
     id: str
     status_code: int = 0
@@ -194,6 +241,16 @@ class Input:
     created_at: datetime | None = None
     modified_at: datetime | None = None
     status_details: str = ""
+    #: "image" or "video" (which of ``data.image`` / ``data.video`` the input has).
+    kind: str = "image"
+    #: A video's properties, once processed (None for images).
+    video: VideoInfo | None = None
+    #: A video's hosted thumbnail (its first frame), when the server gives one.
+    thumbnail_url: str = ""
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
 
     @property
     def processing(self) -> bool:
@@ -218,6 +275,8 @@ class NewInput:
     concepts: tuple[Concept, ...] = ()
     metadata: Mapping[str, Any] | None = None
     allow_duplicate_url: bool = False
+    #: Sent as ``data.video`` instead of ``data.image``.
+    video: bool = False
 
     def __post_init__(self) -> None:
         if (self.data is None) == (self.url is None):
@@ -240,6 +299,8 @@ class InputRef:
     input_id: str | None = None
     data: bytes | None = None
     url: str | None = None
+    #: Bytes or URL of a video (``data.video``) rather than an image.
+    video: bool = False
 
     def __post_init__(self) -> None:
         given = sum(x is not None for x in (self.input_id, self.data, self.url))
@@ -296,6 +357,9 @@ class Annotation:
     created_at: datetime | None = None
     modified_at: datetime | None = None
     annotation_info: Mapping[str, Any] = field(default_factory=dict)
+    #: The video frame this annotation labels (``data.frames[0].frame_info``); None when it
+    #: labels the whole input. Its concepts are that frame's.
+    frame: FrameInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +383,8 @@ class AnnotationUpdate:
     concepts: tuple[Concept, ...] | None = None
     status_code: int | None = None
     annotation_info: Mapping[str, Any] | None = None
+    #: The frame a frame-level annotation labels: new concepts are sent as that frame's.
+    frame: FrameInfo | None = None
 
 
 Outcome = Literal["created", "duplicate", "failed"]
@@ -464,6 +530,15 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class FrameOutput:
+    """A model's or node's output on one sampled frame of a video (``data.frames[i]``)."""
+
+    frame: FrameInfo
+    concepts: tuple[Concept, ...] = ()
+    embedding_dims: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Prediction:
     """One input's output from PostModelOutputs."""
 
@@ -473,6 +548,8 @@ class Prediction:
     concepts: tuple[Concept, ...] = ()
     embedding_dims: tuple[int, ...] = ()
     embeddings: tuple[tuple[float, ...], ...] = ()
+    #: On a video: one output per sampled frame, in time order (the fields above stay empty).
+    frames: tuple[FrameOutput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -486,6 +563,8 @@ class NodeOutput:
     status_description: str = ""
     concepts: tuple[Concept, ...] = ()
     embedding_dims: tuple[int, ...] = ()
+    #: On a video: one output per sampled frame, in time order.
+    frames: tuple[FrameOutput, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from api.models import (
     App,
     BatchItemResult,
     Concept,
+    FrameInfo,
+    FrameOutput,
     Input,
     InputCounts,
     InputRef,
@@ -42,6 +44,7 @@ from api.models import (
     Prediction,
     SearchFilter,
     SearchHit,
+    VideoInfo,
     Workflow,
     WorkflowNode,
     WorkflowResult,
@@ -150,6 +153,19 @@ def app_from(d: Mapping[str, Any]) -> App:
         description=_str(d, "description"),
         default_workflow_user_id=_str(workflow, "user_id"),
         default_workflow_app_id=_str(workflow, "app_id"),
+        sample_ms=_int(d, "sample_ms"),
+    )
+
+
+def video_info_from(d: Mapping[str, Any]) -> VideoInfo:
+    return VideoInfo(
+        width=_int(d, "width"),
+        height=_int(d, "height"),
+        fps=_float(d, "fps"),
+        video_format=_str(d, "video_format"),
+        bit_rate=_int(d, "bit_rate"),
+        frame_count=_int(d, "frame_count"),
+        duration_seconds=_float(d, "duration_seconds"),
     )
 
 
@@ -157,16 +173,51 @@ def input_from(d: Mapping[str, Any]) -> Input:
     data = _obj(d, "data")
     code, description, details = status_of(d)
     metadata = _obj(data, "metadata")
+    video = _obj(data, "video")
+    is_video = bool(video) and not _obj(data, "image")
+    info = _obj(video, "video_info")
     return Input(
         id=_str(d, "id"),
         status_code=code,
         status_description=description,
         status_details=details,
-        url=_str(_obj(data, "image"), "url"),
+        url=_str(video if is_video else _obj(data, "image"), "url"),
         metadata=dict(metadata),
         concepts=concepts_from(_list(data, "concepts")),
         created_at=parse_time(_get(d, "created_at")),
         modified_at=parse_time(_get(d, "modified_at")),
+        kind="video" if is_video else "image",
+        video=video_info_from(info) if is_video and info else None,
+        thumbnail_url=_str(video, "thumbnail_url") if is_video else "",
+    )
+
+
+def frame_info_from(d: Mapping[str, Any]) -> FrameInfo:
+    return FrameInfo(index=_int(d, "index"), time_ms=_int(d, "time"))
+
+
+def frame_info_json(frame: FrameInfo) -> JSON:
+    return {"index": frame.index, "time": frame.time_ms}
+
+
+def _frames(data: Mapping[str, Any]) -> list[tuple[FrameInfo, Mapping[str, Any]]]:
+    """``data.frames`` as (frame info, that frame's data), in time order."""
+    out = []
+    for f in _list(data, "frames"):
+        if isinstance(f, Mapping):
+            out.append((frame_info_from(_obj(f, "frame_info")), _obj(f, "data")))
+    out.sort(key=lambda item: (item[0].time_ms, item[0].index))
+    return out
+
+
+def frame_outputs_from(data: Mapping[str, Any]) -> tuple[FrameOutput, ...]:
+    return tuple(
+        FrameOutput(
+            frame=info,
+            concepts=concepts_from(_list(frame_data, "concepts")),
+            embedding_dims=_embedding_dims(frame_data),
+        )
+        for info, frame_data in _frames(data)
     )
 
 
@@ -186,10 +237,14 @@ def annotation_from(d: Mapping[str, Any]) -> Annotation:
     code, description, _ = status_of(d)
     worker = _obj(d, "worker")
     version = _str(_obj(_obj(worker, "model"), "model_version"), "id")
+    data = _obj(d, "data")
+    frames = _frames(data)
+    frame = frames[0][0] if frames else None
     return Annotation(
         id=_str(d, "id"),
         input_id=_str(d, "input_id"),
-        concepts=concepts_from(_list(_obj(d, "data"), "concepts")),
+        concepts=concepts_from(_list(frames[0][1] if frames else data, "concepts")),
+        frame=frame,
         user_id=_str(_obj(worker, "user"), "id") or _str(d, "user_id"),
         model_version_id=version or _str(d, "model_version_id"),
         status_code=code,
@@ -334,6 +389,7 @@ def prediction_from(d: Mapping[str, Any]) -> Prediction:
         concepts=concepts_from(_list(data, "concepts")),
         embedding_dims=_embedding_dims(data),
         embeddings=_embeddings(data),
+        frames=frame_outputs_from(data),
     )
 
 
@@ -385,6 +441,7 @@ def workflow_results_from(
                     status_description=o_description,
                     concepts=concepts_from(_list(data, "concepts")),
                     embedding_dims=_embedding_dims(data),
+                    frames=frame_outputs_from(data),
                 )
             )
         results.append(
@@ -481,7 +538,8 @@ def _image_json(data: bytes | None, url: str | None, allow_duplicate_url: bool =
 
 
 def new_input_json(item: NewInput) -> JSON:
-    data: JSON = {"image": _image_json(item.data, item.url, item.allow_duplicate_url)}
+    kind = "video" if item.video else "image"
+    data: JSON = {kind: _image_json(item.data, item.url, item.allow_duplicate_url)}
     if item.concepts:
         data["concepts"] = [concept_json(c) for c in item.concepts]
     if item.metadata:
@@ -512,7 +570,7 @@ def ids_body(ids: Sequence[str]) -> JSON:
 def input_ref_json(ref: InputRef) -> JSON:
     if ref.input_id is not None:
         return {"id": ref.input_id}
-    return {"data": {"image": _image_json(ref.data, ref.url)}}
+    return {"data": {"video" if ref.video else "image": _image_json(ref.data, ref.url)}}
 
 
 def post_apps_body(
@@ -541,6 +599,7 @@ def patch_apps_body(
     name: str | None = None,
     description: str | None = None,
     default_workflow_id: str | None = None,
+    sample_ms: int | None = None,
 ) -> JSON:
     """PatchApps (overwrite). An empty ``default_workflow_id`` is refused: proto3 cannot tell
     it from a field not sent, so it cannot clear anything on the platform."""
@@ -553,6 +612,8 @@ def patch_apps_body(
         app["description"] = description
     if default_workflow_id is not None:
         app["default_workflow_id"] = default_workflow_id
+    if sample_ms is not None:
+        app["sample_ms"] = sample_ms
     return {"apps": [app], "action": "overwrite"}
 
 
@@ -587,7 +648,13 @@ def patch_annotations_body(updates: Sequence[AnnotationUpdate], action: str) -> 
     for u in updates:
         out: JSON = {"id": u.id, "input_id": u.input_id}
         if u.concepts is not None:
-            out["data"] = {"concepts": [concept_json(c) for c in u.concepts]}
+            concepts: JSON = {"concepts": [concept_json(c) for c in u.concepts]}
+            if u.frame is not None:
+                # A frame-level annotation keeps its concepts inside its frame.
+                frame = {"frame_info": frame_info_json(u.frame), "data": concepts}
+                out["data"] = {"frames": [frame]}
+            else:
+                out["data"] = concepts
         if u.status_code is not None:
             out["status"] = {"code": int(u.status_code)}
         if u.annotation_info is not None:

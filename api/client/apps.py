@@ -73,8 +73,9 @@ class AppCalls(ClientCore):
         name: str | None = None,
         description: str | None = None,
         default_workflow_id: str | None = None,
+        sample_ms: int | None = None,
     ) -> App:
-        """Change an app's name, description or default workflow."""
+        """Change an app's name, description, default workflow or video frame sampling."""
         target = app_id or self.app_id
         if not target:
             raise ValueError("patch_app needs an app id")
@@ -82,7 +83,11 @@ class AppCalls(ClientCore):
             "PATCH",
             self._user_path("apps"),
             json=wire.patch_apps_body(
-                target, name=name, description=description, default_workflow_id=default_workflow_id
+                target,
+                name=name,
+                description=description,
+                default_workflow_id=default_workflow_id,
+                sample_ms=sample_ms,
             ),
         )
         apps = wire.items(body, "apps")
