@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 from api.models import DEFAULT_SAMPLE_MS, FrameInfo, VideoInfo
 
 if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
     from PIL import Image
 
 #: The platform's limits (docs.clarifai.com, "Upload Inputs": "If uploading via URL, the video
@@ -68,7 +71,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def _open(source: Source):  # type: ignore[no-untyped-def]
+def _open(source: Source) -> InputContainer:
     import av
 
     if isinstance(source, bytes | bytearray | memoryview):
@@ -83,10 +86,10 @@ def _open(source: Source):  # type: ignore[no-untyped-def]
         raise VideoRejected(f"the video cannot be opened: {exc}") from None
 
 
-def _stream(container):  # type: ignore[no-untyped-def]
+def _stream(container: InputContainer) -> VideoStream:
     streams = container.streams.video
     if not streams:
-        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["none"]
         raise VideoRejected(
             f"the file has no video stream (streams: {', '.join(kinds)}); an audio-only file "
             "is not a video input"
@@ -96,7 +99,7 @@ def _stream(container):  # type: ignore[no-untyped-def]
     return stream
 
 
-def _info(container, stream) -> VideoInfo:  # type: ignore[no-untyped-def]
+def _info(container: InputContainer, stream: VideoStream) -> VideoInfo:
     duration = 0.0
     if stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)
@@ -160,13 +163,15 @@ class SampledFrame:
     image: Image.Image
 
 
-def _frame_image(frame) -> Image.Image:  # type: ignore[no-untyped-def]
+def _frame_image(frame: VideoFrame) -> Image.Image:
     width, height = frame.width, frame.height
     scale = FRAME_MAX_SIDE / max(width, height, 1)
     if scale < 1:
-        size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
-        return frame.to_image(**size).convert("RGB")
-    return frame.to_image().convert("RGB")
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small: Image.Image = frame.to_image(width=size[0], height=size[1])  # type: ignore[no-untyped-call]
+        return small.convert("RGB")
+    image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+    return image.convert("RGB")
 
 
 def sampled_frames(
@@ -271,11 +276,12 @@ def encode(
 
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as muxer:
-        stream = None
+        stream: VideoStream | None = None
         for image in frames:
             rgb = image.convert("RGB")
             if stream is None:
-                stream = muxer.add_stream(codec, rate=fps)
+                stream = muxer.add_stream(codec, rate=fps)  # type: ignore[assignment]
+                assert stream is not None
                 stream.width, stream.height = rgb.size
                 stream.pix_fmt = "yuv420p"
             frame = av.VideoFrame.from_ndarray(np.asarray(rgb), format="rgb24")
