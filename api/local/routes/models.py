@@ -39,7 +39,7 @@ from api.local.nodes.types import (
 )
 from api.local.public import PUBLIC_APP, PUBLIC_USER
 from api.local.routes import parse
-from api.local.routes.sources import load_sources
+from api.local.routes.sources import load_sources, predict_frames
 from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
 from api.local.status import (
     FAILURE,
@@ -429,6 +429,9 @@ def _predict_sync(
     for source in sources:
         if source.error:
             outputs.append({"status": status_json(source.error_code, source.error), "data": {}})
+            continue
+        if source.frames is not None:
+            outputs.append(predict_frames(source, embedder, classifier))
             continue
         vector = source.embeddings.get(embedder.id)
         try:
