@@ -190,3 +190,22 @@ async def test_sixel_preview_shows_a_textual_image_widget(
         await pilot.pause()
         assert (preview.message or "").startswith("cannot preview")
         assert not picture.display and preview.renderer == "halfblock"
+
+
+async def test_image_preview_false_turns_previews_off(tmp_path: Path) -> None:
+    from tui.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text("[ui]\nimage_preview = false\n")
+
+    class ConfiguredApp(PreviewApp):
+        config = load_config(path)
+
+    app = ConfiguredApp()
+    async with app.run_test(size=(30, 10)) as pilot:
+        preview = app.query_one(ImagePreview)
+        preview.set_image(encode(Image.new("RGB", (30, 20), GREEN)))
+        await settle(app)
+        await pilot.pause()
+        assert preview.message == "preview off (ui.image_preview = false)"
+        assert preview.lines == [] and not preview.children
