@@ -123,11 +123,11 @@ def _b64(data: bytes) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 videos of 15 s")
+    parser.add_argument("--quick", action="store_true", help="4 videos of 30 s")
     parser.add_argument("--videos", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
-    count, seconds = (4, 15) if args.quick else (args.videos, args.seconds)
+    count, seconds = (4, 30) if args.quick else (args.videos, args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         datas = [make_video(seed, seconds) for seed in range(count)]
