@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from api.models import AnnotationStatus
 from screens.explorer import ExplorerScreen
+from screens.input_detail import InputDetailScreen
 from tests.screens import video_fakes
 from tests.screens.test_explorer import APP, open_explorer
 from tests.screens.video_fakes import seed_video
-from tests.tui_helpers import make_tui
+from tests.tui_helpers import make_tui, wait_until
+from tui.widgets.preview import ImagePreview
 
 PENDING, SUCCESS = AnnotationStatus.PENDING, AnnotationStatus.SUCCESS
 
@@ -55,3 +58,113 @@ async def test_explorer_row_says_video_length_and_frames(
         )
         assert "4.0 s · 4 frames" in text
         assert screen.data is not None and screen.data.rows[0].annotated_frames == 3
+
+
+async def open_video_detail(pilot: Pilot[Any]) -> InputDetailScreen:
+    screen = await open_explorer(pilot)
+    assert screen._cursor_id() == "vid-1"
+    await pilot.press("enter")
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, InputDetailScreen))
+    detail = app.screen
+    assert isinstance(detail, InputDetailScreen)
+    return detail
+
+
+def preview_colour(preview: ImagePreview) -> tuple[int, int, int]:
+    """The colour of the middle of the frame the preview shows."""
+    image = preview._image
+    assert image is not None
+    pixel = image.getpixel((image.width // 2, image.height // 2))
+    assert isinstance(pixel, tuple)
+    return pixel[0], pixel[1], pixel[2]
+
+
+def near(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 24 for a, b in zip(colour, expected, strict=True))
+
+
+async def shows_frame(pilot: Pilot[Any], detail: InputDetailScreen, label: str) -> None:
+    preview = detail.query_one(ImagePreview)
+    await wait_until(
+        pilot,
+        lambda: preview.label == label and preview._image is not None and preview._decoded,
+        what=f"preview of {label}",
+    )
+
+
+async def test_detail_lists_frames_and_left_right_choose_the_previewed_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video_fakes.install(monkeypatch)
+    await seed_video(tmp_path)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_video_detail(pilot)
+        await wait_until(pilot, lambda: detail.video is not None, what="video fetched")
+        table = detail.query_one("#detail-annotations", DataTable)
+        # every sampled frame, with its time; frame 2 (at 0:02.0) has no annotation
+        assert [str(k.value) for k in table.rows] == ["fa-0", "fa-1", "frame-2", "fa-3"]
+        assert [str(c.label) for c in table.columns.values()] == [
+            "time",
+            "status",
+            "concepts",
+            "by",
+        ]
+        assert [cell(table, k, "time") for k in ("fa-0", "fa-1", "frame-2", "fa-3")] == [
+            "0:00.0",
+            "0:01.0",
+            "0:02.0",
+            "0:03.0",
+        ]
+        assert cell(table, "fa-1", "status") == "PENDING"
+        assert cell(table, "fa-1", "concepts") == "green 0.82, leaf 0.40"
+        assert cell(table, "fa-1", "by").startswith("model version mv-write")
+        assert cell(table, "frame-2", "concepts") == "-"
+        meta = str(detail.query_one("#detail-meta").render())
+        assert "video   4.0 s · 4 frames, 1 every 1 s · 32x32 · 10 fps · mp4/mpeg4" in meta
+        preview = detail.query_one(ImagePreview)
+        await shows_frame(pilot, detail, "frame 1 of 4 at 0:00.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[0])
+        await pilot.press("right")
+        await shows_frame(pilot, detail, "frame 2 of 4 at 0:01.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[1])
+        assert detail.highlighted is not None and detail.highlighted.id == "fa-1"
+        await pilot.press("right")
+        await shows_frame(pilot, detail, "frame 3 of 4 at 0:02.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[2])
+        assert detail.highlighted is None  # no annotation on that frame
+        assert "no annotation" in str(detail.query_one("#detail-annotation").render())
+        await pilot.press("l", "right")  # past the end: stays on the last
+        await shows_frame(pilot, detail, "frame 4 of 4 at 0:03.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[3])
+        await pilot.press("left")
+        await shows_frame(pilot, detail, "frame 3 of 4 at 0:02.0")
+        # moving the cursor onto a frame's row chooses it too
+        await pilot.press("up", "up")
+        await shows_frame(pilot, detail, "frame 1 of 4 at 0:00.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[0])
+        assert detail.video is not None and detail.video.data == video_fakes.video_bytes()
+        await pilot.press("o")
+        assert app.clipboard.endswith("/inputs/vid-1/blob")
+        assert "video URL" in str(detail.query_one("#detail-message").render())
+
+
+async def test_detail_of_a_video_not_processed_yet_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video_fakes.install(monkeypatch)
+    await seed_video(tmp_path, processed=False, frames=())
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        table = screen.query_one("#explorer-table", DataTable)
+        assert cell(table, "vid-1", "concepts").split("\n") == ["", "not sampled yet"]
+        assert cell(table, "vid-1", "status") == "pending"
+        detail = await open_video_detail(pilot)
+        await shows_frame(pilot, detail, "frame 1 at 0:00.0 · not processed yet")
+        meta = str(detail.query_one("#detail-meta").render())
+        assert "not processed yet" in meta
+        await pilot.press("right")
+        await pilot.pause()
+        assert "not processed" in str(detail.query_one("#detail-message").render())
