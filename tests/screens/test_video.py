@@ -13,11 +13,12 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from api.models import AnnotationStatus
+from api.models import AnnotationStatus, FrameInfo
 from screens.explorer import ExplorerScreen
 from screens.input_detail import InputDetailScreen
 from tests.screens import video_fakes
 from tests.screens.test_explorer import APP, open_explorer
+from tests.screens.test_review import open_review, settled, statuses
 from tests.screens.video_fakes import seed_video
 from tests.tui_helpers import make_tui, wait_until
 from tui.widgets.preview import ImagePreview
@@ -168,3 +169,52 @@ async def test_detail_of_a_video_not_processed_yet_says_so(
         await pilot.press("right")
         await pilot.pause()
         assert "not processed" in str(detail.query_one("#detail-message").render())
+
+
+async def test_review_shows_the_frame_and_keeps_changed_concepts_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = video_fakes.install(monkeypatch)
+    await seed_video(tmp_path)
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_review(pilot)
+        preview = screen.query_one(ImagePreview)
+        current = screen.current
+        assert current is not None and current.id == "fa-1"  # the oldest PENDING first
+        meta = str(screen.query_one("#review-meta").render())
+        assert "frame 2 at 0:01.0" in meta
+        await wait_until(
+            pilot,
+            lambda: preview.label == "frame 2 at 0:01.0" and preview._image is not None,
+            what="frame preview",
+        )
+        assert near(preview_colour(preview), video_fakes.COLOURS[1])
+        fetched = screen.video
+        await pilot.press("j", "space", "a")  # drop leaf, accept green
+        await settled(pilot, screen, current)
+        accepted = [u for u in sent if u.id == "fa-1" and u.status_code == SUCCESS]
+        assert len(accepted) == 1
+        assert accepted[0].frame == FrameInfo(1, 1000)
+        assert [c.id for c in accepted[0].concepts or ()] == ["green"]
+        # the next: frame 4, the same video (fetched once), rejected
+        current = screen.current
+        assert current is not None and current.id == "fa-3"
+        await wait_until(
+            pilot,
+            lambda: preview.label == "frame 4 at 0:03.0" and preview._decoded,
+            what="next frame preview",
+        )
+        assert near(preview_colour(preview), video_fakes.COLOURS[3])
+        assert screen.video is fetched is not None
+        await pilot.press("r")
+        await settled(pilot, screen, current)
+        assert screen.current is None
+        # undo puts the frame's concepts back inside its frame
+        await pilot.press("u")
+        await wait_until(pilot, lambda: screen.current is not None and not screen.busy)
+        undone = sent[-1]
+        assert undone.id == "fa-3" and undone.status_code == PENDING
+        assert undone.frame == FrameInfo(3, 3000)
+        client = app.session.app_client()
+        assert (await statuses(client))["fa-1"] == SUCCESS
