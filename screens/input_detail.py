@@ -399,7 +399,7 @@ class InputDetailScreen(Screen[None]):
             png = await asyncio.to_thread(video.png, frame.time_ms)
         except VideoRejected as exc:
             if self.chosen == frame:
-                preview.set_image(None, label=f"no preview: {exc.description}")
+                preview.set_image(None, label=f"no preview: {safe(exc.description, one_line=True)}")
             return
         if self.chosen != frame:
             return

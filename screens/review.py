@@ -251,7 +251,7 @@ class ReviewScreen(AreaScreen):
             png = await asyncio.to_thread(video.png, frame.time_ms)
         except VideoRejected as exc:
             if self.current is annotation:
-                preview.set_image(None, label=f"no preview: {exc.description}")
+                preview.set_image(None, label=f"no preview: {safe(exc.description, one_line=True)}")
             return
         if self.current is annotation:
             preview.set_image(png, label=frame_label(frame) if annotation.frame else "video")

@@ -218,3 +218,20 @@ async def test_review_shows_the_frame_and_keeps_changed_concepts_in_it(
         assert undone.frame == FrameInfo(3, 3000)
         client = app.session.app_client()
         assert (await statuses(client))["fa-1"] == SUCCESS
+
+
+async def test_a_video_that_cannot_be_decoded_says_why_instead_of_a_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video_fakes.install(monkeypatch)
+    await seed_video(tmp_path, data=b"not a video at all")
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_video_detail(pilot)
+        preview = detail.query_one(ImagePreview)
+        await wait_until(
+            pilot, lambda: preview.label.startswith("no preview: "), what="decode failure"
+        )
+        assert "not a video this can read" in preview.label
+        table = detail.query_one("#detail-annotations", DataTable)
+        assert table.row_count == 4  # the frames are still listed

@@ -113,6 +113,7 @@ async def seed_video(
     *,
     images: int = 0,
     processed: bool = True,
+    data: bytes | None = None,
     frames: Sequence[tuple[int, Sequence[tuple[str, float]], int]] = (
         (0, (("red", 0.91),), AnnotationStatus.SUCCESS),
         (1, (("green", 0.82), ("leaf", 0.4)), AnnotationStatus.PENDING),
@@ -120,7 +121,7 @@ async def seed_video(
     ),
 ) -> None:
     """App APP with `images` PNG inputs img-N, then video `vid-1` (clip.mp4: 4 s, see
-    COLOURS) with writer annotations fa-<index> on the given frames."""
+    COLOURS, unless `data` is given) with writer annotations fa-<index> on the given frames."""
     from tests.tui_helpers import png_bytes
 
     async with backend_client(tmp_path) as (backend, client):
@@ -134,7 +135,7 @@ async def seed_video(
         await client.post_inputs(
             [
                 NewInput(
-                    data=video_bytes(),
+                    data=video_bytes() if data is None else data,
                     id="vid-1",
                     metadata={"filename": "clip.mp4", VIDEO_KEY: spec},
                 )
