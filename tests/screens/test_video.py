@@ -235,3 +235,14 @@ async def test_a_video_that_cannot_be_decoded_says_why_instead_of_a_frame(
         assert "not a video this can read" in preview.label
         table = detail.query_one("#detail-annotations", DataTable)
         assert table.row_count == 4  # the frames are still listed
+
+
+def test_cells_of_tall_rows_keep_their_lines_and_each_is_sanitised() -> None:
+    from rich.text import Text
+
+    from tui.widgets.tables import safe_cell
+
+    assert safe_cell("clip\x1b[2J\nvideo", lines=True) == "clip\\x1b[2J\nvideo"
+    assert safe_cell("clip\x1b\nvideo") == "clip\\x1b video"  # a one-line row: one line
+    cell = safe_cell(Text("a\u202eb\n4.0 s", no_wrap=True), lines=True)
+    assert isinstance(cell, Text) and cell.plain == "a\\u202eb\n4.0 s" and cell.no_wrap
