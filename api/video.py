@@ -80,16 +80,27 @@ def _open(source: Source) -> InputContainer:
         return av.open(source, mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         raise VideoRejected(
-            f"not a video this can read (the container is broken or unsupported: {exc})"
+            "the video file is cut short or broken: its container cannot be read "
+            f"(FFmpeg: {_reason(exc)}); upload the whole file again, or re-encode it"
         ) from None
     except av.error.FFmpegError as exc:
-        raise VideoRejected(f"the video cannot be opened: {exc}") from None
+        raise VideoRejected(f"the video cannot be opened (FFmpeg: {_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's words for an error, without its errno and the '<none>' file name."""
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _stream(container: InputContainer) -> VideoStream:
     streams = container.streams.video
+    if not len(container.streams):
+        raise VideoRejected(
+            "the video file is cut short or broken: its container lists no stream (an MP4 "
+            "whose index is missing, say); upload the whole file again, or re-encode it"
+        )
     if not streams:
-        kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["none"]
+        kinds: list[str] = sorted({str(s.type) for s in container.streams})
         raise VideoRejected(
             f"the file has no video stream (streams: {', '.join(kinds)}); an audio-only file "
             "is not a video input"
@@ -247,7 +258,9 @@ def frame_at(source: Source, time_ms: int) -> Image.Image:
                     break
         except av.error.FFmpegError as exc:
             if last is None:
-                raise VideoRejected(f"the video cannot be decoded: {exc}") from None
+                raise VideoRejected(
+                    f"the video cannot be decoded (FFmpeg: {_reason(exc)})"
+                ) from None
         if last is None:
             raise VideoRejected("the video has no frame that can be decoded")
         return _frame_image(last)

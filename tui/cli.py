@@ -138,8 +138,11 @@ def _load(args: argparse.Namespace) -> tuple[Config, Profile]:
 def _run_tui(args: argparse.Namespace) -> int:
     config, profile = _load(args)
     from tui.app import ClarifaiTUI
+    from tui.widgets.graphics import detect_at_start
 
     app = ClarifaiTUI(config, profile, app_id=args.app, start_area=args.area)
+    # Asked now or never: once the app runs, Textual reads every terminal reply as keys.
+    detect_at_start(config.ui.image_protocol if config.ui.image_preview else "halfblock")
     result = app.run()
     return int(result or 0)
 

@@ -36,6 +36,8 @@ ENV_API_BASE: Final = "CLARIFAI_API_BASE"
 DEFAULT_BASE_URL: Final = "https://api.clarifai.com"
 BACKENDS: Final = ("local", "clarifai")
 AREAS: Final = ("uploads", "concepts", "models", "workflows", "explorer", "review")
+IMAGE_PROTOCOLS: Final = ("auto", "tgp", "sixel", "halfblock")
+"""`ui.image_protocol`: how previews are drawn (tgp is the Kitty terminal graphics protocol)."""
 
 
 class ConfigError(Exception):
@@ -96,6 +98,7 @@ class UiConfig:
     theme: str = "textual-dark"
     per_page: int = 50
     image_preview: bool = True
+    image_protocol: str = "auto"
     start_area: str = "uploads"
 
 
@@ -148,8 +151,12 @@ active_profile = "local"
 theme = "textual-dark"
 # Rows per page in the explorer and other paged lists (1-1000).
 per_page = 50
-# Show half-block image previews (turn off on very slow links).
+# Show image previews (turn off on very slow links).
 image_preview = true
+# How previews are drawn: "auto" uses real images where the terminal answers that it can
+# (Sixel, or "tgp", the Kitty graphics protocol), else half-block characters; "tgp" or
+# "sixel" forces one (e.g. inside tmux with passthrough); "halfblock" never asks the terminal.
+image_protocol = "auto"
 # Area opened at start: uploads, concepts, models, workflows, explorer or review.
 start_area = "uploads"
 
@@ -200,6 +207,7 @@ _UI_KEYS: Final[dict[str, type]] = {
     "theme": str,
     "per_page": int,
     "image_preview": bool,
+    "image_protocol": str,
     "start_area": str,
 }
 _UPLOAD_KEYS: Final[dict[str, type]] = {
@@ -317,6 +325,13 @@ def parse_config(text: str, path: Path) -> Config:
         raise _bad(path, loc, ("ui", "per_page"), f"must be between 1 and 1000, not {ui.per_page}")
     if ui.start_area not in AREAS:
         raise _bad(path, loc, ("ui", "start_area"), f"must be one of {', '.join(AREAS)}")
+    if ui.image_protocol not in IMAGE_PROTOCOLS:
+        raise _bad(
+            path,
+            loc,
+            ("ui", "image_protocol"),
+            f"must be one of {', '.join(IMAGE_PROTOCOLS)}, not {ui.image_protocol!r}",
+        )
 
     upload_table = dict(data.get("upload", {}))
     _check_table(path, loc, ("upload",), upload_table, _UPLOAD_KEYS)

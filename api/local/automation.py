@@ -74,6 +74,7 @@ from api.local.rows import (
 )
 from api.local.status import FAILURE, SUCCESS, ApiFailure
 from api.local.store import Store
+from api.local.video_analysis import SampledVector
 
 if TYPE_CHECKING:
     import numpy as np
@@ -161,6 +162,8 @@ class Source:
     embeddings: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
     error: str = ""
     error_code: int = FAILURE
+    #: A video: its sampled frames with the default embedder's vectors (None for an image).
+    frames: list[SampledVector] | None = None
 
 
 @dataclass
@@ -595,6 +598,9 @@ class Automation:
             if source.error:
                 out.append(None)
                 continue
+            if source.frames is not None:
+                out.append(self._run_frames(specs, resolver, source))
+                continue
             out.append(
                 run(
                     specs,
@@ -605,6 +611,53 @@ class Automation:
                 )
             )
         return out
+
+    def _run_frames(
+        self, specs: Sequence[NodeSpec], resolver: StoreResolver, source: Source
+    ) -> list[NodeOutput]:
+        """A graph on every sampled frame of a video: one output per node, whose ``frames``
+        hold that node's output on each frame, in time order (``data.frames``)."""
+        import numpy as np
+
+        embedder = default_embedder()
+        merged: list[NodeOutput] | None = None
+
+        def no_pixels() -> Image.Image:
+            raise ImageRejected(
+                f"video frames are embedded with {embedder.id} only; this node needs pixels"
+            )
+
+        for sampled in source.frames or []:
+            assert sampled.vector is not None
+            vector = np.frombuffer(sampled.vector, dtype=np.float32)
+            outputs = run(
+                specs,
+                no_pixels,
+                resolver,
+                input_id=source.input_id,
+                embeddings={embedder.id: vector},
+            )
+            if merged is None:
+                merged = [
+                    NodeOutput(
+                        node_id=o.node_id,
+                        model_id=o.model_id,
+                        model_version_id=o.model_version_id,
+                        model_type_id=o.model_type_id,
+                        suppress_output=o.suppress_output,
+                        frames=[],
+                    )
+                    for o in outputs
+                ]
+            for whole, one in zip(merged, outputs, strict=True):
+                assert whole.frames is not None
+                whole.frames.append(((sampled.index, sampled.time_ms), one))
+                if not one.ok and whole.ok:
+                    whole.status_code = one.status_code
+                    whole.status_description = (
+                        f"frame {sampled.index} ({sampled.time_ms} ms): {one.status_description}"
+                    )
+        return merged or []
 
     # -- the ingest pipeline -------------------------------------------------------------------
 
@@ -640,6 +693,89 @@ class Automation:
             except Exception as exc:
                 out.append(exc)
         return out
+
+    def finish_video(self, ref: InputRef, frames: Sequence[SampledVector]) -> PipelineResult:
+        """The app's default workflow on each sampled frame of a video (worker thread), from
+        the frames' vectors: the writers' annotations are frame-level (each keeps its frame's
+        index and time). As for an image, a workflow that fails on any frame writes nothing
+        and says which frame in the workflow status. The video keeps no embedding row (one
+        per input would stand for none of its frames)."""
+        import numpy as np
+
+        if not self.indexed(ref.app_pk):
+            return PipelineResult()
+        prepared = self._prepare(ref.app_pk)
+        if prepared is None:
+            return PipelineResult()
+        workflow = prepared.workflow
+        if prepared.error is not None:
+            return PipelineResult(
+                workflow_status=(
+                    FAILURE,
+                    f"default workflow '{workflow.id}' cannot run: {prepared.error.description}",
+                )
+            )
+        embedder = default_embedder()
+        result = PipelineResult()
+
+        def no_pixels() -> Image.Image:
+            raise ImageRejected(
+                "this workflow needs a video frame's pixels (an embedder other than "
+                f"{embedder.id}); video frames are embedded with {embedder.id} only"
+            )
+
+        written_frames = 0
+        for sampled in frames:
+            if sampled.vector is None:
+                raise ImageRejected(f"frame {sampled.index} of the video was not embedded")
+            vector = np.frombuffer(sampled.vector, dtype=np.float32)
+            try:
+                outputs = run(
+                    prepared.specs,
+                    no_pixels,
+                    prepared.resolver,
+                    input_id=ref.input_id,
+                    embeddings={embedder.id: vector},
+                )
+            except WorkflowError as exc:
+                result.annotations = []
+                result.workflow_status = (
+                    FAILURE,
+                    f"default workflow '{workflow.id}' cannot run: {exc.description}",
+                )
+                return result
+            failed = first_failure(outputs)
+            if failed is not None:
+                result.annotations = []
+                result.workflow_status = (
+                    FAILURE,
+                    f"default workflow '{workflow.id}': node '{failed.node_id}' failed on "
+                    f"frame {sampled.index} ({sampled.time_ms} ms) ({failed.status_code}): "
+                    f"{failed.status_description}; nothing was written",
+                )
+                return result
+            plans = planned_annotations(outputs)
+            written_frames += bool(plans)
+            for plan in plans:
+                result.annotations.append(
+                    WorkflowWrite(
+                        concepts=[ConceptValue(c.id, c.name, c.value) for c in plan.concepts],
+                        status_code=plan.status,
+                        user_id=plan.user_id,
+                        model_version_id=plan.model_version_id,
+                        annotation_info=(
+                            dict(plan.annotation_info) if plan.annotation_info is not None else None
+                        ),
+                        frame=(sampled.index, sampled.time_ms),
+                    )
+                )
+        count = len(result.annotations)
+        result.workflow_status = (
+            SUCCESS,
+            f"default workflow '{workflow.id}' wrote {count} annotation{'s' if count != 1 else ''} "
+            f"on {written_frames} of {len(frames)} sampled frames",
+        )
+        return result
 
     def indexed(self, app_pk: int) -> bool:
         """Whether the app's inputs are indexed: as on the platform, by the embedder of its

@@ -32,6 +32,8 @@ def app_json(app: AppRow) -> dict[str, Any]:
     }
     if app.description:
         out["description"] = app.description
+    if app.sample_ms:
+        out["sample_ms"] = app.sample_ms
     if app.default_workflow_id:
         # "clarifai/main/Universal" is a base workflow of the public app (see routes/apps.py).
         owner_user, owner_app, workflow_id = (
@@ -69,6 +71,10 @@ class Links:
     def blob(self, input_id: str) -> str:
         return f"{self.app_base}/inputs/{_quoted(input_id)}/blob"
 
+    def thumbnail(self, input_id: str) -> str:
+        """A video's hosted thumbnail (its first frame): ``prefix/thumb/suffix``."""
+        return f"{self.app_base}/hosted/thumb/{_quoted(input_id)}"
+
     def hosted(self, input_id: str) -> dict[str, Any]:
         return {
             "prefix": f"{self.app_base}/hosted",
@@ -94,14 +100,20 @@ def input_json(row: InputRow, links: Links) -> dict[str, Any]:
         image["url"] = links.blob(row.id)
     if row.blob_sha:
         image["hosted"] = links.hosted(row.id)
-    if row.width:
+    if row.kind == "video":
+        if row.thumb_sha:
+            image["thumbnail_url"] = links.thumbnail(row.id)
+            image["hosted_thumbnail"] = links.hosted(row.id) | {"sizes": ["thumb"]}
+        if row.video_info:
+            image["video_info"] = row.video_info
+    elif row.width:
         image["image_info"] = {
             "width": row.width,
             "height": row.height,
             "format": row.format,
             "color_mode": row.color_mode,
         }
-    data: dict[str, Any] = {"image": image}
+    data: dict[str, Any] = {row.kind if row.kind == "video" else "image": image}
     if row.concepts:
         data["concepts"] = [concept_value_json(c) for c in row.concepts]
     if row.metadata:
@@ -118,10 +130,22 @@ def input_json(row: InputRow, links: Links) -> dict[str, Any]:
     }
 
 
+def frame_json(frame: tuple[int, int], data: dict[str, Any]) -> dict[str, Any]:
+    """One entry of ``data.frames``: a sampled frame's index and time (ms), and its data."""
+    return {"frame_info": {"index": frame[0], "time": frame[1]}, "data": data}
+
+
 def annotation_json(row: AnnotationRow) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if row.concepts:
-        data["concepts"] = [concept_value_json(c) for c in row.concepts]
+        concepts = [concept_value_json(c) for c in row.concepts]
+        if row.frame is not None:
+            # A frame-level annotation: its concepts are the frame's (as on the platform).
+            data["frames"] = [frame_json(row.frame, {"concepts": concepts})]
+        else:
+            data["concepts"] = concepts
+    elif row.frame is not None:
+        data["frames"] = [frame_json(row.frame, {})]
     if row.metadata:
         data["metadata"] = row.metadata
     out: dict[str, Any] = {

@@ -172,13 +172,23 @@ class NodeOutput:
     concepts: list[ScoredConcept] = field(default_factory=list)
     annotation: PlannedAnnotation | None = None
     suppress_output: bool = False
+    #: On a video: this node's output on each sampled frame ((index, time ms), output).
+    frames: list[tuple[tuple[int, int], NodeOutput]] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status_code == SUCCESS
 
     def data_dict(self) -> dict[str, Any]:
-        """The wire ``data`` of this output (embeddings or concepts; empty if failed)."""
+        """The wire ``data`` of this output (embeddings or concepts; empty if failed); on a
+        video, ``frames`` with each sampled frame's."""
+        if self.frames is not None:
+            return {
+                "frames": [
+                    {"frame_info": {"index": index, "time": time_ms}, "data": one.data_dict()}
+                    for (index, time_ms), one in self.frames
+                ]
+            }
         if self.embedding is not None:
             vector = [float(v) for v in self.embedding]
             return {"embeddings": [{"vector": vector, "num_dimensions": len(vector)}]}

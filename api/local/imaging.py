@@ -47,6 +47,11 @@ class IngestLimits:
     url_timeout: float = 10.0
     max_redirects: int = 5
     thumb_size: int = 256
+    #: Videos: the platform's limits (api.video): length, and bytes sent in a request or
+    #: downloaded from a URL.
+    max_video_seconds: float = 600.0
+    max_video_bytes: int = 128 * 1024 * 1024
+    max_video_url_bytes: int = 300 * 1024 * 1024
 
 
 class ImageRejected(Exception):
@@ -82,6 +87,20 @@ def check_size(count: int, limits: IngestLimits) -> None:
             f"too large: the image is {human_bytes(count)}; "
             f"the limit is {human_bytes(limits.max_bytes)}"
         )
+
+
+def check_video_size(count: int, limit: int | None = None) -> None:
+    """A video's bytes against the platform's limit (128 MB sent as bytes, 300 MB by URL)."""
+    from api.video import MAX_VIDEO_BYTES
+
+    limit = MAX_VIDEO_BYTES if limit is None else limit
+    if count > limit:
+        raise ImageRejected(
+            f"too large: the video is {human_bytes(count)}; the platform takes videos up to "
+            f"{human_bytes(limit)}: cut it into shorter parts"
+        )
+    if count == 0:
+        raise ImageRejected("the video is empty (0 bytes)")
 
 
 #: JPEGs with more pixels than this are decoded at a reduced scale (Pillow's ``draft``: the

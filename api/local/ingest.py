@@ -28,11 +28,19 @@ Extension points (issue 6 plugs in here):
 - ``IngestWorker.post_success_hooks``: ``(ProcessedInput) -> None``, called in a worker thread
   *after* the input is committed as 30000 (for example: run the app's default workflow). A hook
   that raises never fails the input: the error is recorded as the input's workflow status.
+
+Videos (``data.video``) take their own path, one job each: ``api.local.video_analysis`` samples
+the frames at the app's ``sample_ms`` and embeds them in a worker process (from the blob's file
+when it has one, so the video is streamed, not held), then ``IngestPipeline.finish_video`` runs
+the default workflow on every sampled frame. At most VIDEO_SLOTS videos are analysed at once, so
+a queue of videos never holds back the images behind it. Processors and post-success hooks take
+images and are not called for videos.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -53,6 +61,8 @@ from api.local.imaging import ImageRejected, IngestLimits, decode, to_rgb
 from api.local.rows import EmbeddingRow, Job, JobResult, WorkflowWrite
 from api.local.status import FAILURE
 from api.local.store import Store
+from api.local.video_analysis import SampledVector, VideoAnalysis, analyse_video
+from api.models import DEFAULT_SAMPLE_MS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +85,8 @@ _CHUNK = 256
 #: IngestWorker._groups): what the worker holds in memory is bounded by size, not by the number
 #: of jobs claimed, even when they are all large photos.
 _GROUP_BYTES = 16 * 1024 * 1024
+#: Videos analysed at once at most (each in one worker process; the rest wait their turn).
+VIDEO_SLOTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +152,11 @@ class IngestPipeline(Protocol):
         per input."""
         ...
 
+    def finish_video(self, ref: InputRef, frames: Sequence[SampledVector]) -> PipelineResult:
+        """After a video's analysis (worker thread): its app's default workflow on each sampled
+        frame (frame-level annotations), from the frames' vectors."""
+        ...
+
 
 class IngestWorker:
     """Runs the ingest queue on the current event loop (see the module docstring)."""
@@ -184,6 +201,7 @@ class IngestWorker:
         self._groups = asyncio.Semaphore(self._group_slots)
         #: URL downloads in flight at once, whatever the number of jobs claimed.
         self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
+        self._videos = asyncio.Semaphore(VIDEO_SLOTS)
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -234,6 +252,7 @@ class IngestWorker:
         self._retry_timer = None
         self._results = asyncio.Queue()
         self._downloads = asyncio.Semaphore(_MAX_DOWNLOADS)
+        self._videos = asyncio.Semaphore(VIDEO_SLOTS)
         self._groups = asyncio.Semaphore(self._group_slots)
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
@@ -358,14 +377,18 @@ class IngestWorker:
     def active_in_app(self, app_pk: int) -> int:
         return sum(1 for pk in self._active.values() if pk == app_pk)
 
-    async def fetch(self, url: str) -> bytes:
-        """Download an image URL with the ingest limits and URL policy (ImageRejected)."""
+    async def fetch(self, url: str, *, video: bool = False) -> bytes:
+        """Download an image (or video) URL with the ingest limits and URL policy
+        (ImageRejected)."""
         if self._client is None:
             raise ImageRejected("the server is not running")
+        limits = self.limits
+        if video:
+            limits = dataclasses.replace(limits, max_bytes=limits.max_video_url_bytes)
         return await download(
             self._client,
             url,
-            self.limits,
+            limits,
             allow_private=self.allow_private_urls,
             resolver=self._resolver,
         )
@@ -443,6 +466,8 @@ class IngestWorker:
             if urls:
                 self._url_active.add(job.job_id)
                 self._spawn(self._run(job))
+            elif job.kind == "video":
+                self._spawn(self._run_video(job))
             else:
                 stored.append(job)
         # Jobs with bytes on disk go to the pool in chunks: far less per-job overhead.
@@ -516,14 +541,21 @@ class IngestWorker:
             if not job.source_url:
                 raise ImageRejected("the input has neither image bytes nor a URL")
             assert self._client is not None
+            video = job.kind == "video"
+            limits = self.limits
+            if video:
+                limits = dataclasses.replace(limits, max_bytes=limits.max_video_url_bytes)
             async with self._downloads:
                 downloaded = await download(
                     self._client,
                     job.source_url,
-                    self.limits,
+                    limits,
                     allow_private=self.allow_private_urls,
                     resolver=self._resolver,
                 )
+            if video:
+                await self._run_video(job, downloaded)
+                return
             outcomes = await self._analysed([job], [downloaded])
         except Exception as exc:
             outcomes = [(_failed(job, exc), None)]
@@ -536,6 +568,100 @@ class IngestWorker:
         analyses = await self._analyse(datas) if datas else []
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._finish_many, jobs, loaded, analyses)
+
+    async def _run_video(self, job: Job, downloaded: bytes | None = None) -> None:
+        """A video: its frames sampled and embedded in a worker process, then the default
+        workflow on each frame, then its outcome to the commit task."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._videos:
+                source: str | bytes
+                if downloaded is not None:
+                    source = downloaded
+                else:
+                    source = await loop.run_in_executor(self._pool, self._video_source, job)
+                analysed = await self._analyse_video(source, job.sample_ms or DEFAULT_SAMPLE_MS)
+                outcome = await loop.run_in_executor(
+                    self._pool, self._finish_video, job, analysed, downloaded
+                )
+        except Exception as exc:  # CancelledError is a BaseException: it goes through
+            outcome = (_failed(job, exc), None)
+        self._results.put_nowait([outcome])
+
+    def _video_source(self, job: Job) -> str | bytes:
+        """Worker thread: a stored video's bytes as handed over, else its blob file's path (the
+        worker process streams it from there), else its bytes from the database."""
+        sha = job.blob_sha or ""
+        data = self._take_fresh(sha)
+        if data is not None:
+            return data
+        path = self.store.blob_path(sha)
+        if path.exists():
+            return str(path)
+        return self._read(sha)
+
+    async def _analyse_video(self, source: str | bytes, sample_ms: int) -> VideoAnalysis:
+        embedder = self._embedder_name
+        loop = asyncio.get_running_loop()
+        if not self.processes:
+            return await loop.run_in_executor(
+                self._pool, analyse_video, source, self.limits, embedder, sample_ms
+            )
+        executor = analysis.existing_pool(self.processes)
+        if executor is None:
+            executor = await asyncio.to_thread(analysis.pool, self.processes)
+        try:
+            return await loop.run_in_executor(
+                executor, analyse_video, source, self.limits, embedder, sample_ms
+            )
+        except BrokenProcessPool:
+            analysis.discard(executor)
+            log.warning("an ingest worker process died on a video")
+            return VideoAnalysis(error=VIDEO_CRASHED)
+
+    def _finish_video(
+        self, job: Job, analysed: VideoAnalysis, downloaded: bytes | None
+    ) -> tuple[JobResult, ProcessedInput | None]:
+        """Worker thread: the default workflow on the sampled frames, the thumbnail (and a
+        downloaded video's bytes) staged, the outcome."""
+        if not analysed.ok:
+            return _failed(job, ImageRejected(analysed.error)), None
+        ref = InputRef(job.app_pk, job.app_id, job.input_pk, job.input_id)
+        piped = PipelineResult()
+        if self.pipeline is not None:
+            try:
+                piped = self.pipeline.finish_video(ref, analysed.frames)
+            except Exception as exc:
+                return _failed(job, _pipeline_error(exc)), None
+        try:
+            thumb_sha = None
+            if analysed.thumbnail:
+                (thumb_sha,) = self.store.stage_blobs([analysed.thumbnail])
+            blob_sha = None
+            if downloaded is not None:
+                (blob_sha,) = self.store.stage_blobs([downloaded])
+        except Exception as exc:  # a full disk, say
+            return _failed(job, exc), None
+        return (
+            JobResult(
+                job.job_id,
+                job.input_pk,
+                ok=True,
+                description="Download complete",
+                blob_sha=blob_sha,
+                blob=downloaded if blob_sha else None,
+                thumb_sha=thumb_sha,
+                thumb=analysed.thumbnail,
+                width=analysed.width,
+                height=analysed.height,
+                format=analysed.video_format,
+                embeddings=piped.embeddings,
+                annotations=piped.annotations,
+                workflow_status=piped.workflow_status,
+                video_info=analysed.info,
+            ),
+            None,
+        )
 
     def _take_group(self, jobs: Sequence[Job]) -> tuple[list[bytes | Exception | None], int]:
         """The first jobs' bytes as handed over in memory, up to _GROUP_BYTES or the first
@@ -742,6 +868,13 @@ class IngestWorker:
                 self.store.set_workflow_status(
                     processed.ref.input_pk, FAILURE, f"{name} failed: {exc}"
                 )
+
+
+#: What a crashed worker process means for the video that crashed it.
+VIDEO_CRASHED = (
+    "the video crashed the decoder (its worker process died); the file is probably corrupt "
+    "or hostile: re-encode it (for example with ffmpeg to H.264 MP4) and upload it again"
+)
 
 
 def _pipeline_error(exc: Exception) -> ImageRejected:

@@ -339,6 +339,19 @@ _V9: tuple[str, ...] = (
 )
 
 
+#: Video inputs (issue #27): an input is an image or a video (``data.video``), a processed video
+#: keeps its ``video_info`` (JSON, the proto's VideoInfo); an annotation a writer made on one
+#: sampled frame keeps that frame's index and time (ms); an app keeps its ``sample_ms`` (0: the
+#: platform's default, 1,000). ADD COLUMN with a constant default rewrites no row.
+_V10: tuple[str, ...] = (
+    "ALTER TABLE apps ADD COLUMN sample_ms INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE inputs ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
+    "ALTER TABLE inputs ADD COLUMN video_info TEXT",
+    "ALTER TABLE annotations ADD COLUMN frame_index INTEGER",
+    "ALTER TABLE annotations ADD COLUMN frame_time INTEGER",
+)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "apps, inputs, concepts, annotations, ingest queue", _V1),
     Migration(2, "models, model versions, workflows, embeddings", _V2),
@@ -365,6 +378,7 @@ MIGRATIONS: list[Migration] = [
         _V8,
     ),
     Migration(9, "inputs-add jobs: the inputs a PostInputs with inputs_add_job_id added", _V9),
+    Migration(10, "video inputs, frame-level annotations and the apps' sample_ms", _V10),
 ]
 
 

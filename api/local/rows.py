@@ -23,6 +23,8 @@ class AppRow:
     default_workflow_id: str
     created_at: float
     modified_at: float
+    #: Milliseconds between sampled video frames; 0: the platform's default (1,000).
+    sample_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -32,6 +34,7 @@ class AppPatch:
     description: str | None = None
     #: None: untouched; "" (or action remove): cleared.
     default_workflow_id: str | None = None
+    sample_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +56,10 @@ class InputRow:
     workflow_status_description: str
     created_at: float
     modified_at: float
+    #: "image" or "video".
+    kind: str = "image"
+    #: A processed video's properties (the proto's VideoInfo fields).
+    video_info: dict[str, Any] | None = None
     concepts: list[ConceptValue] = field(default_factory=list)
 
 
@@ -60,6 +67,7 @@ class InputRow:
 class NewInput:
     id: str
     source_url: str = ""
+    kind: str = "image"
     blob_sha: str | None = None
     #: The bytes behind ``blob_sha``, kept so the store can rewrite a blob collected meanwhile.
     blob: bytes | None = None
@@ -113,6 +121,8 @@ class AnnotationRow:
     input_level: bool
     created_at: float
     modified_at: float
+    #: The sampled video frame it labels: (index, time in ms); None for the whole input.
+    frame: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +137,7 @@ class NewAnnotation:
     workflow_version_id: str = ""
     status_code: int = 24150
     status_description: str = ""
+    frame: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -164,6 +175,9 @@ class Job:
     input_id: str
     blob_sha: str | None
     source_url: str
+    kind: str = "image"
+    #: The app's sample_ms (0: the default), for a video.
+    sample_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +198,8 @@ class WorkflowWrite:
     user_id: str
     model_version_id: str
     annotation_info: dict[str, Any] | None = None
+    #: The sampled video frame the annotation labels: (index, time in ms).
+    frame: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -206,6 +222,8 @@ class JobResult:
     annotations: list[WorkflowWrite] = field(default_factory=list)
     #: The default workflow's outcome (code, description); None when no default ran.
     workflow_status: tuple[int, str] | None = None
+    #: A processed video's properties.
+    video_info: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

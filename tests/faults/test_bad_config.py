@@ -34,6 +34,13 @@ CASES = [
     Bad("type", '[ui]\nimage_preview = true\nper_page = "fifty"\n', 3, "ui.per_page", "integer"),
     Bad("range", "[upload]\n\nbatch_size = 500\n", 3, "upload.batch_size", "1-128"),
     Bad(
+        "image-protocol",
+        '[ui]\nimage_protocol = "iterm"\n',
+        2,
+        "ui.image_protocol",
+        "auto, tgp, sixel, halfblock",
+    ),
+    Bad(
         "backend",
         '[profiles.cloud]\nbackend = "s3"\n',
         2,

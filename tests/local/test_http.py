@@ -48,8 +48,12 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
         ),
         (b'{"inputs": [{"id": "a", "data": {"image": {}}}]}', "inputs[0].data.image"),
         (
-            b'{"inputs": [{"id": "a", "data": {"video": {"url": "http://x"}}}]}',
-            "inputs[0].data.video",
+            b'{"inputs": [{"id": "a", "data": {"audio": {"url": "http://x"}}}]}',
+            "inputs[0].data.audio",
+        ),
+        (
+            b'{"inputs": [{"id": "a", "data": {"video": {"base64": "!!!"}}}]}',
+            "inputs[0].data.video.base64",
         ),
         (b'{"inputs": [{"id": "a/b", "data": {"image": {"url": "http://x"}}}]}', "inputs[0].id"),
         (

@@ -45,6 +45,15 @@ def test_every_key_is_documented_in_the_example() -> None:
         assert f"{key} =" in text or f"`{key} =" in text, key
 
 
+def test_old_files_without_image_protocol_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[ui]\nimage_preview = false\n")
+    ui = load_config(path).ui
+    assert (ui.image_preview, ui.image_protocol) == (False, "auto")
+    path.write_text("[ui]\nimage_protocol = 'halfblock'\n")
+    assert load_config(path).ui.image_protocol == "halfblock"
+
+
 def test_env_var_overrides_the_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLARIFAI_TUI_CONFIG", str(tmp_path / "elsewhere.toml"))
     assert default_config_path() == tmp_path / "elsewhere.toml"
@@ -70,6 +79,13 @@ def test_round_trip(tmp_path: Path) -> None:
         ("[ui]\nimage_preview = 1\n", 2, "ui.image_preview", "must be true or false"),
         ("[ui]\n\nper_page = 0\n", 3, "ui.per_page", "between 1 and 1000"),
         ("[ui]\nstart_area = 'nowhere'\n", 2, "ui.start_area", "must be one of"),
+        (
+            "[ui]\nimage_protocol = 'kitty'\n",
+            2,
+            "ui.image_protocol",
+            "must be one of auto, tgp, sixel, halfblock, not 'kitty'",
+        ),
+        ("[ui]\nimage_protocol = true\n", 2, "ui.image_protocol", "must be a string"),
         ("colour = 'blue'\n", 1, "colour", "unknown key"),
         ("[ui]\ncolour = 'blue'\n", 2, "ui.colour", "unknown key"),
         ("[upload]\nbatch_size = 500\n", 2, "upload.batch_size", "1-128"),

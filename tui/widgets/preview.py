@@ -1,4 +1,9 @@
-"""Half-block image preview: works over SSH, in an 80x24 terminal, with no graphics protocol.
+"""Image preview: real images where the terminal can show them, half-block characters elsewhere.
+
+Where the terminal announced Sixel or the Kitty graphics protocol at start (see
+`tui.widgets.graphics`), the decoded image is handed to a textual-image widget. Everywhere
+else (plain SSH terminals, tmux, NO_COLOR, `ui.image_protocol = "halfblock"`, tests) it is
+drawn with half blocks, which works over SSH, in an 80x24 terminal, with no graphics protocol.
 
 Each terminal cell shows two pixels stacked: the character "▀" with the upper pixel as its
 foreground colour and the lower pixel as its background colour (truecolor). A cell is about
@@ -22,6 +27,8 @@ from textual.geometry import Size
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from tui.widgets import graphics
+
 if TYPE_CHECKING:
     from PIL import Image
     from rich.console import RenderableType
@@ -34,6 +41,8 @@ PIXEL_ART_MAX: Final = 64
 """Images at most this many pixels on their long side are upscaled with NEAREST."""
 KEEP_MAX: Final = 512
 """Decoded images are kept at most this large (long side) for re-rendering on resize."""
+GRAPHICS_KEEP_MAX: Final = 1600
+"""The same for a graphics protocol, which shows real pixels (a 200-column pane is ~1600)."""
 
 Pixel = tuple[int, int, int]
 
@@ -139,7 +148,7 @@ def half_block_lines(image: Image.Image, width: int, height: int) -> list[Text]:
     return lines
 
 
-def decode_image(data: bytes) -> tuple[Image.Image | None, str | None]:
+def decode_image(data: bytes, *, keep_max: int = KEEP_MAX) -> tuple[Image.Image | None, str | None]:
     """Decode `data` into a small RGB image, or return a one-line reason it cannot be shown."""
     from PIL import Image, UnidentifiedImageError
 
@@ -159,8 +168,8 @@ def decode_image(data: bytes) -> tuple[Image.Image | None, str | None]:
     kind = image.format or "image"
     try:
         image.load()
-        if max(image.size) > KEEP_MAX:
-            image.thumbnail((KEEP_MAX, KEEP_MAX))
+        if max(image.size) > keep_max:
+            image.thumbnail((keep_max, keep_max))
         return to_rgb(image), None
     except Image.DecompressionBombError as exc:
         return None, f"cannot preview: image too large ({exc})"
@@ -175,13 +184,27 @@ class _Rendered:
     image: Image.Image | None
     message: str | None
     lines: list[Text]
+    widget_class: type[Widget] | None = None
+    """textual-image's widget to show `image` with (None: `lines` are the picture)."""
+
+
+def fit_cells(src: tuple[int, int], box: Size, cell: tuple[int, int]) -> tuple[int, int]:
+    """Cells (width, height) that show an image of `src` pixels inside `box`, keeping its
+    aspect ratio on a terminal whose cells are `cell` pixels (width, height)."""
+    src_w, src_h = max(1, src[0]), max(1, src[1])
+    scale = min(box.width * cell[0] / src_w, box.height * cell[1] / src_h)
+    width = max(1, min(box.width, round(src_w * scale / cell[0])))
+    height = max(1, min(box.height, round(src_h * scale / cell[1])))
+    return width, height
 
 
 class ImagePreview(Widget):
-    """A pane that shows an image with half-block characters, sized to the pane.
+    """A pane that shows an image, sized to the pane: with Sixel or the Kitty graphics
+    protocol where the terminal announced one at start, else with half-block characters.
 
     `set_image(bytes)` decodes in a thread worker; the pane re-renders when it is resized.
-    A file that is not an image, or is truncated, shows a one-line message instead.
+    A file that is not an image, or is truncated, shows a one-line message instead, and
+    `ui.image_preview = false` shows "preview off" without decoding anything.
     """
 
     DEFAULT_CSS = """
@@ -208,6 +231,8 @@ class ImagePreview(Widget):
         self._message: str | None = None if data is not None else "no image"
         self._lines: list[Text] = []
         self._token = 0
+        self._picture: Widget | None = None
+        self._renderer: graphics.Renderer = "halfblock"
 
     @property
     def message(self) -> str | None:
@@ -221,8 +246,23 @@ class ImagePreview(Widget):
 
     @property
     def lines(self) -> list[Text]:
-        """The half-block lines currently shown (empty when a message is shown)."""
+        """The half-block lines currently shown (empty when a message or a picture is shown)."""
         return list(self._lines)
+
+    @property
+    def renderer(self) -> graphics.Renderer:
+        """How the current image is drawn: "halfblock", or "tgp"/"sixel" via textual-image."""
+        return self._renderer
+
+    def _graphics(self) -> graphics.Graphics:
+        """The start-up decision, except half-block when headless (tests)."""
+        if self.app.is_headless:
+            return graphics.Graphics()
+        return graphics.current()
+
+    def _preview_off(self) -> bool:
+        ui = getattr(getattr(self.app, "config", None), "ui", None)
+        return getattr(ui, "image_preview", True) is False
 
     def set_image(self, data: bytes | None, *, label: str = "") -> None:
         """Show `data` (encoded image bytes, any format Pillow reads), or "no image" for None."""
@@ -233,6 +273,7 @@ class ImagePreview(Widget):
         self._lines = []
         self._message = "no image" if data is None else None
         self._token += 1
+        self._show_picture(None)
         self._start()
         self.refresh()
 
@@ -246,12 +287,21 @@ class ImagePreview(Widget):
             return
         if self._data is None:
             return
+        if self._preview_off():
+            self._message = "preview off (ui.image_preview = false)"
+            return
         self._token += 1
         token, data, image, decoded = self._token, self._data, self._image, self._decoded
+        chosen = self._graphics()
 
         def work() -> _Rendered:
-            img, message = (image, None) if decoded else decode_image(data)
-            lines = half_block_lines(img, size.width, size.height) if img is not None else []
+            # The first graphics preview imports textual-image here, off the event loop.
+            widget_class = graphics.image_widget(chosen)
+            keep = KEEP_MAX if widget_class is None else GRAPHICS_KEEP_MAX
+            img, message = (image, None) if decoded else decode_image(data, keep_max=keep)
+            if img is None or widget_class is not None:
+                return _Rendered(token, size, img, message, [], widget_class)
+            lines = half_block_lines(img, size.width, size.height)
             return _Rendered(token, size, img, message, lines)
 
         self.run_worker(
@@ -276,11 +326,35 @@ class ImagePreview(Widget):
                 return
             self._image, self._decoded = result.image, True
             self._message, self._lines = result.message, result.lines
+            self._show_picture(result)
             self.refresh()
         elif event.state == WorkerState.ERROR:
             self._message = f"cannot preview: {worker.error}"
             self._lines = []
+            self._show_picture(None)
             self.refresh()
+
+    def _show_picture(self, result: _Rendered | None) -> None:
+        """Show `result`'s image in a textual-image widget, or hide that widget."""
+        if result is None or result.widget_class is None or result.image is None:
+            self._renderer = "halfblock"
+            if self._picture is not None:
+                self._picture.display = False
+            return
+        if self._picture is None or not isinstance(self._picture, result.widget_class):
+            if self._picture is not None:
+                self._picture.remove()
+            self._picture = result.widget_class(classes="picture")
+            self.mount(self._picture)
+        self._renderer = self._graphics().renderer
+        box = result.size
+        width, height = fit_cells(result.image.size, box, self._graphics().cell)
+        picture = self._picture
+        picture.styles.width = width
+        picture.styles.height = height
+        picture.styles.offset = ((box.width - width) // 2, (box.height - height) // 2)
+        picture.display = True
+        picture.image = result.image  # type: ignore[attr-defined]
 
     def render(self) -> RenderableType:
         width = self.content_size.width

@@ -19,7 +19,7 @@ from api.local.rows import AnnotationFilter, AnnotationPatch, NewAnnotation
 from api.local.status import ANNOTATION_STATUSES, ANNOTATION_SUCCESS, code_name, invalid, not_found
 from api.local.store import new_id
 
-_DATA_FIELDS = {"concepts", "metadata"}
+_DATA_FIELDS = {"concepts", "metadata", "frames"}
 _ANNOTATION_FIELDS = {"id", "input_id", "data", "status", "annotation_info", "user_id"}
 
 
@@ -61,12 +61,14 @@ async def post_annotations(call: Call) -> dict[str, Any]:
         valid_id(ident, item.field("id"))
         data = item.get_obj("data")
         parse.only_fields(data, _DATA_FIELDS, "annotation data")
+        frame, labels = parse.frame(data)
         new.append(
             NewAnnotation(
                 id=ident,
                 input_id=input_id,
                 user_id=call.user_id,
-                concepts=parse.concepts(data),
+                frame=frame,
+                concepts=parse.concepts(labels),
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
                 status_code=annotation_status(item) or ANNOTATION_SUCCESS,
@@ -134,11 +136,13 @@ async def patch_annotations(call: Call) -> dict[str, Any]:
             raise invalid(item.field("id"), "required (the annotation to patch)")
         data = item.get_obj("data")
         parse.only_fields(data, _DATA_FIELDS, "annotation data")
+        # A frame-level annotation's concepts come inside its frame (the frame stays its own).
+        _, labels = parse.frame(data)
         patches.append(
             AnnotationPatch(
                 id=ident,
                 input_id=item.get_str("input_id"),
-                concepts=parse.concepts(data) if data.raw("concepts") is not None else None,
+                concepts=parse.concepts(labels) if labels.raw("concepts") is not None else None,
                 metadata=data.get_struct("metadata"),
                 annotation_info=item.get_struct("annotation_info"),
                 status_code=annotation_status(item),

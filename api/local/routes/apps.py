@@ -18,6 +18,7 @@ from api.local.public import (
 from api.local.routes import parse
 from api.local.rows import AppPatch
 from api.local.status import invalid
+from api.models import SAMPLE_MS_RANGE
 
 
 def _base_workflow(where: str, workflow_id: str) -> str:
@@ -58,6 +59,24 @@ def _default_workflow(app: Obj, creating: bool) -> str | None:
     return workflow_id
 
 
+def _sample_ms(app: Obj) -> int | None:
+    """``sample_ms``: milliseconds between the sampled frames of the app's videos (the
+    platform takes 100 to 60,000; 0 or absent leaves it as it is)."""
+    if not app.has("sample_ms"):
+        return None
+    value = app.get_int("sample_ms")
+    if value == 0:
+        return None
+    low, high = SAMPLE_MS_RANGE
+    if not low <= value <= high:
+        raise invalid(
+            app.field("sample_ms"),
+            f"{value} is out of range: sample_ms is {low} to {high} milliseconds between "
+            "sampled video frames (1000: one frame a second)",
+        )
+    return value
+
+
 def _patches(items: list[Any], field: str, *, creating: bool = False) -> list[AppPatch]:
     out: list[AppPatch] = []
     for app in items:
@@ -76,6 +95,7 @@ def _patches(items: list[Any], field: str, *, creating: bool = False) -> list[Ap
                 if app.has("description")
                 else None,
                 default_workflow_id=default,
+                sample_ms=_sample_ms(app),
             )
         )
     ids = [p.id for p in out]

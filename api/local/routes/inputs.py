@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.local.convert import counts_json, input_json
 from api.local.http import Call, RouteSpec, batch, valid_id
-from api.local.imaging import ImageRejected, check_size
+from api.local.imaging import ImageRejected, check_size, check_video_size
 from api.local.jsonio import Obj, paging, timestamp
 from api.local.routes import parse
 from api.local.rows import AddJobRow, InputPatch, NewInput
@@ -23,8 +23,20 @@ from api.local.status import (
     status_json,
 )
 from api.local.store import new_id
+from api.video import VIDEOS_PER_REQUEST
+from api.video import sniff as sniff_video
 
-_DATA_FIELDS = {"image", "concepts", "metadata"}
+_VIDEO_MEDIA = {
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "3gp": "video/3gpp",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "wmv": "video/x-ms-wmv",
+}
+
+_DATA_FIELDS = {"image", "video", "concepts", "metadata"}
 _IMAGE_FIELDS = {"url", "base64", "allow_duplicate_url"}
 
 
@@ -33,26 +45,50 @@ def _new_input(call: Call, item: Obj) -> NewInput:
     valid_id(ident, item.field("id"))
     data = item.get_obj("data")
     parse.only_fields(data, _DATA_FIELDS, "input data")
-    image = data.get_obj("image")
-    parse.only_fields(image, _IMAGE_FIELDS, "data.image")
-    url = image.get_str("url").strip()
-    blob = image.get_bytes("base64")
+    kind = parse.media_kind(data)
+    media = data.get_obj(kind)
+    parse.only_fields(media, _IMAGE_FIELDS, f"data.{kind}")
+    url = media.get_str("url").strip()
+    blob = media.get_bytes("base64")
     if url and blob is not None:
-        raise invalid(image.field("url"), "send either url or base64, not both")
+        raise invalid(media.field("url"), "send either url or base64, not both")
     if not url and blob is None:
-        raise invalid(image.field("base64"), "an image is required: set data.image.url or base64")
+        raise invalid(
+            media.field("base64"),
+            f"{'a video' if kind == 'video' else 'an image'} is required: set data.{kind}.url "
+            "or base64",
+        )
     metadata = data.get_struct("metadata") or {}
     new = NewInput(
-        id=ident, source_url=url, blob=blob, metadata=metadata, concepts=parse.concepts(data)
+        id=ident,
+        source_url=url,
+        blob=blob,
+        metadata=metadata,
+        concepts=parse.concepts(data),
+        kind=kind,
     )
     if blob is not None:
         try:
-            check_size(len(blob), call.backend.ingest.limits)
+            if kind == "video":
+                check_video_size(len(blob), call.backend.ingest.limits.max_video_bytes)
+            else:
+                check_size(len(blob), call.backend.ingest.limits)
         except ImageRejected as exc:
             new.blob = None
             new.status_code = INPUT_FAILED
             new.status_description = exc.description
     return new
+
+
+def _check_videos(items: list[NewInput], where: str) -> None:
+    """As on the platform: one video a request ("Each request can include only 1 video input")."""
+    videos = sum(1 for item in items if item.kind == "video")
+    if videos > VIDEOS_PER_REQUEST:
+        raise invalid(
+            where,
+            f"{videos} video inputs in one request; the platform takes {VIDEOS_PER_REQUEST} "
+            "video a PostInputs request: send each video in its own request",
+        )
 
 
 async def post_inputs(call: Call) -> dict[str, Any]:
@@ -61,6 +97,7 @@ async def post_inputs(call: Call) -> dict[str, Any]:
     items = body.get_objs("inputs")
     batch(items, body.field("inputs"))
     new = [_new_input(call, item) for item in items]
+    _check_videos(new, body.field("inputs"))
     add_job_id = body.get_str("inputs_add_job_id")
     if add_job_id:
         valid_id(add_job_id, body.field("inputs_add_job_id"))
@@ -178,6 +215,9 @@ _MEDIA = {
 
 
 def _sniff(head: bytes) -> str:
+    video = sniff_video(head)
+    if video is not None:
+        return _VIDEO_MEDIA[video]
     if head.startswith(b"\xff\xd8"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG"):

@@ -12,6 +12,8 @@ a configuration sent to it is refused (21202) with the call to use instead, rath
 dropped. A configuration is checked per type with errors naming the field (21202
 MODEL_INVALID_ARGUMENT). The ``output_info`` a PostModels may still carry (deprecated) is the
 default of its versions'.
+
+The configuration's parsing and its check per type are in :mod:`api.local.routes.model_config`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from api.local.jsonio import Obj, paging, timestamp
 from api.local.modelstore import MODEL_QUEUED, MODEL_TRAINED, model_missing, version_missing
 from api.local.nodes.common import ConfigError
 from api.local.nodes.types import (
-    ANNOTATION_WRITER,
-    CONCEPT_THRESHOLDER,
     EMBEDDING_CLASSIFIER,
     VISUAL_EMBEDDER,
     UnknownModelType,
@@ -38,110 +38,18 @@ from api.local.nodes.types import (
     normalise_type_id,
 )
 from api.local.public import PUBLIC_APP, PUBLIC_USER
-from api.local.routes import parse
-from api.local.routes.sources import load_sources
-from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
-from api.local.status import (
-    FAILURE,
-    MIXED_STATUS,
-    SUCCESS,
-    ApiFailure,
-    invalid,
-    status_json,
+from api.local.routes.model_config import (
+    MODEL_INVALID_ARGUMENT,
+    MODEL_TYPE_DOES_NOT_EXIST,
+    check_config,
+    concept_values,
+    parse_output_info,
+    parse_type_id,
 )
+from api.local.routes.sources import load_sources, predict_frames
+from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
+from api.local.status import FAILURE, MIXED_STATUS, SUCCESS, ApiFailure, invalid, status_json
 from api.local.store import new_id
-
-MODEL_INVALID_ARGUMENT: Final = 21202
-MODEL_TYPE_DOES_NOT_EXIST: Final = 21200
-_OUTPUT_INFO_FIELDS: Final = {"data", "params", "output_config", "message"}
-
-
-# -- parsing ------------------------------------------------------------------------------------
-
-
-def _type_id(value: str, field: str) -> str:
-    if not value:
-        raise invalid(field, "required: one of " + ", ".join(t["id"] for t in list_model_types()))
-    try:
-        return normalise_type_id(value)
-    except UnknownModelType as exc:
-        raise ApiFailure(MODEL_INVALID_ARGUMENT, f"{field}: {exc}") from None
-
-
-def _concepts(data: Obj) -> list[dict[str, Any]]:
-    """``output_info.data.concepts``: ``{id, name, value}``; a missing value is 0 (proto3 JSON
-    omits zeros, so a threshold of 0 arrives without ``value``)."""
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for item in data.get_objs("concepts"):
-        ident = item.get_str("id") or item.get_str("name")
-        if not ident:
-            raise invalid(item.field("id"), "required (the concept id)")
-        valid_id(ident, item.field("id"))
-        if ident in seen:
-            raise invalid(data.field("concepts"), f"concept '{ident}' appears twice")
-        seen.add(ident)
-        out.append(
-            {
-                "id": ident,
-                "name": text_field(item, "name") or ident,
-                "value": item.get_float("value"),
-            }
-        )
-    return out
-
-
-def _output_info(obj: Obj) -> dict[str, Any]:
-    """The parts of ``output_info`` present in the request, normalised."""
-    parse.only_fields(obj, _OUTPUT_INFO_FIELDS, "output_info")
-    info: dict[str, Any] = {}
-    if obj.has("data"):
-        data = obj.get_obj("data")
-        parse.only_fields(data, {"concepts"}, "output_info.data")
-        info["data"] = {"concepts": _concepts(data)}
-    if obj.has("params"):
-        params = obj.get_struct("params")
-        info["params"] = dict(params or {})
-    if obj.has("output_config"):
-        config = obj.get_obj("output_config")
-        if config.has("concepts_mutually_exclusive"):
-            info["output_config"] = {
-                "concepts_mutually_exclusive": config.get_bool("concepts_mutually_exclusive")
-            }
-    return info
-
-
-def check_config(type_id: str, info: dict[str, Any], user_id: str) -> None:
-    """Refuse an ``output_info`` its type cannot run with (21202, naming the field)."""
-    from api.local.nodes.thresholder import parse_thresholder
-    from api.local.nodes.writer import parse_writer
-
-    try:
-        if type_id == CONCEPT_THRESHOLDER:
-            config = parse_thresholder(info)
-            if not config.thresholds:
-                raise ConfigError(
-                    "output_info.data.concepts",
-                    "a thresholder needs at least one concept with its threshold in value",
-                )
-        elif type_id == ANNOTATION_WRITER:
-            parse_writer(info, user_id)
-        elif type_id == VISUAL_EMBEDDER:
-            embedder_for(_probe(info))
-    except ConfigError as exc:
-        raise ApiFailure(MODEL_INVALID_ARGUMENT, str(exc)) from None
-
-
-def _probe(info: dict[str, Any]) -> ModelRow:
-    return ModelRow(0, 0, "", "", "", VISUAL_EMBEDDER, info, 0.0, 0.0)
-
-
-def _concept_values(info: dict[str, Any]) -> list[ConceptValue]:
-    return [
-        ConceptValue(c["id"], c.get("name", c["id"]))
-        for c in (info.get("data") or {}).get("concepts", [])
-    ]
-
 
 # -- model types --------------------------------------------------------------------------------
 
@@ -196,8 +104,8 @@ async def post_models(call: Call) -> dict[str, Any]:
     if not ident:
         raise invalid(item.field("id"), "required (the model id)")
     valid_id(ident, item.field("id"))
-    type_id = _type_id(item.get_str("model_type_id"), item.field("model_type_id"))
-    info = _output_info(item.get_obj("output_info"))
+    type_id = parse_type_id(item.get_str("model_type_id"), item.field("model_type_id"))
+    info = parse_output_info(item.get_obj("output_info"))
     if info.get("data") or info.get("params"):
         # Deprecated here but still read: the default of the model's versions' configuration.
         check_config(type_id, info, call.user_id)
@@ -212,7 +120,7 @@ async def post_models(call: Call) -> dict[str, Any]:
         call.backend.automation.models.create_model,
         app.pk,
         new,
-        _concept_values(info),
+        concept_values(info),
     )
     return {"model": model_json(row, app.id, call.owner_id)}
 
@@ -221,7 +129,7 @@ async def list_models(call: Call) -> dict[str, Any]:
     app = await call.app()
     limit, offset = paging(call.query)
     types = [
-        _type_id(t, "model_type_id") for t in call.query.get_list("model_type_id") if t.strip()
+        parse_type_id(t, "model_type_id") for t in call.query.get_list("model_type_id") if t.strip()
     ]
     rows = await call.db(call.backend.automation.models.list_models, app.pk, limit, offset, types)
     return {"models": [model_json(r, app.id, call.owner_id, with_config=False) for r in rows]}
@@ -270,7 +178,7 @@ async def patch_models(call: Call) -> dict[str, Any]:
             raise invalid(item.field("id"), "required (the model to patch)")
         if ident in patches:
             raise invalid(body.field("models"), f"model '{ident}' appears twice")
-        info = _output_info(item.get_obj("output_info"))
+        info = parse_output_info(item.get_obj("output_info"))
         sent = [k for k in _VERSION_FIELDS if k in info]
         if sent:
             raise ApiFailure(
@@ -285,7 +193,10 @@ async def patch_models(call: Call) -> dict[str, Any]:
     def change(current: ModelRow) -> tuple[ModelRow, list[ConceptValue]]:
         item = patches[current.id]
         sent_type = item.get_str("model_type_id")
-        if sent_type and _type_id(sent_type, item.field("model_type_id")) != current.model_type_id:
+        if (
+            sent_type
+            and parse_type_id(sent_type, item.field("model_type_id")) != current.model_type_id
+        ):
             raise invalid(
                 item.field("model_type_id"),
                 f"model '{current.id}' is a {current.model_type_id}; a model's type cannot "
@@ -319,7 +230,7 @@ def _version_info(model: ModelRow, sent: Obj) -> dict[str, Any]:
     each part the version sends (``data.concepts``, ``params``, ``output_config``) in its
     place."""
     info = {k: v for k, v in model.output_info.items() if k in ("data", "params", "output_config")}
-    info.update(_output_info(sent))
+    info.update(parse_output_info(sent))
     info.pop("message", None)
     return {k: v for k, v in info.items() if v not in ({}, None)}
 
@@ -359,7 +270,7 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
             output_info=info,
             status_code=MODEL_TRAINED,
             status_description="Model is ready: it needs no training",
-            concepts=_concept_values(info),
+            concepts=concept_values(info),
         )
         return {"model": model_json(updated, app.id, call.owner_id)}
     # The docs and the SDK train on the version's own concepts
@@ -380,7 +291,7 @@ async def post_model_versions(call: Call) -> dict[str, Any]:
         train_params=version.get_obj("train_info").get_struct("params"),
         output_info=info,
         status_code=MODEL_QUEUED,
-        concepts=_concept_values(info),
+        concepts=concept_values(info),
     )
     call.backend.automation.wake()
     return {"model": model_json(updated, app.id, call.owner_id)}
@@ -429,6 +340,9 @@ def _predict_sync(
     for source in sources:
         if source.error:
             outputs.append({"status": status_json(source.error_code, source.error), "data": {}})
+            continue
+        if source.frames is not None:
+            outputs.append(predict_frames(source, embedder, classifier))
             continue
         vector = source.embeddings.get(embedder.id)
         try:

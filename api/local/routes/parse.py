@@ -34,3 +34,38 @@ def only_fields(obj: Obj, allowed: set[str], what: str) -> None:
             f"not supported by the embedded backend "
             f"({what} supports: {', '.join(sorted(allowed))})",
         )
+
+
+def media_kind(data: Obj) -> str:
+    """Which of ``data.image`` and ``data.video`` an input has ("image" when neither)."""
+    has_image = data.raw("image") not in (None, {})
+    has_video = data.raw("video") not in (None, {})
+    if has_image and has_video:
+        raise invalid(data.field("video"), "an input is an image or a video, not both")
+    return "video" if has_video else "image"
+
+
+def frame(data: Obj) -> tuple[tuple[int, int] | None, Obj]:
+    """A frame-level annotation's ``data.frames`` (one frame: its index and time in ms, and
+    that frame's data), or (None, ``data``) for an annotation of the whole input."""
+    frames = data.get_objs("frames")
+    if not frames:
+        return None, data
+    if len(frames) > 1:
+        raise invalid(
+            data.field("frames"),
+            f"{len(frames)} frames in one annotation; the embedded backend keeps one frame an "
+            "annotation: send one annotation per frame",
+        )
+    if data.raw("concepts") not in (None, []):
+        raise invalid(
+            data.field("concepts"),
+            "a frame-level annotation keeps its concepts in data.frames[0].data.concepts",
+        )
+    info = frames[0].get_obj("frame_info")
+    index, time_ms = info.get_int("index"), info.get_int("time")
+    if index < 0 or time_ms < 0:
+        raise invalid(info.field("time"), "frame index and time must not be negative")
+    inner = frames[0].get_obj("data")
+    only_fields(inner, {"concepts"}, "a frame's data")
+    return (index, time_ms), inner

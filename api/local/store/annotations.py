@@ -32,7 +32,7 @@ from api.local.store.inputs import InputStore
 _ANNOTATION_COLUMNS = (
     "a.pk, a.app_pk, a.input_pk, i.id, a.id, a.user_id, a.model_version_id, "
     "a.workflow_version_id, a.metadata, a.annotation_info, a.status_code, a.status_description, "
-    "a.input_level, a.created_at, a.modified_at"
+    "a.input_level, a.created_at, a.modified_at, a.frame_index, a.frame_time"
 )
 
 
@@ -45,7 +45,9 @@ class AnnotationStore(InputStore):
         values[8] = _json_or_none(values[8])
         values[9] = _json_or_none(values[9])
         values[12] = bool(values[12])  # input_level
+        index, time_ms = values.pop(15), values.pop(15)
         values.insert(10, [])  # concepts
+        values.append(None if index is None else (int(index), int(time_ms or 0)))  # frame
         return AnnotationRow(*values)
 
     def _attach_annotation_concepts(
@@ -116,8 +118,8 @@ class AnnotationStore(InputStore):
                 cur = conn.execute(
                     "INSERT INTO annotations (app_pk, input_pk, id, user_id, model_version_id, "
                     "workflow_version_id, metadata, annotation_info, status_code, "
-                    "status_description, created_at, modified_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "status_description, created_at, modified_at, frame_index, frame_time) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         app_pk,
                         inputs[item.input_id],
@@ -131,6 +133,8 @@ class AnnotationStore(InputStore):
                         item.status_description,
                         now,
                         now,
+                        item.frame[0] if item.frame else None,
+                        item.frame[1] if item.frame else None,
                     ),
                 )
                 annotation_pk = int(cur.lastrowid or 0)

@@ -12,7 +12,9 @@ from api.local.sql import _chunks, _marks
 from api.local.status import CONCEPTS_INVALID_REQUEST, CONN_INVALID_REQUEST, ApiFailure, not_found
 from api.local.store.core import StoreCore
 
-_APP_COLUMNS = "pk, id, user_id, name, description, default_workflow_id, created_at, modified_at"
+_APP_COLUMNS = (
+    "pk, id, user_id, name, description, default_workflow_id, created_at, modified_at, sample_ms"
+)
 
 
 class AppStore(StoreCore):
@@ -36,7 +38,7 @@ class AppStore(StoreCore):
                     )
                 conn.execute(
                     "INSERT INTO apps (user_id, id, name, description, default_workflow_id, "
-                    "created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, modified_at, sample_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         user_id,
                         app.id,
@@ -45,6 +47,7 @@ class AppStore(StoreCore):
                         app.default_workflow_id or "",
                         now,
                         now,
+                        app.sample_ms or 0,
                     ),
                 )
             ids = [a.id for a in apps]
@@ -95,6 +98,8 @@ class AppStore(StoreCore):
                         app.default_workflow_id = "clarifai/main/Universal"
                     if patch.description is not None:
                         app.description = ""
+                    if patch.sample_ms is not None:
+                        app.sample_ms = 0
                 else:
                     if patch.name:
                         app.name = patch.name
@@ -102,11 +107,20 @@ class AppStore(StoreCore):
                         app.description = patch.description
                     if patch.default_workflow_id is not None:
                         app.default_workflow_id = patch.default_workflow_id
+                    if patch.sample_ms is not None:
+                        app.sample_ms = patch.sample_ms
                 app.modified_at = now
                 conn.execute(
                     "UPDATE apps SET name = ?, description = ?, default_workflow_id = ?, "
-                    "modified_at = ? WHERE pk = ?",
-                    (app.name, app.description, app.default_workflow_id, now, app.pk),
+                    "sample_ms = ?, modified_at = ? WHERE pk = ?",
+                    (
+                        app.name,
+                        app.description,
+                        app.default_workflow_id,
+                        app.sample_ms,
+                        now,
+                        app.pk,
+                    ),
                 )
                 out.append(app)
         return out

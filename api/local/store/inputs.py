@@ -41,7 +41,7 @@ from api.local.store.blobs import BlobStore
 _INPUT_COLUMNS = (
     "pk, app_pk, id, source_url, blob_sha, thumb_sha, width, height, format, color_mode, "
     "metadata, status_code, status_description, workflow_status_code, "
-    "workflow_status_description, created_at, modified_at"
+    "workflow_status_description, created_at, modified_at, kind, video_info"
 )
 
 
@@ -52,6 +52,7 @@ class InputStore(BlobStore, AppStore):
     def _input(row: Sequence[Any]) -> InputRow:
         values = list(row)
         values[10] = json.loads(values[10]) if values[10] else {}
+        values[18] = json.loads(values[18]) if values[18] else None
         return InputRow(*values)
 
     def _attach_input_concepts(self, conn: sqlite3.Connection, rows: list[InputRow]) -> None:
@@ -175,14 +176,15 @@ class InputStore(BlobStore, AppStore):
                     workflow_status_description="",
                     created_at=now,
                     modified_at=now,
+                    kind=item.kind,
                 )
                 for n, item in enumerate(accepted, start=1)
             ]
             job_pk = self._add_job_pk(conn, app_pk, add_job_id, now) if add_job_id else None
             conn.executemany(
                 "INSERT INTO inputs (pk, app_pk, id, source_url, blob_sha, metadata, status_code, "
-                "status_description, created_at, modified_at, add_job_pk) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status_description, created_at, modified_at, add_job_pk, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.pk,
@@ -196,6 +198,7 @@ class InputStore(BlobStore, AppStore):
                         now,
                         now,
                         job_pk,
+                        r.kind,
                     )
                     for r in rows
                 ],

@@ -24,7 +24,8 @@ class JobQueue(BlobStore, AppStore):
         rows = (
             self._conn()
             .execute(
-                "SELECT j.id, j.input_pk, i.app_pk, a.id, i.id, i.blob_sha, i.source_url "
+                "SELECT j.id, j.input_pk, i.app_pk, a.id, i.id, i.blob_sha, i.source_url, "
+                "i.kind, a.sample_ms "
                 "FROM ingest_jobs j JOIN inputs i ON i.pk = j.input_pk "
                 "JOIN apps a ON a.pk = i.app_pk "
                 f"WHERE j.id > ?{kind[urls]} ORDER BY j.id LIMIT ?",
@@ -56,7 +57,7 @@ class JobQueue(BlobStore, AppStore):
         now = time.time()
         with self.write() as conn:
             #: Rows to update, grouped by the optional columns they set (see below).
-            done: dict[tuple[bool, bool], list[tuple[Any, ...]]] = {}
+            done: dict[tuple[bool, bool, bool], list[tuple[Any, ...]]] = {}
             failed: list[tuple[Any, ...]] = []
             self._keep_blobs(
                 conn,
@@ -67,10 +68,16 @@ class JobQueue(BlobStore, AppStore):
                 if r.ok:
                     workflow_code, workflow_description = r.workflow_status or (None, None)
                     shas = tuple(sha for sha in (r.blob_sha, r.thumb_sha) if sha is not None)
-                    done.setdefault((r.blob_sha is not None, r.thumb_sha is not None), []).append(
+                    key = (
+                        r.blob_sha is not None,
+                        r.thumb_sha is not None,
+                        r.video_info is not None,
+                    )
+                    done.setdefault(key, []).append(
                         (
                             r.description,
                             *shas,
+                            *((_dump(r.video_info),) if r.video_info is not None else ()),
                             r.width,
                             r.height,
                             r.format,
@@ -87,9 +94,11 @@ class JobQueue(BlobStore, AppStore):
             # a thumbnail file): SQLite rewrites the index entries of every column an UPDATE
             # sets, changed or not, and these indexes' keys are random, so each input would
             # dirty a page of each (~10 KB more WAL an input, copied again at checkpoint).
-            for (sets_blob, sets_thumb), rows in done.items():
-                optional = ("blob_sha = ?, " if sets_blob else "") + (
-                    "thumb_sha = ?, " if sets_thumb else ""
+            for (sets_blob, sets_thumb, sets_video), rows in done.items():
+                optional = (
+                    ("blob_sha = ?, " if sets_blob else "")
+                    + ("thumb_sha = ?, " if sets_thumb else "")
+                    + ("video_info = ?, " if sets_video else "")
                 )
                 conn.executemany(
                     f"UPDATE inputs SET status_code = {INPUT_SUCCESS}, status_description = ?, "
@@ -136,8 +145,8 @@ class JobQueue(BlobStore, AppStore):
             for write in result.annotations:
                 cur = conn.execute(
                     "INSERT INTO annotations (app_pk, input_pk, id, user_id, model_version_id, "
-                    "annotation_info, status_code, created_at, modified_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "annotation_info, status_code, created_at, modified_at, frame_index, "
+                    "frame_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         app_pk,
                         result.input_pk,
@@ -148,6 +157,8 @@ class JobQueue(BlobStore, AppStore):
                         write.status_code,
                         now,
                         now,
+                        write.frame[0] if write.frame else None,
+                        write.frame[1] if write.frame else None,
                     ),
                 )
                 annotation_pk = int(cur.lastrowid or 0)

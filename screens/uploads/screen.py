@@ -1,52 +1,29 @@
-"""The Uploads area: upload image files, folders and URLs into the current app.
+"""The Uploads area's screen: the browser and the queue side by side, the engine run in a
+worker, and the keys (the area itself is described in `screens.uploads`).
 
-Left, a file browser (`space` marks files and folders, `a` adds the marked ones, or the
-highlighted one, to the queue; `r` toggles whether folders are read recursively); `u` pastes
-URLs, one a line; `c` sets concepts for the next batch. Right, the queue: one row per item
-with its state (queued, uploading, acknowledged, processing, done, failed with the reason),
-under it a progress bar with counts, rate and ETA. `p` pauses and resumes, `x` cancels.
-
-It runs the engine of `clarifai-tui upload` (`api.upload.Uploader`): input ids come from the
-content, and the engine's journal (under the profile's state dir) records every item, so
-nothing is sent twice. The queue itself (what was added and not yet settled) is kept in a
-small file beside the journal, written before anything is sent: quit in the middle, start
-again, and the unfinished batches resume by themselves. Server-side processing (30001 ->
-30000/30002) is followed until every item is settled.
-
-Cancel (`x`) stops the running batch and drops the rest of the queue; what the server has
-already accepted stays in the app (the journal knows it, so adding the same files again
-sends nothing twice).
+One module on purpose (issue #23): it is one class whose methods all share the queue, its
+rows and the running controller; what stands apart from that state (the pickers, what the
+rows and lines say, the saved queue) is beside it in this package.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.style import Style
-from rich.text import Text, TextType
+from rich.text import Text
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, DirectoryTree, ProgressBar, Static, TextArea
-from textual.widgets._directory_tree import DirEntry
-from textual.widgets._tree import TreeNode
+from textual.containers import Horizontal
+from textual.widgets import DataTable, ProgressBar, Static
 
 from api.concepts import parse_concepts
 from api.demo_setup import NEW_IMAGES_DIRNAME
 from api.upload import (
-    IMAGE_EXTENSIONS,
     ItemEvent,
-    ItemState,
     ProgressEvent,
     UploadController,
     Uploader,
@@ -56,9 +33,22 @@ from api.upload import (
     UploadSummary,
     collect_sources,
 )
+from screens.uploads.pickers import MarkingTree, UrlPasteScreen
+from screens.uploads.progress import (
+    EMPTY_QUEUE,
+    STATE_STYLES,
+    cancelled_detail,
+    counts_line,
+    detail_line,
+    finished_line,
+    item_row,
+    row_label,
+    settings_line,
+)
+from screens.uploads.saved_queue import Batch, load_queue, queue_path, save_queue
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.folders import FolderPrompt, load_recent, remember_folder
-from tui.widgets.forms import ConfirmScreen, PromptScreen, scoped_bindings
+from tui.widgets.forms import ConfirmScreen, PromptScreen
 from tui.widgets.quit import Pending
 from tui.widgets.tables import RowTable
 from tui.widgets.text import safe
@@ -66,201 +56,6 @@ from tui.widgets.text import safe
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
     from tui.config import Profile, UploadConfig
-
-QUEUE_VERSION = 1
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-# ---------------------------------------------------------------------------------------
-# The saved queue: the batches added and not yet settled, per app
-
-
-@dataclass
-class Batch:
-    sources: list[UploadSource]
-    concepts: tuple[str, ...] = ()
-
-
-def queue_path(state_dir: Path, client: ClarifaiClient) -> Path:
-    """Beside the engine's journal for the same server, user and app."""
-    scope = f"{client.base_url}\n{client.user_id}\n{client.app_id}"
-    digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
-    safe_app = "".join(c if c.isalnum() or c in "-_" else "_" for c in client.app_id or "")
-    return state_dir / "uploads" / f"{safe_app}-{digest}.tui-queue.json"
-
-
-def _source_json(source: UploadSource) -> dict[str, Any]:
-    return {
-        "kind": source.kind,
-        "label": source.label,
-        "path": str(source.path) if source.path else None,
-        "url": source.url,
-        "error": source.error,
-    }
-
-
-def _source_from(raw: dict[str, Any]) -> UploadSource:
-    kind, label = str(raw.get("kind", "")), str(raw.get("label", ""))
-    if kind == "file" and raw.get("path"):
-        try:
-            return UploadSource.for_file(Path(str(raw["path"])), label)
-        except OSError as exc:
-            return UploadSource(kind="error", label=label, error=exc.strerror or str(exc))
-    if kind == "url" and raw.get("url"):
-        return UploadSource.for_url(str(raw["url"]))
-    return UploadSource(kind="error", label=label, error=str(raw.get("error") or "unreadable"))
-
-
-def save_queue(path: Path, batches: Iterable[Batch]) -> None:
-    """Atomically (temp file + rename); an empty queue removes the file."""
-    items = [
-        {"concepts": list(b.concepts), "sources": [_source_json(s) for s in b.sources]}
-        for b in batches
-    ]
-    if not items:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        json.dump({"version": QUEUE_VERSION, "batches": items}, out)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
-
-
-def load_queue(path: Path) -> list[Batch]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    batches = []
-    for item in raw.get("batches", []) if isinstance(raw, dict) else []:
-        sources = [_source_from(s) for s in item.get("sources", []) if isinstance(s, dict)]
-        if sources:
-            batches.append(Batch(sources, tuple(str(c) for c in item.get("concepts", []))))
-    return batches
-
-
-# ---------------------------------------------------------------------------------------
-# Widgets
-
-
-class MarkingTree(DirectoryTree):
-    """A DirectoryTree of folders and image files where `space` marks entries (the key is
-    the Uploads area's `uploads.mark`, remappable; `enter` opens and closes folders)."""
-
-    MARK = "● "
-    BINDINGS: ClassVar = scoped_bindings("uploads", "uploads.mark")
-
-    class MarksChanged(Message):
-        """The set of marked paths changed."""
-
-    def __init__(self, path: str | Path, **kwargs: Any) -> None:
-        super().__init__(path, **kwargs)
-        self.marked: dict[Path, None] = {}
-
-    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return [
-            p
-            for p in paths
-            if not p.name.startswith(".")
-            and (self._safe_is_dir(p) or p.suffix.lower() in IMAGE_EXTENSIONS)
-        ]
-
-    def process_label(self, label: TextType) -> Text:
-        # The root's label is its whole path (children are bare names, never with a "/"):
-        # show the folder's name only, so the tree stays narrow.
-        if isinstance(label, str) and (os.sep in label or label == "."):
-            path = Path(label).resolve()
-            label = f"{path.name or path}/"
-        return super().process_label(label)
-
-    def render_label(self, node: TreeNode[DirEntry], base_style: Style, style: Style) -> Text:
-        text = super().render_label(node, base_style, style)
-        if node.data is not None and node.data.path in self.marked:
-            text = Text.assemble((self.MARK, "bold green"), text)
-        return text
-
-    def toggle_mark(self) -> Path | None:
-        node = self.cursor_node
-        if node is None or node.data is None:
-            return None
-        path = node.data.path
-        if path in self.marked:
-            del self.marked[path]
-        else:
-            self.marked[path] = None
-        node.refresh()
-        return path
-
-    def action_mark(self) -> None:
-        if self.toggle_mark() is not None:
-            self.action_cursor_down()
-        self.post_message(self.MarksChanged())
-
-    def clear_marks(self) -> None:
-        self.marked.clear()
-        self._invalidate()
-        self.refresh()
-
-
-class UrlPasteScreen(ModalScreen[list[str] | None]):
-    """Paste image URLs, one a line; ctrl+s or f2 adds them, esc cancels."""
-
-    DEFAULT_CSS = """
-    UrlPasteScreen { align: center middle; }
-    UrlPasteScreen > Vertical {
-        width: 76; max-width: 98%; height: 18; max-height: 95%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    UrlPasteScreen TextArea { height: 1fr; }
-    UrlPasteScreen .dialog-hint { color: $text-muted; }
-    """
-    BINDINGS: ClassVar = [
-        Binding("ctrl+s,f2", "add", "Add", id="uploads.urls_add"),
-        Binding("escape", "cancel", "Cancel", id="uploads.urls_cancel"),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("[b]Image URLs[/b], one a line (http/https)")
-            yield TextArea(id="urls")
-            yield Static("ctrl+s / f2: add to the queue    esc: cancel", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
-
-    def action_add(self) -> None:
-        text = self.query_one(TextArea).text
-        urls = [line.strip() for line in text.splitlines()]
-        self.dismiss([u for u in urls if u and not u.startswith("#")])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-# ---------------------------------------------------------------------------------------
-# The area
-
-
-STATE_STYLES: dict[str, str] = {
-    "queued": "dim",
-    "uploading": "cyan",
-    "acknowledged": "blue",
-    "processing": "yellow",
-    "done": "green",
-    "failed": "bold red",
-    "cancelled": "dim",
-}
 
 
 class UploadsScreen(AreaScreen):
@@ -406,15 +201,7 @@ class UploadsScreen(AreaScreen):
             text = "no app selected: ctrl+o picks or creates one (d there makes the demo app)"
         else:
             marked = len(self.query_one(MarkingTree).marked) if self.is_mounted else 0
-            parts = [
-                f"recursive {'on' if self.recursive else 'off'} (r)",
-                f"concepts: {', '.join(self.concepts) or '-'} (c)",
-            ]
-            if marked:
-                parts.append(f"{marked} marked")
-            if self._message:
-                parts.append(self._message)
-            text = " · ".join(parts)
+            text = settings_line(self.recursive, self.concepts, marked, self._message)
         self.query_one("#uploads-status", Static).update(Text(text, no_wrap=True))
 
     def _counts(self) -> None:
@@ -424,31 +211,14 @@ class UploadsScreen(AreaScreen):
         if p is None:
             # never total=None: the indeterminate bar animates forever
             bar.update(total=1, progress=0)
-            label.update("queue empty: space marks, a adds, u pastes URLs")
+            label.update(EMPTY_QUEUE)
             return
         bar.update(total=max(p.total, 1), progress=p.settled if p.total else 1)
-        parts = [f"{p.settled}/{p.total}"]
-        if p.failed:
-            parts.append(f"{p.failed} failed")
-        if p.already_present:
-            parts.append(f"{p.already_present} present")
-        if self.running:
-            if p.processing:
-                parts.append(f"{p.processing} processing")
-            parts.append(f"{p.rate:.1f}/s")
-            parts.append(f"ETA {duration(p.eta)}")
-        if self.controller is not None and self.controller.paused:
-            parts.append("PAUSED (p resumes)")
-        elif not self.running and self.batches:
-            parts.append("stopped (p resumes)")
-        label.update(Text(" · ".join(parts), no_wrap=True))
+        paused = self.controller is not None and self.controller.paused
+        line = counts_line(p, running=self.running, paused=paused, unfinished=bool(self.batches))
+        label.update(Text(line, no_wrap=True))
 
     # -- the queue table -------------------------------------------------------------------
-
-    def _row_label(self, source: UploadSource) -> str:
-        if source.kind == "file" and source.path is not None:
-            return source.path.name
-        return source.label
 
     def _add_rows(self, sources: Iterable[UploadSource]) -> None:
         table = self.query_one("#uploads-queue", DataTable)
@@ -462,7 +232,7 @@ class UploadsScreen(AreaScreen):
             self.states[key] = state
             self.reasons[key] = reason
             table.add_row(
-                Text(self._row_label(source), no_wrap=True, overflow="ellipsis"),
+                Text(row_label(source), no_wrap=True, overflow="ellipsis"),
                 Text(state, style=STATE_STYLES[state]),
                 Text(reason, no_wrap=True),
                 key=key,
@@ -487,11 +257,7 @@ class UploadsScreen(AreaScreen):
         if state is None:
             self.query_one("#uploads-detail", Static).update("")
             return
-        kind, _, rest = key.partition(":")
-        name = Path(rest.rsplit(":", 2)[0]).name if kind == "file" else rest
-        text = f"{name}: {state}"
-        if self.reasons.get(key):
-            text += f": {self.reasons[key]}"
+        text = detail_line(key, state, self.reasons.get(key, ""))
         self.query_one("#uploads-detail", Static).update(Text(text))
 
     def _set_row(self, key: str, state: str, detail: str) -> None:
@@ -513,26 +279,14 @@ class UploadsScreen(AreaScreen):
             self._counts()
             return
         assert isinstance(event, ItemEvent)
-        state = event.state.value
-        if event.state is ItemState.FAILED:
-            detail = event.reason or "failed"
-        elif event.state is ItemState.DONE:
-            if event.outcome == "already_present":
-                state = "done"
-                detail = "already in the app" + (f" ({event.reason})" if event.reason else "")
-            else:
-                detail = event.input_id
-        else:
-            detail = event.input_id
-        self._set_row(event.key, state, detail)
+        self._set_row(event.key, *item_row(event))
 
     def _cancel_rows(self, batches: Iterable[Batch]) -> None:
         for batch in batches:
             for source in batch.sources:
-                if self.states.get(source.key) in ("queued", "uploading"):
-                    self._set_row(source.key, "cancelled", "not sent")
-                elif self.states.get(source.key) in ("acknowledged", "processing"):
-                    self._set_row(source.key, "cancelled", "accepted; processing continues")
+                why = cancelled_detail(self.states.get(source.key))
+                if why is not None:
+                    self._set_row(source.key, "cancelled", why)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -612,11 +366,7 @@ class UploadsScreen(AreaScreen):
                     break
                 else:
                     self.batches.pop(0)
-                    self._message = (
-                        f"finished: {len(summary.uploaded)} new, "
-                        f"{len(summary.already_present)} already there, "
-                        f"{len(summary.failed)} failed"
-                    )
+                    self._message = finished_line(summary)
                 self._save()
         finally:
             self.running = False
