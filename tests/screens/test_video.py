@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from api.models import AnnotationStatus, FrameInfo
+from api.video import VideoRejected, frame_at
 from screens.explorer import ExplorerScreen
 from screens.input_detail import InputDetailScreen
 from tests.screens import video_fakes
@@ -232,7 +233,9 @@ async def test_a_video_that_cannot_be_decoded_says_why_instead_of_a_frame(
         await wait_until(
             pilot, lambda: preview.label.startswith("no preview: "), what="decode failure"
         )
-        assert "not a video this can read" in preview.label
+        with pytest.raises(VideoRejected) as caught:
+            frame_at(b"not a video at all", 0)
+        assert preview.label == f"no preview: {caught.value.description}"
         table = detail.query_one("#detail-annotations", DataTable)
         assert table.row_count == 4  # the frames are still listed
 
@@ -246,3 +249,36 @@ def test_cells_of_tall_rows_keep_their_lines_and_each_is_sanitised() -> None:
     assert safe_cell("clip\x1b\nvideo") == "clip\\x1b video"  # a one-line row: one line
     cell = safe_cell(Text("a\u202eb\n4.0 s", no_wrap=True), lines=True)
     assert isinstance(cell, Text) and cell.plain == "a\\u202eb\n4.0 s" and cell.no_wrap
+
+
+async def test_a_video_the_embedded_backend_processed(tmp_path: Path) -> None:
+    """No fakes: the embedded backend takes the video, samples it and serves it back."""
+    from api.models import NewInput
+    from tests.screens.test_explorer import backend_client
+
+    async with backend_client(tmp_path) as (backend, client):
+        await client.create_app(APP)
+        await client.post_inputs(
+            [
+                NewInput(
+                    data=video_fakes.video_bytes(),
+                    id="vid-1",
+                    video=True,
+                    metadata={"filename": "clip.mp4"},
+                )
+            ]
+        )
+        await backend.wait_idle()
+    app = make_tui(tmp_path, app_id=APP, area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_explorer(pilot)
+        table = screen.query_one("#explorer-table", DataTable)
+        assert cell(table, "vid-1", "id") == "clip.mp4\nvideo"
+        assert cell(table, "vid-1", "concepts").split("\n")[1] == "4.0 s · 4 frames"
+        detail = await open_video_detail(pilot)
+        preview = detail.query_one(ImagePreview)
+        await shows_frame(pilot, detail, "frame 1 of 4 at 0:00.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[0])
+        await pilot.press("right", "right")
+        await shows_frame(pilot, detail, "frame 3 of 4 at 0:02.0")
+        assert near(preview_colour(preview), video_fakes.COLOURS[2])

@@ -1,15 +1,16 @@
-"""Video inputs for screen tests, before the embedded backend takes videos (issue #27).
+"""Video inputs with frame annotations for screen tests (issue #27), written before the
+embedded backend took videos.
 
-The embedded backend on this branch stores any bytes and serves them back from the input's
-URL, but knows no ``data.video`` and no ``data.frames``. So a test stores a real small mp4 as
-an input whose metadata carries :data:`VIDEO_KEY` (the video_info the backend will report),
-and frame annotations whose ``annotation_info`` carries :data:`FRAME_KEY`; :func:`install`
-patches the wire parser to read those back as a video input and frame annotations, exactly
-the values a backend that processes videos returns. Everything else (listing, claims,
-patches) runs through the real client and backend.
+A test stores a real small mp4 as an input whose metadata carries :data:`VIDEO_KEY` (the
+video_info a backend reports), and frame annotations whose ``annotation_info`` carries
+:data:`FRAME_KEY`; :func:`install` patches the wire parser to read those back as a video input
+and frame annotations, the values a backend that processes videos returns. Everything else
+(listing, claims, patches) runs through the real client and backend. It records every
+AnnotationUpdate sent (the review test checks its ``frame``) and sends it without the frame,
+since the stored annotations are not frame annotations on the backend.
 
-PatchAnnotations with ``data.frames`` is refused by this backend, so :func:`install` records
-every AnnotationUpdate sent (the test checks its ``frame``) and sends it without the frame.
+The embedded backend now takes videos itself (test_video.py has a test with no fakes); its
+writers' frame annotations need a trained model, which these fakes stand in for.
 """
 
 from __future__ import annotations
