@@ -34,6 +34,7 @@ from typing import Final
 from api.client import ClarifaiClient
 from api.errors import ApiError
 from api.models import (
+    DEFAULT_SAMPLE_MS,
     Annotation,
     AnnotationFilter,
     Concept,
@@ -43,6 +44,7 @@ from api.models import (
     InputStatus,
     SearchFilter,
 )
+from api.video import sample_times
 
 #: Rows per page unless the caller says (the TUI passes the config's ``ui.per_page``).
 PER_PAGE: Final = 30
@@ -96,14 +98,34 @@ class Filters:
         return needle in input_id.casefold() or needle in filename.casefold()
 
 
+def sampled_frame_count(item: Input, frame_ms: int = DEFAULT_SAMPLE_MS) -> int | None:
+    """How many frames of a video the platform samples (one every ``frame_ms`` from the
+    start: ``api.video.sample_times``); None for an image or a video not processed yet."""
+    if item.video is None:
+        return None
+    return len(sample_times(round(item.video.duration_seconds * 1000), frame_ms))
+
+
 @dataclass(frozen=True)
 class Row:
     input: Input
     annotations: tuple[Annotation, ...] = ()
+    #: The app's milliseconds between sampled video frames (what a video row counts by).
+    frame_ms: int = DEFAULT_SAMPLE_MS
 
     @property
     def id(self) -> str:
         return self.input.id
+
+    @property
+    def sampled_frames(self) -> int | None:
+        """A processed video's sampled frames; None for an image or an unprocessed video."""
+        return sampled_frame_count(self.input, self.frame_ms)
+
+    @property
+    def annotated_frames(self) -> int:
+        """How many distinct frames of a video its annotations label."""
+        return len({a.frame.index for a in self.annotations if a.frame is not None})
 
     def count(self, status: int) -> int:
         return sum(1 for a in self.annotations if a.status_code == status)
@@ -181,6 +203,7 @@ class InputPager:
         self._walk = _Walk()
         self._model_versions: list[str] | None = None
         self._walk_lock = asyncio.Lock()
+        self._frame_ms: int | None = None
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -203,9 +226,20 @@ class InputPager:
                 return out
             page_no += 1
 
+    async def frame_ms(self) -> int:
+        """The app's milliseconds between sampled video frames: one GetApp, the first time a
+        page holds a video (a page of images costs no extra call)."""
+        if self._frame_ms is None:
+            try:
+                self._frame_ms = (await self.client.get_app()).frame_ms
+            except ApiError:
+                self._frame_ms = DEFAULT_SAMPLE_MS
+        return self._frame_ms
+
     async def rows_for_inputs(self, inputs: Sequence[Input]) -> list[Row]:
         annotations = await self.annotations_for([i.id for i in inputs])
-        return [Row(i, tuple(annotations.get(i.id, ()))) for i in inputs]
+        frame_ms = await self.frame_ms() if any(i.is_video for i in inputs) else DEFAULT_SAMPLE_MS
+        return [Row(i, tuple(annotations.get(i.id, ())), frame_ms) for i in inputs]
 
     async def rows_for_ids(self, ids: Sequence[str]) -> list[Row]:
         if not ids:

@@ -23,8 +23,10 @@ Leases. Clarifai has no lease call, so a claim is a record in the annotation its
   is shown, and a crashed reviewer's claims simply expire.
 - A decision (accept -> SUCCESS, reject -> REVIEW_DENIED) is one PatchAnnotations call that
   sets the status, the kept concepts, appends to ``history`` and clears the lease; it is
-  written before the next annotation is shown. Undo writes the annotation back to PENDING
-  with its original concepts (another PatchAnnotations) and claims it again.
+  written before the next annotation is shown. A video's frame annotation (issue #27) is
+  reviewed the same way; its concepts are sent inside its frame (``AnnotationUpdate.frame``).
+  Undo writes the annotation back to PENDING with its original concepts (another
+  PatchAnnotations) and claims it again.
 """
 
 from __future__ import annotations
@@ -398,6 +400,8 @@ class ReviewQueue:
                     concepts=concepts,
                     status_code=status,
                     annotation_info=info,
+                    # a frame annotation's concepts stay in its frame (data.frames)
+                    frame=current.frame,
                 )
             ],
             action="overwrite",
@@ -458,6 +462,7 @@ class ReviewQueue:
                     concepts=before.concepts,
                     status_code=before.status_code,
                     annotation_info=info,
+                    frame=before.frame,
                 )
             ],
             action="overwrite",

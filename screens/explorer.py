@@ -45,6 +45,7 @@ from tui.widgets.display import (
     describe_filters,
     format_time,
     input_status_name,
+    video_summary,
 )
 from tui.widgets.registry import make_screen
 from tui.widgets.tables import HomeEndTable
@@ -75,6 +76,10 @@ COUNT_COLUMNS: Final = (
     (AnnotationStatus.REVIEW_DENIED, "rej"),
     (AnnotationStatus.FAILED, "err"),
 )
+CONCEPTS_WIDTH: Final = 16
+#: A video's row is two lines tall: its second line says it is a video, how long it is and
+#: how many frames the platform samples (the columns are full at 80 terminal columns).
+VIDEO_ROW_HEIGHT: Final = 2
 # ------------------------------------------------------------------------------------------
 # Widgets
 
@@ -209,7 +214,7 @@ class ExplorerScreen(AreaScreen):
         table.add_column("status", width=7, key="status")
         for status, label in COUNT_COLUMNS:
             table.add_column(label, width=3, key=str(int(status)))
-        table.add_column("concepts", width=16, key="concepts")
+        table.add_column("concepts", width=CONCEPTS_WIDTH, key="concepts")
         table.add_column("created", width=11, key="created")
         table.focus()
         self._poll_timer = self.set_interval(self.POLL_SECONDS, self._poll, pause=False)
@@ -345,7 +350,8 @@ class ExplorerScreen(AreaScreen):
         self._want_cursor = None
         table.clear()
         for row in data.rows:
-            table.add_row(*self._cells(row), key=row.id)
+            height = VIDEO_ROW_HEIGHT if row.input.is_video else 1
+            table.add_row(*self._cells(row), key=row.id, height=height)
         if wanted is not None:
             try:
                 table.move_cursor(row=table.get_row_index(wanted), animate=False)
@@ -378,7 +384,21 @@ class ExplorerScreen(AreaScreen):
             cells.append(Text(str(count) if count else "·", justify="right"))
         cells.append(Text(row.top_concepts()))
         cells.append(Text(format_time(row.input.created_at)))
+        if row.input.is_video:
+            # A video's frame annotations count above like any others (one per frame); the
+            # second line: what the video is.
+            cells[0].append("\nvideo", style="dim")
+            cells[-2].append("\n" + ExplorerScreen._video_text(row), style="dim")
+            for text in cells:  # each line cut at the column, as one-line rows are
+                text.no_wrap, text.overflow = True, "ellipsis"
         return cells
+
+    @staticmethod
+    def _video_text(row: Row) -> str:
+        frames, info = row.sampled_frames, row.input.video
+        if frames is None or info is None:
+            return "not sampled yet"
+        return video_summary(info.duration_seconds, frames, CONCEPTS_WIDTH)
 
     def _status_text(self) -> None:
         parts: list[str] = []

@@ -1,5 +1,10 @@
 """Input detail, opened from the Explorer with enter: preview, metadata, every annotation.
 
+A video (issue #27) lists its sampled frames instead, each with its time and the concepts,
+status and writer of its frame annotations (a frame with none shows "-"); left/right (or
+moving the cursor onto a frame's row) chooses the frame the preview shows. The video's bytes
+are fetched once per screen; the chosen frame is decoded in a thread (tui.widgets.frames).
+
 `c` copies the input id and `y` the highlighted annotation's id (OSC 52, works over SSH);
 `o` shows and copies the image URL; `b` shows and copies the path of a local file with the image
 (embedded backend: the content-addressed blob file under the data dir; small images live inside
@@ -8,8 +13,10 @@ the database, so `b` writes a copy to the data dir's ``exports/`` first), `escap
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -22,16 +29,21 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from api.client import ClarifaiClient
-from api.explore import model_version_names
-from api.models import Annotation, Input
+from api.errors import ApiError
+from api.explore import model_version_names, sampled_frame_count
+from api.models import DEFAULT_SAMPLE_MS, Annotation, FrameInfo, Input
 from api.review import history_of
+from api.video import MAX_VIDEO_URL_BYTES, VideoRejected, sample_times, sniff
 from tui.widgets.area import bindings_for
 from tui.widgets.display import (
     annotation_status_name,
     author_text,
     format_full_time,
+    frame_time,
     input_status_name,
+    short_duration,
 )
+from tui.widgets.frames import VideoFrames, frame_label
 from tui.widgets.preview import ImagePreview
 from tui.widgets.session import Host
 from tui.widgets.tables import RowTable
@@ -76,6 +88,9 @@ def export_image(app: object, data: bytes) -> Path | None:
     suffix = next((s for head, s in _SUFFIXES.items() if data.startswith(head)), "")
     if not suffix and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         suffix = ".webp"
+    if not suffix:
+        container = sniff(data[:64])
+        suffix = f".{container}" if container else ""
     path = data_dir / "exports" / f"{blob_sha(data)}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +107,43 @@ def shown(text: str) -> str:
 
 def concepts_text(annotation: Annotation) -> str:
     return ", ".join(f"{c.name or c.id} {c.value:.2f}" for c in annotation.concepts) or "-"
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    """One row of the annotation table: an annotation, and for a video the frame it labels
+    (a sampled frame with no annotation is a row with only its frame)."""
+
+    annotation: Annotation | None
+    frame: FrameInfo | None = None
+
+    @property
+    def key(self) -> str:
+        if self.annotation is not None:
+            return self.annotation.id
+        return f"frame-{self.frame.index if self.frame else 0}"
+
+
+def video_rows(
+    annotations: list[Annotation], frames: list[FrameInfo]
+) -> tuple[list[DetailRow], list[FrameInfo]]:
+    """A video's table rows: its whole-input annotations first, then every frame in time
+    order with its annotations (or alone); and the frames, sampled or annotated, in order."""
+    by_index: dict[int, list[Annotation]] = {}
+    known = {f.index: f for f in frames}
+    rows = [DetailRow(a) for a in annotations if a.frame is None]
+    for annotation in annotations:
+        if annotation.frame is not None:
+            by_index.setdefault(annotation.frame.index, []).append(annotation)
+            known.setdefault(annotation.frame.index, annotation.frame)
+    ordered = sorted(known.values(), key=lambda f: (f.time_ms, f.index))
+    for frame in ordered:
+        labelled = by_index.get(frame.index)
+        if labelled:
+            rows.extend(DetailRow(a, frame) for a in labelled)
+        else:
+            rows.append(DetailRow(None, frame))
+    return rows, ordered
 
 
 class InputDetailScreen(Screen[None]):
@@ -120,6 +172,13 @@ class InputDetailScreen(Screen[None]):
         self.blob_path: Path | None = None
         #: Model version id -> model name, for who wrote each annotation.
         self.model_names: dict[str, str] = {}
+        #: The table's rows (one per annotation; for a video, per frame as well).
+        self.rows: list[DetailRow] = []
+        #: A video's frames in time order, the one the preview shows, and its bytes.
+        self.frames: list[FrameInfo] = []
+        self.chosen: FrameInfo | None = None
+        self.video: VideoFrames | None = None
+        self.frame_ms = DEFAULT_SAMPLE_MS
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Input[/b] {shown(self.input_id)}", id="detail-title")
@@ -135,11 +194,15 @@ class InputDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#detail-annotations", DataTable)
-        table.add_column("status", key="status")
-        table.add_column("concepts", key="concepts")
-        table.add_column("by", key="by")
+        self._columns(video=False)
         table.focus()
         self.run_worker(self._load(), group="detail", exit_on_error=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Left/right (frames) are a video's keys: hidden from the footer for an image."""
+        if action == "frame":
+            return self.input is not None and self.input.is_video
+        return True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -160,6 +223,9 @@ class InputDetailScreen(Screen[None]):
         self.annotations = annotations
         if any(a.model_version_id for a in annotations):
             self.model_names = await model_version_names(self.client)
+        if item.is_video:
+            await self._load_frames(item)
+            self.refresh_bindings()
         self._show_input(item)
         self._show_annotations()
         preview = self.query_one(ImagePreview)
@@ -167,19 +233,62 @@ class InputDetailScreen(Screen[None]):
             preview.set_image(None)
             return
         try:
-            data = await self.client.fetch_image(item)
+            if item.is_video:
+                data = await self.client.fetch_image(item, max_bytes=MAX_VIDEO_URL_BYTES)
+            else:
+                data = await self.client.fetch_image(item)
         except Exception as exc:
             preview.set_image(None)
             self._message(f"no preview: {exc}")
             return
         self.image = data
         self.blob_path = local_blob_path(self.app, data)
-        preview.set_image(data, label=f"{len(data):,} bytes")
+        if item.is_video:
+            self.video = VideoFrames(item.id, data)
+            self._choose(self.chosen or FrameInfo(0, 0), force=True)
+        else:
+            preview.set_image(data, label=f"{len(data):,} bytes")
+
+    async def _load_frames(self, item: Input) -> None:
+        """A video's sampled frames, at the app's sample_ms (one GetApp)."""
+        try:
+            self.frame_ms = (await self.client.get_app()).frame_ms
+        except ApiError:
+            self.frame_ms = DEFAULT_SAMPLE_MS
+        sampled: list[FrameInfo] = []
+        if item.video is not None:
+            duration_ms = round(item.video.duration_seconds * 1000)
+            sampled = [
+                FrameInfo(n, t) for n, t in enumerate(sample_times(duration_ms, self.frame_ms))
+            ]
+        self.rows, self.frames = video_rows(self.annotations, sampled)
+
+    def _video_line(self, item: Input) -> str:
+        info = item.video
+        if info is None:
+            return "video   not processed yet: its frames are listed once it is"
+        frames = sampled_frame_count(item, self.frame_ms) or 0
+        # What matters first (the line wraps in a narrow pane): length and frames.
+        parts = [
+            short_duration(info.duration_seconds),
+            f"{frames} frames, 1 every {self.frame_ms / 1000:g} s",
+        ]
+        if info.width and info.height:
+            parts.append(f"{info.width}x{info.height}")
+        if info.fps:
+            parts.append(f"{info.fps:g} fps")
+        if info.video_format:
+            parts.append(shown(info.video_format))
+        return "video   " + " · ".join(parts)
 
     def _show_input(self, item: Input) -> None:
         lines = [
             f"status  {input_status_name(item.status_code)} ({item.status_code})"
             + (f" {shown(item.status_description)}" if item.status_description else ""),
+        ]
+        if item.is_video:
+            lines.append(self._video_line(item))
+        lines += [
             f"created {format_full_time(item.created_at)}",
             f"url     {shown(item.url) or '-'}",
         ]
@@ -192,21 +301,46 @@ class InputDetailScreen(Screen[None]):
             lines.append(f"details {shown(item.status_details)}")
         self.query_one("#detail-meta", Static).update("\n".join(lines))
 
+    def _columns(self, *, video: bool) -> None:
+        table = self.query_one("#detail-annotations", DataTable)
+        table.clear(columns=True)
+        if video:
+            table.add_column("time", key="time")
+        table.add_column("status", key="status")
+        table.add_column("concepts", key="concepts")
+        table.add_column("by", key="by")
+
     def _show_annotations(self) -> None:
         table = self.query_one("#detail-annotations", DataTable)
-        table.clear()
-        for annotation in self.annotations:
-            table.add_row(
-                annotation_status_name(annotation.status_code),
-                concepts_text(annotation),
-                author_text(annotation, self.model_names),
-                key=annotation.id,
-            )
-        if not self.annotations:
+        video = self.input is not None and self.input.is_video
+        if not video:
+            self.rows = [DetailRow(a) for a in self.annotations]
+        self._columns(video=video)
+        for row in self.rows:
+            annotation = row.annotation
+            cells = [
+                annotation_status_name(annotation.status_code) if annotation else "-",
+                concepts_text(annotation) if annotation else "-",
+                author_text(annotation, self.model_names) if annotation else "",
+            ]
+            if video:
+                cells.insert(0, frame_time(row.frame.time_ms) if row.frame else "whole")
+            table.add_row(*cells, key=row.key)
+        if not self.rows:
             self.query_one("#detail-annotation", Static).update("no annotations")
         else:
             table.move_cursor(row=0)
-            self._show_annotation(self.annotations[0])
+            self._show_row(self.rows[0])
+
+    def _show_row(self, row: DetailRow) -> None:
+        if row.frame is not None:
+            self._choose(row.frame)
+        if row.annotation is not None:
+            self._show_annotation(row.annotation)
+        elif row.frame is not None:
+            self.query_one("#detail-annotation", Static).update(
+                f"{frame_label(row.frame, len(self.frames))}: no annotation"
+            )
 
     def _show_annotation(self, annotation: Annotation) -> None:
         by = author_text(annotation, self.model_names)
@@ -227,18 +361,52 @@ class InputDetailScreen(Screen[None]):
         self.query_one("#detail-annotation", Static).update(shown("\n".join(lines)))
 
     @property
-    def highlighted(self) -> Annotation | None:
+    def highlighted_row(self) -> DetailRow | None:
         table = self.query_one("#detail-annotations", DataTable)
-        if not self.annotations or table.row_count == 0:
+        if not self.rows or table.row_count == 0:
             return None
-        row = min(max(table.cursor_row, 0), len(self.annotations) - 1)
-        return self.annotations[row]
+        return self.rows[min(max(table.cursor_row, 0), len(self.rows) - 1)]
+
+    @property
+    def highlighted(self) -> Annotation | None:
+        row = self.highlighted_row
+        return row.annotation if row is not None else None
 
     @on(DataTable.RowHighlighted, "#detail-annotations")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        annotation = self.highlighted
-        if annotation is not None:
-            self._show_annotation(annotation)
+        row = self.highlighted_row
+        if row is not None:
+            self._show_row(row)
+
+    # -- a video's frames ------------------------------------------------------------------
+
+    def _choose(self, frame: FrameInfo, *, force: bool = False) -> None:
+        """Show `frame` in the preview (decoded in a thread; the latest choice wins)."""
+        if frame == self.chosen and not force:
+            return
+        self.chosen = frame
+        if self.video is not None:
+            self.run_worker(
+                self._show_frame(self.video, frame),
+                group="detail-frame",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    async def _show_frame(self, video: VideoFrames, frame: FrameInfo) -> None:
+        preview = self.query_one(ImagePreview)
+        try:
+            png = await asyncio.to_thread(video.png, frame.time_ms)
+        except VideoRejected as exc:
+            if self.chosen == frame:
+                preview.set_image(None, label=f"no preview: {safe(exc.description, one_line=True)}")
+            return
+        if self.chosen != frame:
+            return
+        label = frame_label(frame, len(self.frames) or None)
+        if self.input is not None and self.input.video is None:
+            label += " · not processed yet"
+        preview.set_image(png, label=label)
 
     def _message(self, text: str) -> None:
         self.query_one("#detail-message", Static).update(shown(text))
@@ -262,12 +430,32 @@ class InputDetailScreen(Screen[None]):
             return
         self._copy("annotation id", annotation.id)
 
+    def action_frame(self, step: int) -> None:
+        """Choose the previous or next frame of a video (the cursor moves to its row)."""
+        if self.input is None or not self.input.is_video:
+            self._message("left/right choose a video's frame: this input is an image")
+            return
+        if not self.frames:
+            self._message("no frames yet: the video is not processed")
+            return
+        current = self.chosen or self.frames[0]
+        position = next((n for n, f in enumerate(self.frames) if f.index == current.index), 0)
+        target = self.frames[min(max(position + step, 0), len(self.frames) - 1)]
+        if target == current and self.chosen is not None:
+            self._message("first frame" if step < 0 else "last frame")
+            return
+        row = next((n for n, r in enumerate(self.rows) if r.frame == target), None)
+        if row is not None:
+            self.query_one("#detail-annotations", DataTable).move_cursor(row=row)
+        self._choose(target)
+
     def action_open_url(self) -> None:
         url = self.input.url if self.input is not None else ""
+        what = "video URL" if self.input is not None and self.input.is_video else "image URL"
         if not url:
-            self._message("this input has no image URL")
+            self._message(f"this input has no {what}")
             return
-        self._copy("image URL", url)
+        self._copy(what, url)
 
     def action_blob_path(self) -> None:
         if self.blob_path is None and self.image is not None:

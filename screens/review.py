@@ -5,10 +5,15 @@ reviewers on one server never review the same one; decisions are written at once
 pressed while a decision is being written are queued and carried out in order, never
 dropped. The number keys switch areas here as everywhere: a concept is toggled by moving to
 it (j/k) and pressing space.
+
+A video's frame annotation (issue #27) says which frame it labels ("frame 2 at 0:01.0") and
+previews that frame: the video's bytes are fetched once for its annotations in a row, and the
+frame is decoded in a thread (tui.widgets.frames).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from rich.markup import escape
@@ -18,10 +23,12 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from api.explore import model_version_names
-from api.models import Annotation
+from api.models import Annotation, FrameInfo
 from api.review import ReviewQueue
+from api.video import MAX_VIDEO_URL_BYTES, VideoRejected
 from tui.widgets.area import AreaScreen, bindings_for
 from tui.widgets.display import author_text
+from tui.widgets.frames import VideoFrames, frame_label
 from tui.widgets.preview import ImagePreview
 from tui.widgets.text import safe
 
@@ -60,6 +67,8 @@ class ReviewScreen(AreaScreen):
         self._app_id = ""
         #: Model version id -> model name, for who wrote the annotation shown.
         self.model_names: dict[str, str] = {}
+        #: The last video previewed (its frame annotations often come one after another).
+        self.video: VideoFrames | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="review-counter")
@@ -184,9 +193,10 @@ class ReviewScreen(AreaScreen):
             self.query_one(ImagePreview).set_image(None)
         else:
             by = author_text(annotation, self.model_names)
-            meta.update(
-                escape(safe(f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"))
-            )
+            text = f"input {annotation.input_id}\nannotation {annotation.id}\nby {by}"
+            if annotation.frame is not None:
+                text += f"\n{frame_label(annotation.frame)}"
+            meta.update(escape(safe(text)))
             self._show_concepts()
         if self.queue is not None:
             self._counter(self._counter_text())
@@ -216,12 +226,35 @@ class ReviewScreen(AreaScreen):
         client = queue.client
         try:
             item = await client.get_input(annotation.input_id)
+            if item.is_video and item.url:
+                await self._preview_frame(annotation, item.id, item.url)
+                return
             data = await client.fetch_image(item) if item.url else None
         except Exception as exc:
             preview.set_image(None, label=f"no preview: {exc}")
             return
         if self.current is annotation:
             preview.set_image(data)
+
+    async def _preview_frame(self, annotation: Annotation, input_id: str, url: str) -> None:
+        """The frame a video's annotation labels (the first frame for a whole-video one)."""
+        queue = self.queue
+        video = self.video
+        if video is None or video.input_id != input_id:
+            if queue is None:
+                return
+            data = await queue.client.fetch_image(url, max_bytes=MAX_VIDEO_URL_BYTES)
+            self.video = video = VideoFrames(input_id, data)
+        frame = annotation.frame or FrameInfo(0, 0)
+        preview = self.query_one(ImagePreview)
+        try:
+            png = await asyncio.to_thread(video.png, frame.time_ms)
+        except VideoRejected as exc:
+            if self.current is annotation:
+                preview.set_image(None, label=f"no preview: {safe(exc.description, one_line=True)}")
+            return
+        if self.current is annotation:
+            preview.set_image(png, label=frame_label(frame) if annotation.frame else "video")
 
     def _renew(self) -> None:
         queue = self.queue

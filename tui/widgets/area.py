@@ -23,7 +23,10 @@ from tui.widgets.text import safe
 def bindings_for(area: str) -> list[BindingType]:
     """Textual bindings for an area's declared keys (ids make them remappable)."""
     specs = area_keys()[area]
-    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in specs]
+    return [
+        Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.priority)
+        for k in specs
+    ]
 
 
 class Breadcrumb(Static):

@@ -105,3 +105,36 @@ def author_text(annotation: Annotation, model_names: Mapping[str, str] | None = 
         name = (model_names or {}).get(version)
         return f"model {name} ({version[:8]})" if name else f"model version {version[:12]}"
     return f"user {annotation.user_id or '-'}"
+
+
+def frame_time(time_ms: int) -> str:
+    """A video frame's time from the start: `0:01.0`, `12:05.5`, `1:00:00.0`."""
+    tenths = max(0, round(time_ms / 100))
+    seconds, tenth = divmod(tenths, 10)
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}.{tenth}"
+    return f"{minutes}:{secs:02d}.{tenth}"
+
+
+def short_duration(seconds: float) -> str:
+    """A video's length in few characters: `4.0 s` under a minute, else `1:30`, `1:00:00`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def video_summary(duration_seconds: float, frames: int, width: int | None = None) -> str:
+    """`4.0 s · 4 frames`, shortened to fit `width` characters when it can be."""
+    forms = [
+        f"{short_duration(duration_seconds)} · {frames} frame{'s' if frames != 1 else ''}",
+        f"{short_duration(duration_seconds)} · {frames} fr",
+        f"{short_duration(duration_seconds)}·{frames}fr",
+    ]
+    if width is None:
+        return forms[0]
+    return next((f for f in forms if len(f) <= width), forms[-1])

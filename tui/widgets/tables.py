@@ -18,12 +18,20 @@ from tui.widgets.text import safe
 CellType = TypeVar("CellType")
 
 
-def safe_cell(value: Any) -> Any:
-    """A cell's value with unsafe characters made visible (styles kept)."""
+def _safe_text(text: str, lines: bool) -> str:
+    if not lines:
+        return safe(text, one_line=True)
+    return "\n".join(safe(line, one_line=True) for line in text.split("\n"))
+
+
+def safe_cell(value: Any, *, lines: bool = False) -> Any:
+    """A cell's value with unsafe characters made visible (styles kept). Line breaks become
+    spaces, unless `lines` (a cell of a row more than one line tall): then each line is
+    sanitised on its own."""
     if isinstance(value, str):
-        return safe(value, one_line=True)
+        return _safe_text(value, lines)
     if isinstance(value, Text):
-        plain = safe(value.plain, one_line=True)
+        plain = _safe_text(value.plain, lines)
         if plain == value.plain:
             return value
         return Text(plain, style=value.style, no_wrap=value.no_wrap, overflow=value.overflow)
@@ -34,13 +42,21 @@ class SafeTable(DataTable[CellType]):
     """A DataTable whose cells are sanitised as they are added or changed."""
 
     def add_row(self, *cells: Any, **kwargs: Any) -> Any:
-        return super().add_row(*(safe_cell(c) for c in cells), **kwargs)
+        height = kwargs.get("height", 1)
+        lines = height is None or height > 1
+        return super().add_row(*(safe_cell(c, lines=lines) for c in cells), **kwargs)
+
+    def _tall(self, row_key: Any) -> bool:
+        row = self.rows.get(row_key)
+        return row is not None and row.height > 1
 
     def update_cell(self, row_key: Any, column_key: Any, value: Any, **kwargs: Any) -> None:
-        super().update_cell(row_key, column_key, safe_cell(value), **kwargs)
+        value = safe_cell(value, lines=self._tall(row_key))
+        super().update_cell(row_key, column_key, value, **kwargs)
 
     def update_cell_at(self, coordinate: Any, value: Any, **kwargs: Any) -> None:
-        super().update_cell_at(coordinate, safe_cell(value), **kwargs)
+        row_key = self.coordinate_to_cell_key(coordinate).row_key
+        super().update_cell_at(coordinate, safe_cell(value, lines=self._tall(row_key)), **kwargs)
 
 
 class RowTable(SafeTable[CellType]):
