@@ -125,11 +125,22 @@ def _info(container: InputContainer, stream: VideoStream) -> VideoInfo:
         width=int(ctx.width or 0),
         height=int(ctx.height or 0),
         fps=round(fps, 3),
-        video_format=f"{container.format.name.split(',')[0]}/{ctx.name}",
+        video_format=f"{_container_name(container)}/{ctx.name}",
         bit_rate=int(stream.bit_rate or container.bit_rate or 0),
         frame_count=frames,
         duration_seconds=round(duration, 3),
     )
+
+
+def _container_name(container: InputContainer) -> str:
+    """"mp4", "mov", "matroska", "avi", ...: FFmpeg reads MP4 and QuickTime with one demuxer
+    ("mov,mp4,m4a,3gp,3g2,mj2"); the file's major brand tells them apart."""
+    name = container.format.name.split(",")[0]
+    if name == "mov":
+        brand = str(container.metadata.get("major_brand", "")).strip()
+        if brand and brand != "qt":
+            return "3gp" if brand.startswith("3g") else "mp4"
+    return name
 
 
 def probe(source: Source, *, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoInfo:

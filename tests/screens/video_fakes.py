@@ -1,16 +1,14 @@
-"""Video inputs with frame annotations for screen tests (issue #27), written before the
-embedded backend took videos.
+"""Video inputs with frame annotations for screen tests (issue #27).
 
-A test stores a real small mp4 as an input whose metadata carries :data:`VIDEO_KEY` (the
-video_info a backend reports), and frame annotations whose ``annotation_info`` carries
-:data:`FRAME_KEY`; :func:`install` patches the wire parser to read those back as a video input
-and frame annotations, the values a backend that processes videos returns. Everything else
-(listing, claims, patches) runs through the real client and backend. It records every
-AnnotationUpdate sent (the review test checks its ``frame``) and sends it without the frame,
-since the stored annotations are not frame annotations on the backend.
+:func:`seed_video` posts a real small mp4 as a video input (the embedded backend samples it and
+reports its video_info) and stores frame-level annotations as a default workflow's writer
+would (each with its frame's index and time), without training a model first.
 
-The embedded backend now takes videos itself (test_video.py has a test with no fakes); its
-writers' frame annotations need a trained model, which these fakes stand in for.
+Two states the embedded backend does not leave a video in are faked: a video still being
+processed on a platform, and a processed video this machine cannot decode (a codec its FFmpeg
+lacks). For those the mp4 goes in as an image input whose metadata carries :data:`VIDEO_KEY`,
+and :func:`install` has the wire parser read it back as a video. :func:`install` also records
+every AnnotationUpdate sent (the review test checks its ``frame``); updates go out unchanged.
 """
 
 from __future__ import annotations
@@ -80,7 +78,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> list[AnnotationUpdate]:
 
     def patch_annotations_body(updates: Sequence[AnnotationUpdate], action: str) -> Any:
         sent.extend(updates)
-        return real_patch([replace(u, frame=None) for u in updates], action)
+        return real_patch(updates, action)
 
     monkeypatch.setattr(wire, "input_from", input_from)
     monkeypatch.setattr(wire, "annotation_from", annotation_from)
@@ -103,9 +101,9 @@ def frame_annotation(
         input_id=input_id,
         user_id=user_id,
         concepts=[ConceptValue(name, name, value) for name, value in concepts],
-        annotation_info={FRAME_KEY: {"index": index, "time": index * 1000}},
         model_version_id=WRITER_VERSION,
         status_code=status,
+        frame=(index, index * 1000),
     )
 
 
@@ -122,7 +120,9 @@ async def seed_video(
     ),
 ) -> None:
     """App APP with `images` PNG inputs img-N, then video `vid-1` (clip.mp4: 4 s, see
-    COLOURS, unless `data` is given) with writer annotations fa-<index> on the given frames."""
+    COLOURS, unless `data` is given) with writer annotations fa-<index> on the given frames.
+    A real video input, processed by the backend, unless `processed` is False or `data` is
+    given (then faked: see the module docstring; needs :func:`install`)."""
     from tests.tui_helpers import png_bytes
 
     async with backend_client(tmp_path) as (backend, client):
@@ -132,17 +132,27 @@ async def seed_video(
                 [NewInput(data=png_bytes((20 * i, 90, 90)), id=f"img-{i}") for i in range(images)]
             )
             await backend.wait_idle()
-        spec: dict[str, Any] = asdict(INFO) if processed else {}
-        await client.post_inputs(
+        real = processed and data is None
+        metadata: dict[str, Any] = {"filename": "clip.mp4"}
+        if not real:
+            metadata[VIDEO_KEY] = asdict(INFO) if processed else {}
+        (posted,) = await client.post_inputs(
             [
                 NewInput(
                     data=video_bytes() if data is None else data,
                     id="vid-1",
-                    metadata={"filename": "clip.mp4", VIDEO_KEY: spec},
+                    metadata=metadata,
+                    video=real,
                 )
             ]
         )
+        assert posted.ok, posted.reason
         await backend.wait_idle()
+        if real:
+            (stored,) = await client.list_inputs(ids=["vid-1"])
+            assert stored.video == replace(
+                INFO, bit_rate=stored.video.bit_rate if stored.video else 0
+            )
         app = backend.store.get_app(backend.user_id, APP)
         assert app is not None
         backend.store.add_annotations(
