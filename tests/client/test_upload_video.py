@@ -248,3 +248,29 @@ async def test_upload_command_takes_videos(tmp_path: Path) -> None:
             client, parse([str(only)]), tmp_path / "state", out=io.StringIO(), err=err
         )
     assert status == 0
+
+
+async def test_the_demo_videos_are_short_small_the_same_each_time_and_go_up_as_videos(
+    tmp_path: Path,
+) -> None:
+    from api.demo import DEMO_VIDEOS, VIDEO_SIDE, iter_digits, iter_videos
+    from api.demo_setup import _write_new_videos
+    from api.video import probe
+
+    images = list(iter_digits(200))
+    videos = list(iter_videos(images))
+    assert [v.digits for v in videos] == list(DEMO_VIDEOS)
+    assert [v.mp4 for v in iter_videos(images)] == [v.mp4 for v in videos]  # deterministic
+    for video in videos:
+        info = probe(video.mp4)
+        assert (info.width, info.height) == (VIDEO_SIDE, VIDEO_SIDE)
+        assert info.duration_seconds == len(video.digits)
+        assert len(video.mp4) < 20_000
+    folder = tmp_path / "demo-new-images"
+    assert _write_new_videos(folder, videos) == 3
+    assert _write_new_videos(folder, videos) == 0
+    fake = FakeClarifai()
+    async with make_client(fake) as client:
+        summary = await uploader(client, tmp_path / "state").run(collect_sources([folder]))
+    assert summary.ok and len(summary.uploaded) == 3 and fake.post_calls == 3
+    assert {s.kind for s in fake.inputs.values()} == {"video"}
