@@ -43,6 +43,7 @@ The package, by job:
 
 from __future__ import annotations
 
+from api.models import VIDEO_EXTENSIONS
 from api.upload.engine import Uploader, UploadOptions
 from api.upload.events import (
     EventCallback,
@@ -59,6 +60,7 @@ from api.upload.scan import IMAGE_EXTENSIONS, UploadSource, collect_sources, rea
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "EventCallback",
     "ItemEvent",
     "ItemReport",

@@ -211,8 +211,8 @@ def image_problem(head: bytes) -> str:
     container = sniff(head)
     if container is not None:
         return (
-            f"a video ({container.upper()}) named like an image: give it a video extension "
-            f"(.{container}) to upload it as a video: not sent"
+            f"a video ({container.upper()}) whose name is not a video's: rename it to end in "
+            f".{container} to upload it as a video: not sent"
         )
     return "not a supported image (its header is not JPEG, PNG, WebP, GIF or BMP): not sent"
 

@@ -107,7 +107,7 @@ def test_each_bad_video_has_its_reason() -> None:
     assert page.startswith("not a video (its header is not MP4")
     assert "an image named like a video" in video_problem(PNG + b"pixels")
     # and the other way round: a video with an image's name
-    assert "a video (MP4) named like an image" in image_problem(good[:16])
+    assert "a video (MP4) whose name is not a video's" in image_problem(good[:16])
     assert all(p.endswith("not sent") for p in (cut, long, page))
 
 
