@@ -260,31 +260,18 @@ def video_problem(data: bytes) -> str:
         probe(data)
     except VideoRejected as exc:
         said = exc.description
-        # The header announced a container that cannot be read, or that holds neither video
-        # nor audio: most often a file cut short (a copy or download that stopped) whose
-        # index never arrived, or arrived in part.
-        if said.startswith(("not a video this can read", "the video cannot be opened")):
-            detail = f"the container cannot be read ({_ffmpeg_words(said)})"
-        elif said.startswith("the file has no video stream") and "audio" not in _streams(said):
-            detail = "no video stream can be read from it"
-        else:
-            return f"{said}: not sent"
-        return (
-            f"the video is broken or cut short: its header says {container.upper()} but "
-            f"{detail}; copy or download it again: not sent"
-        )
+        if said.startswith("the file has no video stream") and "audio" not in _streams(said):
+            # Streams of no known kind and none of audio: not an audio file but an index read
+            # in part (a file cut short), which api.video would call audio-only.
+            return (
+                f"the video file is cut short or broken: its header says {container.upper()} "
+                "but no video stream can be read from it; upload the whole file again, or "
+                "re-encode it: not sent"
+            )
+        return f"{said}: not sent"
     return ""
 
 
 def _streams(description: str) -> str:
     """The kinds of stream api.video's "no video stream (streams: audio, data)" lists."""
     return description.partition("(streams: ")[2].partition(")")[0]
-
-
-def _ffmpeg_words(description: str) -> str:
-    """FFmpeg's reason inside api.video's description, without its errno and file name:
-    "Invalid data found when processing input"."""
-    inner = description.split(": ", 1)[-1].rstrip(")")
-    if inner.startswith("[Errno"):
-        inner = inner.split("] ", 1)[-1]
-    return inner.split(": '", 1)[0].strip() or "unreadable"
