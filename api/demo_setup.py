@@ -11,7 +11,9 @@ Shared by `clarifai-tui demo` and the app picker's "create the demo" offer. It:
    a second run writes no second label);
 4. writes every remaining digit (1,297 of 1,797) as `NNNN-<concept>.png` into
    `new_images_dir`, the "new images" a user uploads later to watch them being
-   auto-annotated (the true digit is in the file name, to check the result by eye);
+   auto-annotated (the true digit is in the file name, to check the result by eye), and
+   beside them a few short videos of those digits, one a second (`video-0-1-2-3-4.mp4`,
+   `api.demo.iter_videos`), to see a video input's frames annotated the same way;
 5. optionally waits until the server has processed the inputs.
 
 Running it twice changes nothing the first run did: it is idempotent.
@@ -21,13 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from api.client import BATCH_SIZE, ClarifaiClient
-from api.demo import DEMO_APP_ID, DEMO_APP_NAME, DIGIT_CONCEPTS, DemoImage, iter_digits
+from api.demo import (
+    DEMO_APP_ID,
+    DEMO_APP_NAME,
+    DIGIT_CONCEPTS,
+    DemoImage,
+    DemoVideo,
+    iter_digits,
+    iter_videos,
+)
 from api.errors import ApiError
 from api.models import AnnotationStatus, Concept, NewAnnotation, NewInput, derived_id
 
@@ -50,6 +60,8 @@ class DemoResult:
     new_images_dir: Path | None
     new_images_written: int
     processed: bool
+    new_videos: int = 0
+    new_videos_written: int = 0
 
     def summary(self) -> str:
         lines = [
@@ -64,6 +76,11 @@ class DemoResult:
                 f"new images for later: {self.new_images_dir} "
                 f"({self.new_images_written} written now)"
             )
+            if self.new_videos:
+                lines.append(
+                    f"new videos for later: {self.new_videos} in the same folder "
+                    f"({self.new_videos_written} written now)"
+                )
         if not self.processed:
             lines.append("the server is still processing some inputs")
         return "\n".join(lines)
@@ -108,14 +125,25 @@ def _pick_labels(images: Sequence[DemoImage], per_concept: int) -> list[DemoImag
 
 
 def _write_new_images(folder: Path, images: Sequence[DemoImage]) -> int:
+    return _write_files(
+        folder, ((f"{image.index:04d}-{image.concept}.png", image.png) for image in images)
+    )
+
+
+def _write_new_videos(folder: Path, videos: Sequence[DemoVideo]) -> int:
+    return _write_files(folder, ((video.name, video.mp4) for video in videos))
+
+
+def _write_files(folder: Path, files: Iterable[tuple[str, bytes]]) -> int:
+    """Write each (name, content) not already there with that content; how many were."""
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
-    for image in images:
-        path = folder / f"{image.index:04d}-{image.concept}.png"
-        if path.exists() and path.read_bytes() == image.png:
+    for name, content in files:
+        path = folder / name
+        if path.exists() and path.read_bytes() == content:
             continue
-        tmp = path.with_suffix(".png.tmp")
-        tmp.write_bytes(image.png)
+        tmp = path.with_name(name + ".tmp")
+        tmp.write_bytes(content)
         tmp.replace(path)
         written += 1
     return written
@@ -211,13 +239,20 @@ async def setup_demo(
         if bad:
             failed.extend(f"label: {reason}" for reason in bad)
 
-    written = 0
+    written = videos_written = 0
+    videos: list[DemoVideo] = []
     if new_images_dir is not None:
         written = await asyncio.to_thread(_write_new_images, new_images_dir, rest)
         if written:
             _say(progress, f"new images for later: {written} written to {new_images_dir}")
         else:
             _say(progress, f"new images for later: all {len(rest)} already in {new_images_dir}")
+        videos = await asyncio.to_thread(lambda: list(iter_videos(rest)))
+        videos_written = await asyncio.to_thread(_write_new_videos, new_images_dir, videos)
+        if videos_written:
+            _say(progress, f"new videos for later: {videos_written} written beside them")
+        elif videos:
+            _say(progress, f"new videos for later: all {len(videos)} already there")
 
     processed = True
     if wait > 0:
@@ -234,6 +269,8 @@ async def setup_demo(
         new_images_dir=new_images_dir,
         new_images_written=written,
         processed=processed,
+        new_videos=len(videos),
+        new_videos_written=videos_written,
     )
 
 

@@ -3,7 +3,7 @@
     clarifai-tui [--config PATH] [--profile NAME] [--app APP_ID] [AREA]   open the TUI
     clarifai-tui --version
     clarifai-tui serve [...]      the embedded backend as a server (see `serve --help`)
-    clarifai-tui upload PATH...   resumable upload from a shell or a script
+    clarifai-tui upload PATH...   resumable upload of images and videos from a shell or a script
     clarifai-tui demo             create the demo app (handwritten digits) on the local profile
 
 Only the standard library is imported at module level, so `--version` stays instant;

@@ -1,4 +1,5 @@
-"""`clarifai-tui upload PATH... [--app APP] [--concept C]... [--recursive] [--urls FILE]`.
+"""`clarifai-tui upload PATH... [--app APP] [--concept C]... [--recursive] [--urls FILE]`:
+images and videos (`api.upload`).
 
 A thin front end over `api.upload`: a progress bar with counts, rate and ETA on a terminal
 (plain lines otherwise), then a summary. Exit status (tui/cli_errors.py): 0 when everything is
@@ -27,6 +28,7 @@ from api.upload import (
     UploadSummary,
     collect_sources,
 )
+from api.video import MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS
 from tui.cli_errors import EXIT_CANNOT_RUN, print_error
 from tui.widgets.text import safe
 
@@ -41,10 +43,15 @@ PLAIN_EVERY = 5.0
 def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
     """Upload options (`--app` comes from the common options of the CLI)."""
     parser.description = (
-        "Upload image files, folders and URLs into an app. Resumable: if interrupted, run "
-        "the same command again; nothing is uploaded twice."
+        "Upload image and video files, folders and URLs into an app. Resumable: if "
+        "interrupted, run the same command again; nothing is uploaded twice. Videos (.mp4, "
+        f".mov, .webm, .mkv, .avi, ...) go one a request; a video file over "
+        f"{MAX_VIDEO_BYTES // (1024 * 1024)} MB or {MAX_VIDEO_SECONDS // 60} minutes, or one "
+        "that cannot be read, is reported and not sent."
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="image files and folders")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="image and video files, and folders of them"
+    )
     parser.add_argument(
         "-r", "--recursive", action="store_true", help="also upload from sub-folders"
     )
@@ -53,7 +60,8 @@ def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         action="append",
         default=[],
-        help="a text file of image URLs, one a line (repeatable)",
+        help="a text file of image or video URLs, one a line (a URL whose path ends in "
+        ".mp4, .mov, ... is a video; repeatable)",
     )
     parser.add_argument(
         "--concept",
@@ -208,7 +216,9 @@ async def run_upload_command(
         extensions=getattr(args, "extensions", None),
     )
     if not sources:
-        err.write("clarifai-tui upload: no image files found (use --recursive for sub-folders)\n")
+        err.write(
+            "clarifai-tui upload: no image or video files found (use --recursive for sub-folders)\n"
+        )
         return 2
     try:
         if not await ensure_app(client, create=bool(getattr(args, "create_app", False)), err=err):

@@ -22,13 +22,20 @@ How it stays correct when killed at any moment (SIGKILL included):
 - Processing is followed (ListInputs by ids) until each input is 30000 (done) or failed,
   whose reason (status description and details) is reported with the path.
 
+Videos (files and URLs named .mp4, .mov, .webm, .mkv, .avi, ...) go the same way as
+``data.video``, each alone in its PostInputs (the platform takes one video a request), with
+the same ids, journal and resume. A video file is checked here first against the platform's
+limits (size, a readable container with a video stream, length; `scan.video_problem`): one
+that fails is reported with the reason and never sent.
+
 Concepts given for the batch are sent as `data.concepts` (value 1) on each input; Clarifai
 turns the data of a PostInputs call into an input-level annotation of the app owner
 (docs: "Create Annotations"), so they count as labels. Concepts are created first when
 missing. An input that is already present keeps its concepts (the batch's are not added).
 
 The package, by job:
-- `scan`: collecting sources from files, folders, URL files and URLs (`collect_sources`);
+- `scan`: collecting sources from files, folders, URL files and URLs (`collect_sources`), and
+  the checks of a file before it is sent (`image_problem`, `video_problem`);
 - `events`: item states, the events and summary a run reports, and `UploadController`;
 - `journal`: the on-disk journal (`Journal`) and the thread that writes it;
 - `engine`: `Uploader` and `UploadOptions`, the batching, posting, retries and following.
@@ -36,6 +43,7 @@ The package, by job:
 
 from __future__ import annotations
 
+from api.models import VIDEO_EXTENSIONS
 from api.upload.engine import Uploader, UploadOptions
 from api.upload.events import (
     EventCallback,
@@ -52,6 +60,7 @@ from api.upload.scan import IMAGE_EXTENSIONS, UploadSource, collect_sources, rea
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "EventCallback",
     "ItemEvent",
     "ItemReport",

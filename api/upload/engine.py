@@ -1,6 +1,6 @@
-"""The batching engine: `Uploader` posts the queued sources in batches, several calls in
-flight, with files read and journalled ahead, follows processing until each input is done or
-failed, and sums the run up; `UploadOptions` tunes it.
+"""The batching engine: `Uploader` posts the queued sources in batches (a video in a batch of
+its own), several calls in flight, with files read and journalled ahead, follows processing
+until each input is done or failed, and sums the run up; `UploadOptions` tunes it.
 
 Over 500 lines as one cohesive thing: `Uploader` is one state machine whose posting,
 following and summary share the item list, the journal writer and the pause accounting;
@@ -41,7 +41,8 @@ from api.upload.events import (
     UploadSummary,
 )
 from api.upload.journal import Journal, _Item, _JournalWriter
-from api.upload.scan import UploadSource, image_problem
+from api.upload.scan import UploadSource, image_problem, video_problem, video_size_problem
+from api.video import VIDEOS_PER_REQUEST
 
 MISSING_POLLS_BEFORE_FAILING: Final = 3
 #: How much file data may be read ahead of the calls in flight (at least one batch).
@@ -56,6 +57,30 @@ class _Prepared:
     batch: list[_Item]
     pairs: list[tuple[_Item, NewInput]]
     durable: asyncio.Future[None]
+    weight: int = 1
+    """Places it takes among the batches prepared ahead (a video takes them all)."""
+
+
+def _batches(queue: list[_Item], size: int) -> list[list[_Item]]:
+    """The queue in batches of `size`; a video goes in a batch of its own (the platform takes
+    VIDEOS_PER_REQUEST video per PostInputs), where it comes, while the images around it fill
+    their batches as before."""
+    if not any(item.source.video for item in queue):
+        return [queue[start : start + size] for start in range(0, len(queue), size)]
+    batches: list[list[_Item]] = []
+    images: list[_Item] = []
+    for item in queue:
+        if item.source.video:
+            batches.append([item])
+            continue
+        images.append(item)
+        if len(images) == size:
+            batches.append(images)
+            images = []
+    if images:
+        batches.append(images)
+    assert VIDEOS_PER_REQUEST == 1  # one a batch, as above
+    return batches
 
 
 def _is_fatal(error: ApiError) -> bool:
@@ -357,11 +382,17 @@ class Uploader:
         """
         queue = [i for i in self._items if i.state is ItemState.QUEUED]
         size = max(1, min(self.options.batch_size, BATCH_SIZE))
-        batches = [queue[start : start + size] for start in range(0, len(queue), size)]
+        batches = _batches(queue, size)
         concurrency = max(1, self.options.concurrency)
-        batch_bytes = max((sum(i.source.size for i in b) for b in batches), default=0)
+        # Read-ahead is sized by the image batches; a video (up to 128 MB) is prepared only
+        # when nothing else is waiting (it takes every place), so one large video does not
+        # slow the images of the same run down to one batch ahead.
+        batch_bytes = max(
+            (sum(i.source.size for i in b) for b in batches if not b[0].source.video),
+            default=0,
+        )
         ahead = max(1, min(concurrency, PREPARE_AHEAD_BYTES // max(1, batch_bytes)))
-        room = asyncio.Semaphore(ahead)  # prepared batches not yet sent
+        room = asyncio.Semaphore(ahead)  # places for prepared batches not yet sent
         ready: asyncio.Queue[_Prepared | None] = asyncio.Queue()
         gate = asyncio.Semaphore(concurrency)  # calls in flight
         tasks: set[asyncio.Task[None]] = set()
@@ -369,14 +400,17 @@ class Uploader:
         async def prepare_all() -> None:
             try:
                 for batch in batches:
-                    await room.acquire()
+                    weight = ahead if batch[0].source.video else 1
+                    for _ in range(weight):
+                        await room.acquire()
                     if not await self._wait_running():
                         break
-                    prepared = await self._prepare(batch)
+                    prepared = await self._prepare(batch, weight)
                     if prepared:
                         ready.put_nowait(prepared)
                     else:
-                        room.release()
+                        for _ in range(weight):
+                            room.release()
             finally:
                 ready.put_nowait(None)
 
@@ -399,7 +433,8 @@ class Uploader:
                 if not await self._wait_running():
                     break
                 await gate.acquire()
-                room.release()
+                for _ in range(prepared.weight):
+                    room.release()
                 if self.controller.cancelled or failures:
                     gate.release()
                     break
@@ -431,12 +466,16 @@ class Uploader:
                     loaded.append((item, None, ""))
                     continue
                 assert source.path is not None
+                if source.video and (problem := video_size_problem(source.size)):
+                    loaded.append((item, None, problem))  # too large: not even read
+                    continue
                 try:
                     data = source.path.read_bytes()
                 except OSError as exc:
                     loaded.append((item, None, f"cannot read: {exc.strerror or exc}"))
                     continue
-                problem = image_problem(data[:16])
+                # The platform's limits, checked here: a video it refuses is never sent.
+                problem = video_problem(data) if source.video else image_problem(data[:16])
                 if problem:  # never sent: on the platform each would be a paid junk input
                     loaded.append((item, None, problem))
                     continue
@@ -453,9 +492,16 @@ class Uploader:
                 # The file's name, for people (the Explorer shows it; `/` filters on it).
                 name = item.source.path.name if item.source.path is not None else ""
                 meta = {"filename": name} if name else None
-                new = NewInput(data=data, id=text, concepts=concepts, metadata=meta)
+                new = NewInput(
+                    data=data, id=text, concepts=concepts, metadata=meta, video=item.source.video
+                )
             else:
-                new = NewInput(url=item.source.url, id=item.source.input_id, concepts=concepts)
+                new = NewInput(
+                    url=item.source.url,
+                    id=item.source.input_id,
+                    concepts=concepts,
+                    video=item.source.video,
+                )
             item.input_id = new.input_id
             other = self._by_input.get(item.input_id)
             if other is not None and other is not item:
@@ -471,7 +517,7 @@ class Uploader:
             out.append((item, new))
         return out
 
-    async def _prepare(self, batch: list[_Item]) -> _Prepared | None:
+    async def _prepare(self, batch: list[_Item], weight: int = 1) -> _Prepared | None:
         """Read the batch and queue the journal write of its `uploading` states (which
         `_send` waits for); None if nothing is left to send.
 
@@ -487,7 +533,7 @@ class Uploader:
         if not pairs:
             return None
         writer.put([item for item, _ in pairs], state=ItemState.UPLOADING)
-        return _Prepared(batch, pairs, writer.durable())
+        return _Prepared(batch, pairs, writer.durable(), weight)
 
     async def _post_batch(self, batch: list[_Item]) -> None:
         prepared = await self._prepare(batch)

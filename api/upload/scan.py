@@ -1,6 +1,10 @@
-"""Collecting what to upload: files named, image files found in folders (one `scandir` per
-folder), and URLs given or read from URL files, each as an `UploadSource` (problems too, as
-sources of kind "error").
+"""Collecting what to upload: files named, image and video files found in folders (one
+`scandir` per folder), and URLs given or read from URL files, each as an `UploadSource`
+(problems too, as sources of kind "error"); and the header checks the uploader makes before
+sending a file (`image_problem`, `video_size_problem`, `video_problem`).
+
+A source is a video by its name (`api.models.is_video_name`: .mp4, .mov, .webm, .mkv, .avi,
+...), for files and URLs alike: the uploader sends it as ``data.video`` in a call of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
+
+from api.models import VIDEO_EXTENSIONS, is_video_name
+from api.video import MAX_VIDEO_BYTES, MAX_VIDEO_URL_BYTES, VideoRejected, probe, sniff
 
 IMAGE_EXTENSIONS: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif"}
@@ -30,6 +37,8 @@ class UploadSource:
     error: str = ""
     input_id: str | None = None
     """An explicit input id (default: derived from the content or the URL)."""
+    video: bool = False
+    """Sent as ``data.video`` (by its name: a video extension), alone in its PostInputs."""
 
     key: str = field(init=False, repr=False, compare=False)
     """The journal's key: path + size + mtime_ns, or the URL."""
@@ -54,6 +63,7 @@ class UploadSource:
             path=path.resolve(),
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
+            video=is_video_name(path.name),
         )
 
     @classmethod
@@ -61,13 +71,13 @@ class UploadSource:
         url = url.strip()
         if not url.lower().startswith(("http://", "https://")):
             return cls(kind="error", label=url, error="not an http(s) URL")
-        return cls(kind="url", label=url, url=url)
+        return cls(kind="url", label=url, url=url, video=is_video_name(url))
 
 
 def _walk(
     folder: Path, recursive: bool, extensions: frozenset[str] = IMAGE_EXTENSIONS
 ) -> Iterable[UploadSource]:
-    """Sources for the image files in `folder` (by name; hidden entries skipped).
+    """Sources for the image and video files in `folder` (by name; hidden entries skipped).
 
     One `scandir` per folder and one `stat` per file: the entry types come with the listing
     and the folder is resolved once, so thousands of files cost no per-file `resolve()`.
@@ -88,7 +98,8 @@ def _walk(
                 if recursive:
                     yield from _walk(folder / entry.name, recursive, extensions)
                 continue
-            if not entry.is_file() or os.path.splitext(entry.name)[1].lower() not in extensions:
+            extension = os.path.splitext(entry.name)[1].lower()
+            if not entry.is_file() or extension not in extensions:
                 continue
         except OSError:
             continue  # gone while walking: as if it had not been there
@@ -107,6 +118,7 @@ def _walk(
             path=resolved / entry.name,
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
+            video=extension in VIDEO_EXTENSIONS,
         )
 
 
@@ -123,11 +135,14 @@ def collect_sources(
     url_files: Sequence[str | Path] = (),
     urls: Sequence[str] = (),
     extensions: Iterable[str] | None = None,
+    videos: bool = True,
 ) -> list[UploadSource]:
-    """Files named and found in folders (image extensions, hidden entries skipped; into
-    sub-folders only with `recursive`), URLs from `url_files` and `urls`, in that order.
+    """Files named and found in folders (image and video extensions, hidden entries skipped;
+    into sub-folders only with `recursive`), URLs from `url_files` and `urls`, in that order.
     `extensions` ("png" or ".png") narrows or widens what counts as an image in folders
-    (default IMAGE_EXTENSIONS); a file named explicitly is always taken.
+    (default IMAGE_EXTENSIONS); video files (VIDEO_EXTENSIONS) are found beside them unless
+    `videos` is False. A file named explicitly is always taken. Files and URLs whose names
+    end in a video extension are videos (`UploadSource.video`).
 
     Problems (a missing path, an unreadable URL file, a bad URL) come back as sources of
     kind "error", which the uploader reports as failed with the reason.
@@ -139,6 +154,8 @@ def collect_sources(
         if extensions is None
         else frozenset("." + e.lower().lstrip(".") for e in extensions)
     )
+    if videos:
+        wanted |= VIDEO_EXTENSIONS
 
     def add(source: UploadSource) -> None:
         if source.key not in seen:
@@ -191,4 +208,70 @@ def image_problem(head: bytes) -> str:
         return ""
     if any(head.startswith(signature) for signature, _ in _SIGNATURES):
         return ""
+    container = sniff(head)
+    if container is not None:
+        return (
+            f"a video ({container.upper()}) whose name is not a video's: rename it to end in "
+            f".{container} to upload it as a video: not sent"
+        )
     return "not a supported image (its header is not JPEG, PNG, WebP, GIF or BMP): not sent"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+def video_size_problem(size: int) -> str:
+    """Why a video file of `size` bytes is not sent ("" when it may be): empty, or over the
+    platform's limit for a video sent as bytes. Checked before the file is read."""
+    if size <= 0:
+        return "empty file"
+    if size > MAX_VIDEO_BYTES:
+        return (
+            f"the video is {_megabytes(size)}; the platform takes video files up to "
+            f"{_megabytes(MAX_VIDEO_BYTES)} (up to {_megabytes(MAX_VIDEO_URL_BYTES)} by URL): "
+            "compress it or cut it into parts, or upload it by URL: not sent"
+        )
+    return ""
+
+
+def video_problem(data: bytes) -> str:
+    """Why a video file with content `data` will not be taken ("" when it will): empty, too
+    large, a header that is no video container, or a container header that says it is
+    broken, has no video stream (audio only) or runs past the platform's length limit.
+
+    Headers only (`api.video.sniff`, then `api.video.probe`, which decodes nothing): a video
+    broken further in is still the server's to refuse."""
+    problem = video_size_problem(len(data))
+    if problem:
+        return problem
+    container = sniff(data[:64])
+    if container is None:
+        if not image_problem(data[:16]):
+            return (
+                "an image named like a video: give it an image extension to upload it as an "
+                "image: not sent"
+            )
+        return (
+            "not a video (its header is not MP4, QuickTime, WebM, Matroska, AVI, 3GP or WMV): "
+            "not sent"
+        )
+    try:
+        probe(data)
+    except VideoRejected as exc:
+        said = exc.description
+        if said.startswith("the file has no video stream") and "audio" not in _streams(said):
+            # Streams of no known kind and none of audio: not an audio file but an index read
+            # in part (a file cut short), which api.video would call audio-only.
+            return (
+                f"the video file is cut short or broken: its header says {container.upper()} "
+                "but no video stream can be read from it; upload the whole file again, or "
+                "re-encode it: not sent"
+            )
+        return f"{said}: not sent"
+    return ""
+
+
+def _streams(description: str) -> str:
+    """The kinds of stream api.video's "no video stream (streams: audio, data)" lists."""
+    return description.partition("(streams: ")[2].partition(")")[0]

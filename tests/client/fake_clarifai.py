@@ -2,7 +2,9 @@
 
 Inputs are accepted with 30001 PENDING; each ListInputs that returns an input advances it,
 and after `process_after` sightings it becomes 30000, or 30002 with a reason when its bytes
-do not start with the PNG signature (a "broken file").
+do not start with the PNG signature (a "broken file"). Videos (``data.video``) are taken one
+per request, as on the platform; a video URL listed in `html_urls` fails as the platform's
+download would (it serves a web page).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Stored:
     status: int = 30001
     description: str = "Download pending"
     details: str = ""
+    kind: str = "image"
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _status(code: int, description: str = "", details: str = "") -> dict[str, Any]:
@@ -51,6 +55,8 @@ class FakeClarifai:
     """Block (forever) the Nth PostInputs call after storing its inputs."""
     blocked: asyncio.Event = field(default_factory=asyncio.Event)
     requests: list[httpx.Request] = field(default_factory=list)
+    html_urls: set[str] = field(default_factory=set)
+    """Video URLs that serve a web page: they fail to process."""
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -83,11 +89,21 @@ class FakeClarifai:
 
     async def _post_inputs(self, body: dict[str, Any]) -> httpx.Response:
         self.post_calls += 1
+        if sum("video" in raw["data"] for raw in body["inputs"]) > 1:
+            return httpx.Response(
+                400,
+                json={
+                    "status": _status(
+                        11102, "Invalid request", "Each request can include only 1 video input"
+                    )
+                },
+            )
         items = []
         failures = 0
         for raw in body["inputs"]:
             iid = raw["id"]
-            image = raw["data"]["image"]
+            kind = "video" if "video" in raw["data"] else "image"
+            image = raw["data"][kind]
             if iid in self.inputs:
                 failures += 1
                 items.append(
@@ -100,7 +116,12 @@ class FakeClarifai:
                 items.append({"id": iid, "status": _status(30104, "Invalid input")})
                 continue
             self.inputs[iid] = Stored(
-                iid, data, image.get("url", ""), raw["data"].get("concepts", [])
+                iid,
+                data,
+                image.get("url", ""),
+                raw["data"].get("concepts", []),
+                kind=kind,
+                metadata=raw["data"].get("metadata", {}),
             )
             self.created[iid] += 1
             items.append({"id": iid, "status": _status(30001, "Download pending")})
@@ -120,7 +141,10 @@ class FakeClarifai:
         for s in chosen:
             s.seen += 1
             if s.status == 30001 and s.seen >= self.process_after:
-                if s.url or s.data.startswith(PNG):
+                if s.url in self.html_urls:
+                    s.status, s.description = 30002, "Input failed to process"
+                    s.details = "the URL served a web page (text/html), not a video"
+                elif s.url or s.data.startswith(PNG) or s.kind == "video":
                     s.status, s.description = 30000, "Download complete"
                 else:
                     s.status, s.description = 30002, "Input failed to process"
@@ -128,7 +152,7 @@ class FakeClarifai:
             out.append(
                 {
                     "id": s.id,
-                    "data": {"image": {"url": f"https://api.test/blobs/{s.id}"}},
+                    "data": {s.kind: {"url": f"https://api.test/blobs/{s.id}"}},
                     "status": _status(s.status, s.description, s.details),
                 }
             )

@@ -69,7 +69,7 @@ async def test_upload_command_nothing_to_do(tmp_path: Path) -> None:
             await run_upload_command(client, parse([str(tmp_path / "empty")]), tmp_path, err=err)
             == 2
         )
-    assert "nothing to upload" in err.getvalue() and "no image files" in err.getvalue()
+    assert "nothing to upload" in err.getvalue() and "no image or video files" in err.getvalue()
 
 
 async def test_upload_command_all_good_exits_0_and_auth_error_2(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import api.demo_setup as demo_setup
-from api.demo import DEMO_APP_ID, DIGIT_CONCEPTS
+from api.demo import DEMO_APP_ID, DEMO_VIDEOS, DIGIT_CONCEPTS
 from api.models import AnnotationFilter, AnnotationStatus
 from tests.tui_helpers import connected, local_config, make_tui, picker_opened_alone, wait_until
 from tui.config import load_config
@@ -49,7 +49,13 @@ async def test_demo_command_twice(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "60 uploaded" in first and "20 written" in first
     folder = tmp_path / "data" / "demo-new-images"
     files = sorted(p.name for p in folder.iterdir())
-    assert len(files) == DIGITS - 60 and files[0].startswith("0060-")
+    assert len(files) == DIGITS - 60 + len(DEMO_VIDEOS) and files[0].startswith("0060-")
+    assert files[-len(DEMO_VIDEOS) :] == [
+        "video-0-1-2-3-4.mp4",
+        "video-3-1-4-1-5.mp4",
+        "video-5-6-7-8-9.mp4",
+    ]
+    assert "new videos for later: 3 in the same folder (3 written now)" in first
     # the config now opens the demo app
     config = load_config(config.path)
     assert config.profile().app_id == DEMO_APP_ID
@@ -62,6 +68,7 @@ async def test_demo_command_twice(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "written to" not in second and "new images for later: all" in second
     assert "0 uploaded, 60 already present" in second
     assert "0 written, 20 already there" in second and "(0 written now)" in second
+    assert "new videos for later: all 3 already there" in second
     inputs, labels, concepts = await app_state(tmp_path)
     assert inputs == 60
     assert labels == dict.fromkeys(DIGIT_CONCEPTS, 2)
@@ -87,4 +94,5 @@ async def test_empty_install_offers_the_demo(
         assert not isinstance(app.screen, AppPicker)
     inputs, labels, concepts = await app_state(tmp_path)
     assert inputs == 60 and sum(labels.values()) == 20 and len(concepts) == 10
-    assert len(list((tmp_path / "data" / "demo-new-images").iterdir())) == DIGITS - 60
+    folder = tmp_path / "data" / "demo-new-images"
+    assert len(list(folder.iterdir())) == DIGITS - 60 + len(DEMO_VIDEOS)
