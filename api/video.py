@@ -94,16 +94,17 @@ def _reason(exc: Exception) -> str:
 
 def _stream(container: InputContainer) -> VideoStream:
     streams = container.streams.video
-    if not len(container.streams):
+    kinds = {str(s.type) for s in container.streams}
+    if not kinds & {"video", "audio", "subtitle"}:
+        # No stream, or only "data" ones: an index read in part (an MP4 cut short).
         raise VideoRejected(
             "the video file is cut short or broken: its container lists no stream (an MP4 "
             "whose index is missing, say); upload the whole file again, or re-encode it"
         )
     if not streams:
-        kinds: list[str] = sorted({str(s.type) for s in container.streams})
         raise VideoRejected(
-            f"the file has no video stream (streams: {', '.join(kinds)}); an audio-only file "
-            "is not a video input"
+            f"the file has no video stream (streams: {', '.join(sorted(kinds))}); an "
+            "audio-only file is not a video input"
         )
     stream = streams[0]
     stream.thread_type = "AUTO"
@@ -133,7 +134,7 @@ def _info(container: InputContainer, stream: VideoStream) -> VideoInfo:
 
 
 def _container_name(container: InputContainer) -> str:
-    """"mp4", "mov", "matroska", "avi", ...: FFmpeg reads MP4 and QuickTime with one demuxer
+    """ "mp4", "mov", "matroska", "avi", ...: FFmpeg reads MP4 and QuickTime with one demuxer
     ("mov,mp4,m4a,3gp,3g2,mj2"); the file's major brand tells them apart."""
     name = container.format.name.split(",")[0]
     if name == "mov":

@@ -259,19 +259,5 @@ def video_problem(data: bytes) -> str:
     try:
         probe(data)
     except VideoRejected as exc:
-        said = exc.description
-        if said.startswith("the file has no video stream") and "audio" not in _streams(said):
-            # Streams of no known kind and none of audio: not an audio file but an index read
-            # in part (a file cut short), which api.video would call audio-only.
-            return (
-                f"the video file is cut short or broken: its header says {container.upper()} "
-                "but no video stream can be read from it; upload the whole file again, or "
-                "re-encode it: not sent"
-            )
-        return f"{said}: not sent"
+        return f"{exc.description}: not sent"
     return ""
-
-
-def _streams(description: str) -> str:
-    """The kinds of stream api.video's "no video stream (streams: audio, data)" lists."""
-    return description.partition("(streams: ")[2].partition(")")[0]

@@ -1,5 +1,5 @@
 """What the Uploads area adds to its queue: the file browser that marks files and folders
-(`MarkingTree`) and the dialog that takes pasted image URLs (`UrlPasteScreen`)."""
+(`MarkingTree`) and the dialog that takes pasted image and video URLs (`UrlPasteScreen`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from textual.widgets import DirectoryTree, Static, TextArea
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets._tree import TreeNode
 
-from api.upload import IMAGE_EXTENSIONS
+from api.upload import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from tui.widgets.forms import scoped_bindings
+
+#: What the file browser shows besides folders: images and videos.
+_MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
 class MarkingTree(DirectoryTree):
@@ -42,7 +45,7 @@ class MarkingTree(DirectoryTree):
             p
             for p in paths
             if not p.name.startswith(".")
-            and (self._safe_is_dir(p) or p.suffix.lower() in IMAGE_EXTENSIONS)
+            and (self._safe_is_dir(p) or p.suffix.lower() in _MEDIA_EXTENSIONS)
         ]
 
     def process_label(self, label: TextType) -> Text:
@@ -83,7 +86,8 @@ class MarkingTree(DirectoryTree):
 
 
 class UrlPasteScreen(ModalScreen[list[str] | None]):
-    """Paste image URLs, one a line; ctrl+s or f2 adds them, esc cancels."""
+    """Paste image or video URLs, one a line (a URL ending in .mp4, .mov, ... is sent as a
+    video); ctrl+s or f2 adds them, esc cancels."""
 
     DEFAULT_CSS = """
     UrlPasteScreen { align: center middle; }
@@ -101,7 +105,10 @@ class UrlPasteScreen(ModalScreen[list[str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("[b]Image URLs[/b], one a line (http/https)")
+            yield Static(
+                "[b]Image or video URLs[/b], one a line (http/https; a URL ending in .mp4, "
+                ".mov, ... is sent as a video)"
+            )
             yield TextArea(id="urls")
             yield Static("ctrl+s / f2: add to the queue    esc: cancel", classes="dialog-hint")
 

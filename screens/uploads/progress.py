@@ -31,10 +31,11 @@ def duration(seconds: float | None) -> str:
 
 
 def row_label(source: UploadSource) -> str:
-    """The item column: a file's name, else the source's label."""
+    """The item column: a file's name, else the source's label; a video's says so."""
+    mark = "video " if source.video else ""
     if source.kind == "file" and source.path is not None:
-        return source.path.name
-    return source.label
+        return mark + source.path.name
+    return mark + source.label
 
 
 def item_row(event: ItemEvent) -> tuple[str, str]:

@@ -504,7 +504,7 @@ class UploadsScreen(AreaScreen):
         profile = self._profile()
         if profile is not None and profile.is_local:
             demo = profile.resolved_data_dir() / NEW_IMAGES_DIRNAME
-            offered.append((demo, "the demo's new images"))
+            offered.append((demo, "the demo's new images and videos"))
         with contextlib.suppress(RuntimeError):
             offered += [(p, "recent") for p in load_recent(self._state_dir())]
         unique: dict[Path, str] = {}

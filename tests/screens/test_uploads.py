@@ -278,3 +278,39 @@ async def test_an_upload_into_a_missing_app_offers_to_create_it(
             assert "brand-new" not in apps
             assert "nothing sent" in str(screen.query_one("#uploads-status").render())
             assert screen.batches  # the queue is kept
+
+
+async def test_the_area_shows_and_uploads_videos_beside_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #27: the browser lists video files; a good one is sent as a video and processed,
+    a cut-short one is reported with its reason and never sent."""
+    from tests.video_files import tiny_video
+
+    folder = make_folder(tmp_path, 1)
+    clip = tiny_video(10)
+    (folder / "clip.mp4").write_bytes(clip)
+    (folder / "cut.mp4").write_bytes(clip[: len(clip) // 3])
+    monkeypatch.setattr(UploadsScreen, "START_DIR", folder)
+    await create_app(tmp_path)
+    app = make_tui(tmp_path, app_id=APP, area="uploads")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_uploads(pilot)
+        tree = screen.query_one(MarkingTree)
+        tree.root.expand()
+        await wait_until(
+            pilot,
+            lambda: {"clip.mp4", "cut.mp4"} <= {str(n.label) for n in tree.root.children},
+            what="videos listed",
+        )
+        await pilot.press("space", "a")
+        await wait_until(pilot, lambda: settled(screen) and screen.states, what="settled")
+        assert states(screen) == {
+            "img-00.png": "done",
+            "video clip.mp4": "done",
+            "video cut.mp4": "failed",
+        }
+        assert "cut short or broken" in detail(screen, "video cut.mp4")
+        client = app.session.app_client()
+        videos = [i for i in await client.list_inputs(per_page=50) if i.is_video]
+        assert [v.metadata.get("filename") for v in videos] == ["clip.mp4"]
