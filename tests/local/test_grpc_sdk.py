@@ -390,3 +390,56 @@ async def test_inputs_add_jobs_report_progress_over_grpc(grpc_port: int) -> None
     assert cancelled.inputs_add_job.status.code == 64004  # JOB_CANCELLED
     assert cancelled.inputs_add_job.progress.success_count == 4  # processed ones stay
     assert missing.status.code == 11101 and "no-such-job" in missing.status.description
+
+
+def sdk_video(port: int) -> dict[str, Any]:
+    from clarifai.client.model import Model
+    from clarifai.client.user import User
+    from clarifai.client.workflow import Workflow
+
+    from tests.video_files import tiny_video
+
+    base = f"http://127.0.0.1:{port}"
+    clip = tiny_video(15, fps=5)  # 3 s: frames at 0, 1000 and 2000 ms
+    user = User(user_id="me", pat=KEY, base_url=base)
+    app = user.create_app(app_id="sdk-videos", base_workflow="Universal")
+    inputs = app.inputs()
+    inputs.upload_from_bytes(input_id="clip", video_bytes=clip)
+    deadline = time.monotonic() + 60
+    while True:
+        (found,) = [i for i in inputs.list_inputs() if i.id == "clip"]
+        if found.status.code != 30001:
+            break
+        assert time.monotonic() < deadline, found.status
+        time.sleep(0.1)
+    out: dict[str, Any] = {
+        "status": found.status.code,
+        "duration": found.data.video.video_info.duration_seconds,
+    }
+    embedder = Model(
+        model_id="general-image-embedding",
+        user_id="clarifai",
+        app_id="main",
+        pat=KEY,
+        base_url=base,
+    )
+    predicted = embedder.predict_by_bytes(clip, input_type="video")
+    out["model_frames"] = [f.frame_info.time for f in predicted.outputs[0].data.frames]
+    universal = Workflow(
+        workflow_id="Universal", user_id="clarifai", app_id="main", pat=KEY, base_url=base
+    )
+    result = universal.predict_by_bytes(clip, input_type="video")
+    out["workflow_frames"] = [
+        len(f.data.embeddings) for f in result.results[0].outputs[0].data.frames
+    ]
+    return out
+
+
+async def test_the_official_sdk_uploads_and_predicts_videos_over_grpc(grpc_port: int) -> None:
+    """Issue #27 through the SDK: a video input, then the public embedder and the base
+    workflow Universal on a video, each answered per sampled frame."""
+    out = await in_thread(lambda: sdk_video(grpc_port))
+    assert out["status"] == 30000
+    assert out["duration"] == pytest.approx(3.0)
+    assert out["model_frames"] == [0, 1000, 2000]
+    assert out["workflow_frames"] == [1, 1, 1]
