@@ -218,3 +218,11 @@ async def test_every_row_of_the_image_reaches_the_screen() -> None:
             for y in range(preview.size.height)
         ]
         assert all("▀" in row for row in drawn), drawn
+
+
+def test_the_label_goes_through_the_sanitiser() -> None:
+    """A label often carries a server's or a decoder's words (issue #25's one sanitiser)."""
+    preview = ImagePreview()
+    preview.set_image(None, label="no preview: \x1b]0;owned\x07bad\nname\x1b[2J")
+    assert "\x1b" not in preview.label and "\x07" not in preview.label
+    assert "\n" not in preview.label and preview.label.startswith("no preview: ")

@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from tui.widgets import graphics
+from tui.widgets.text import safe
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -265,9 +266,11 @@ class ImagePreview(Widget):
         return getattr(ui, "image_preview", True) is False
 
     def set_image(self, data: bytes | None, *, label: str = "") -> None:
-        """Show `data` (encoded image bytes, any format Pillow reads), or "no image" for None."""
+        """Show `data` (encoded image bytes, any format Pillow reads), or "no image" for None.
+        The label goes through the sanitiser here: it often carries a server's or a
+        decoder's words."""
         self._data = data
-        self._label = label
+        self._label = safe(label, one_line=True)
         self._image = None
         self._decoded = data is None
         self._lines = []
