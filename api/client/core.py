@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -63,6 +64,14 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 class _Malformed(Exception):
     """An answer that cannot be read; its message says why, and nothing of the body."""
+
+
+class _BadEncoding(_Malformed):
+    """A body in an encoding not asked for, or one that does not decode."""
+
+    def __init__(self, why: str, status_code: int) -> None:
+        super().__init__(why)
+        self.status_code = status_code
 
 
 class _TooLarge(_Malformed):
@@ -124,7 +133,11 @@ class _Connection:
             transport=transport,
             auth=_KeyAuth(api_key, self.base_url),
             timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": "clarifai-tui"},
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": "clarifai-tui",
+            },
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             follow_redirects=False,
         )
@@ -134,7 +147,11 @@ class _Connection:
     def foreign(self) -> httpx.AsyncClient:
         """A key-less client for image URLs on other hosts."""
         if self._foreign is None:
-            self._foreign = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=True)
+            self._foreign = httpx.AsyncClient(
+                timeout=DEFAULT_TIMEOUT,
+                follow_redirects=True,
+                headers={"Accept-Encoding": ACCEPT_ENCODING},
+            )
         return self._foreign
 
     async def aclose(self) -> None:
@@ -281,6 +298,10 @@ class ClientCore:
                         http_status=exc.status_code,
                         request=label,
                     ) from None
+                raise self._malformed(str(exc), exc.status_code, label) from None
+            except _BadEncoding as exc:
+                if trace is not None:
+                    trace.maybe_delivered = True
                 raise self._malformed(str(exc), exc.status_code, label) from None
             except httpx.TransportError as exc:
                 timeout = isinstance(exc, httpx.TimeoutException)
@@ -439,19 +460,55 @@ class ClientCore:
             page += 1
 
 
+#: The encodings asked for (Accept-Encoding), and so the ones decoded: both by zlib, whose
+#: decompressor can be told how much to give back at most. httpx decodes a whole received
+#: chunk at once: a small gzip chunk could expand to gigabytes before the cap saw it.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+
+
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The (decoded) body, or _TooLarge as soon as it is past `limit` bytes: a declared
-    Content-Length says so before anything is read, an endless body after `limit`."""
+    """The decoded body, or _TooLarge as soon as it is past `limit` bytes: a declared
+    Content-Length says so before anything is read, an endless body after `limit`, and a
+    compressed one as soon as its decoded bytes pass `limit` (each step of the decompressor
+    gives back at most what is left under the cap)."""
     declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge(limit, response.status_code)
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # MAX_WBITS | 32: a zlib or a gzip header, whichever it has.
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+    elif encoding not in ("", "identity"):
+        raise _BadEncoding(
+            f"an answer in the {encoding!r} encoding, which was not asked for",
+            response.status_code,
+        )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
+    if response.is_stream_consumed:
+        # Read already (an in-memory answer: httpx decoded it while building it).
+        content = response.content
+        if len(content) > limit:
             raise _TooLarge(limit, response.status_code)
-        chunks.append(chunk)
+        return content
+    async for raw in response.aiter_raw():
+        pending = raw
+        while pending:
+            if decoder is None:
+                out, pending = pending, b""
+            else:
+                try:
+                    out = decoder.decompress(pending, limit - size + 1)
+                except zlib.error as exc:
+                    raise _BadEncoding(
+                        f"a {encoding} body that cannot be decoded ({exc})", response.status_code
+                    ) from None
+                pending = decoder.unconsumed_tail
+            size += len(out)
+            if size > limit:
+                raise _TooLarge(limit, response.status_code)
+            chunks.append(out)
     return b"".join(chunks)
 
 

@@ -421,3 +421,55 @@ async def test_server_text_in_retry_notices_is_sanitised(tmp_path: Path) -> None
     said = err.getvalue()
     assert "\x1b" not in said and "\u202e" not in said
     assert "\\x1b]0;pwned\\x07down\\u202etxt.exe" in said
+
+
+class _OneChunk(httpx.AsyncByteStream):
+    """A body sent as one chunk (httpx would decode a compressed chunk whole)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+async def test_a_compressed_bomb_is_cut_at_the_cap_as_it_expands() -> None:
+    """A small gzip body that expands past the cap: decoded a bounded step at a time, so the
+    client never holds more than the cap."""
+    import gzip
+
+    bomb = gzip.compress(b"\x00" * (MAX_RESPONSE_BYTES * 4), compresslevel=9)
+    assert len(bomb) < 1024 * 1024
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Accept-Encoding"] == "gzip, deflate"
+        return httpx.Response(200, stream=_OneChunk(bomb), headers={"Content-Encoding": "gzip"})
+
+    sleeps = Sleeps()
+    async with make_client(handler, sleeps) as client:
+        with pytest.raises(ApiError) as info:
+            await client.list_inputs()
+    assert "the answer is larger than 64 MiB" in str(info.value)
+    assert not info.value.retryable and sleeps == []
+
+
+async def test_gzip_answers_are_read_and_unasked_encodings_refused() -> None:
+    import gzip
+
+    answers = [
+        httpx.Response(
+            200,
+            stream=_OneChunk(gzip.compress(b'{"inputs": [{"id": "a"}]}')),
+            headers={"Content-Encoding": "gzip"},
+        ),
+        httpx.Response(200, stream=_OneChunk(b"\x8b\x00"), headers={"Content-Encoding": "br"}),
+    ]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    async with make_client(handler, Sleeps()) as client:
+        assert [i.id for i in await client.list_inputs()] == ["a"]
+        with pytest.raises(ApiError) as info:
+            await client.list_inputs()
+    assert "'br' encoding, which was not asked for" in str(info.value)
