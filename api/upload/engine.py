@@ -316,6 +316,11 @@ class Uploader:
                 )
             else:
                 item.outcome = "already_present" if outcome == "already_present" else "uploaded"
+            if not self.options.follow_processing:
+                # Not following processing: acknowledged is as far as this run goes, as it is
+                # for the items it sends itself (a second --no-wait run said "not finished").
+                item.state = ItemState.DONE
+                item.verify_only = False
             if item.input_id:
                 self._by_input.setdefault(item.input_id, item)
         for item in self._items:

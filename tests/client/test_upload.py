@@ -306,6 +306,12 @@ async def test_urls_get_url_ids_and_no_wait_mode(tmp_path: Path) -> None:
         summary = await uploader(client, tmp_path / "s", follow_processing=False).run(sources)
     assert len(summary.uploaded) == 2 and fake.list_calls == 0
     assert {s.url for s in fake.inputs.values()} == {"https://x.test/a.jpg", "https://x.test/b.jpg"}
+    # Run again, still without waiting: done, nothing "not finished", nothing sent twice.
+    async with make_client(fake) as client:
+        again = await uploader(client, tmp_path / "s", follow_processing=False).run(sources)
+    assert not again.pending and not again.failed, again
+    assert len(again.uploaded) + len(again.already_present) == 2
+    assert len(fake.inputs) == 2
 
 
 def test_folder_walk_takes_the_configured_extensions(tmp_path: Path) -> None:
