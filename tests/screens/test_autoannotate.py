@@ -348,3 +348,31 @@ def test_a_node_added_in_the_editor_pins_its_model_version_and_owner() -> None:
         "clarifai",
         "main",
     )
+
+
+def test_dry_run_text_on_a_video_says_each_frame() -> None:
+    """Issue #27: on a video each node answers per sampled frame (data.frames)."""
+    from api.models import FrameInfo, FrameOutput
+
+    models = models_of(SPEC)
+    nodes = desired_workflow(SPEC, "", "ev1").nodes
+
+    def frames(node_id: str) -> tuple[FrameOutput, ...]:
+        out = []
+        for k in range(25):
+            concepts: tuple[Concept, ...] = ()
+            if node_id == "write-success" and k == 1:
+                concepts = (Concept("two", value=0.98),)
+            dims = (64,) if node_id == "embed" else ()
+            out.append(FrameOutput(FrameInfo(k, k * 1000), concepts, dims))
+        return tuple(out)
+
+    outputs = tuple(
+        NodeOutput(node.id, node.model_id, "", 10000, frames=frames(node.id)) for node in nodes
+    )
+    lines = describe_results([WorkflowResult("clip", 10000, outputs=outputs)], nodes, models)
+    text = "\n".join(lines)
+    assert "write-success (annotation-writer): 25 sampled frames" in text
+    assert "    0:01.0 WOULD write SUCCESS as me: two 0.98" in text
+    assert "    0:00.0 embedding (64 dims)" in text
+    assert "    ... 5 more frames" in text

@@ -16,6 +16,7 @@ from api.autoannotate import (
 )
 from api.errors import status_name
 from api.models import Concept, Model, WorkflowNode, WorkflowResult
+from tui.widgets.display import frame_time
 from tui.widgets.workflow_graph import writer_status_name
 
 NOTHING_WRITTEN = "DRY RUN: nothing was written to the app (no annotations, no inputs)."
@@ -41,6 +42,27 @@ def _concepts(concepts: Sequence[Concept]) -> str:
     text = ", ".join(f"{c.id} {c.value:.2f}" for c in shown)
     more = len(concepts) - len(shown)
     return text + (f" (+{more} more)" if more > 0 else "")
+
+
+#: Frames of a video listed per node at most (a 10-minute video has 600).
+MAX_FRAMES_SHOWN = 20
+
+
+def _said(kind: str, model: Model | None, concepts: Sequence[Concept], dims: Sequence[int]) -> str:
+    """What one node's output (on an image, or on one frame) says, after its name."""
+    if kind == VISUAL_EMBEDDER:
+        return f": embedding ({dims[0]} dims)" if dims and dims[0] else ": embedding"
+    if kind == EMBEDDING_CLASSIFIER:
+        return f": {_concepts(concepts) or 'no concepts'}"
+    if kind == CONCEPT_THRESHOLDER and model is not None:
+        comparator = comparator_of(model.params).name
+        return f" {comparator}: passed {_concepts(concepts) or 'nothing'}"
+    if kind == ANNOTATION_WRITER and model is not None:
+        if not concepts:
+            return ": would write nothing"
+        user = model.params.get("annotation_user_id") or "the app owner"
+        return f": WOULD write {writer_status_name(model)} as {user}: {_concepts(concepts)}"
+    return f": {_concepts(concepts) or '-'}"
 
 
 def describe_results(
@@ -70,26 +92,16 @@ def describe_results(
                 reason = output.status_description or status_name(output.status_code)
                 lines.append(f"{name}: failed: {reason}")
                 continue
-            if kind == VISUAL_EMBEDDER:
-                dims = output.embedding_dims[0] if output.embedding_dims else 0
-                lines.append(f"{name}: embedding ({dims} dims)" if dims else f"{name}: embedding")
-            elif kind == EMBEDDING_CLASSIFIER:
-                lines.append(f"{name}: {_concepts(output.concepts) or 'no concepts'}")
-            elif kind == CONCEPT_THRESHOLDER and model is not None:
-                comparator = comparator_of(model.params).name
-                passed = _concepts(output.concepts) or "nothing"
-                lines.append(f"{name} {comparator}: passed {passed}")
-            elif kind == ANNOTATION_WRITER and model is not None:
-                if output.concepts:
-                    user = model.params.get("annotation_user_id") or "the app owner"
-                    lines.append(
-                        f"{name}: WOULD write {writer_status_name(model)} as {user}: "
-                        f"{_concepts(output.concepts)}"
-                    )
-                else:
-                    lines.append(f"{name}: would write nothing")
-            else:
-                lines.append(f"{name}: {_concepts(output.concepts) or '-'}")
+            if output.frames:
+                # A video: the node's output on each sampled frame.
+                lines.append(f"{name}: {len(output.frames)} sampled frames")
+                for frame in output.frames[:MAX_FRAMES_SHOWN]:
+                    said = _said(kind, model, frame.concepts, frame.embedding_dims)
+                    lines.append(f"    {frame_time(frame.frame.time_ms)} {said.lstrip(': ')}")
+                if len(output.frames) > MAX_FRAMES_SHOWN:
+                    lines.append(f"    ... {len(output.frames) - MAX_FRAMES_SHOWN} more frames")
+                continue
+            lines.append(f"{name}{_said(kind, model, output.concepts, output.embedding_dims)}")
     if not results:
         lines.append("no results")
     lines += ["", notice]
