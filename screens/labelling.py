@@ -326,13 +326,19 @@ class LabellingScreen(AreaScreen):
         self._render_concepts()
         self._counter(self._counter_text())
         try:
-            data = await labeller.client.fetch_image(item)
+            if item.is_video:
+                # A video is labelled as a whole: its first frame stands for it.
+                if not item.thumbnail_url:
+                    raise ValueError("the video has no thumbnail yet")
+                data = await labeller.client.fetch_image(item.thumbnail_url)
+            else:
+                data = await labeller.client.fetch_image(item)
         except Exception as exc:
             if self.current is item:
                 preview.set_image(None, label=f"no preview: {exc}")
             return
         if self.current is item:
-            preview.set_image(data)
+            preview.set_image(data, label="video: its first frame" if item.is_video else "")
 
     def _render_meta(self) -> None:
         item = self.current

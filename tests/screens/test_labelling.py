@@ -165,3 +165,33 @@ def test_labelling_snapshot(tmp_path: Path, snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+async def test_a_video_is_labelled_as_a_whole_with_its_first_frame_shown(tmp_path: Path) -> None:
+    """Issue #27: a video input in the labelling loop previews its thumbnail (first frame)
+    and takes input-level labels like an image."""
+    from tests.video_files import tiny_video
+    from tui.widgets.preview import ImagePreview
+
+    connection = await connect(local_config(tmp_path).profile(), owner="test-setup")
+    try:
+        await connection.client.create_app(APP)
+        client = connection.client.with_app(APP)
+        await client.create_concepts([Concept(c, name=c) for c in CONCEPTS])
+        (posted,) = await client.post_inputs(
+            [NewInput(data=tiny_video(10, shade=200), id="clip", video=True)]
+        )
+        assert posted.ok, posted.reason
+        assert connection.backend is not None
+        await connection.backend.wait_idle()
+    finally:
+        await connection.aclose()
+    app = make_tui(tmp_path, app_id=APP, area="concepts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_labelling(pilot)
+        assert screen.current is not None and screen.current.id == "clip"
+        preview = screen.query_one(ImagePreview)
+        await wait_until(pilot, lambda: preview.label == "video: its first frame", what="thumbnail")
+        await pilot.press("2", "space")  # runner
+        await labelling_shown(pilot, screen)
+        assert (await labels(app.session.app_client()))["clip"] == {("runner", 1.0)}
