@@ -642,26 +642,7 @@ class IngestWorker:
                 (blob_sha,) = self.store.stage_blobs([downloaded])
         except Exception as exc:  # a full disk, say
             return _failed(job, exc), None
-        return (
-            JobResult(
-                job.job_id,
-                job.input_pk,
-                ok=True,
-                description="Download complete",
-                blob_sha=blob_sha,
-                blob=downloaded if blob_sha else None,
-                thumb_sha=thumb_sha,
-                thumb=analysed.thumbnail,
-                width=analysed.width,
-                height=analysed.height,
-                format=analysed.video_format,
-                embeddings=piped.embeddings,
-                annotations=piped.annotations,
-                workflow_status=piped.workflow_status,
-                video_info=analysed.info,
-            ),
-            None,
-        )
+        return _success(job, analysed, blob_sha, downloaded, thumb_sha, piped), None
 
     def _take_group(self, jobs: Sequence[Job]) -> tuple[list[bytes | Exception | None], int]:
         """The first jobs' bytes as handed over in memory, up to _GROUP_BYTES or the first
@@ -894,7 +875,7 @@ def _failed(job: Job, exc: Exception) -> JobResult:
 
 def _success(
     job: Job,
-    analysed: Analysis,
+    analysed: Analysis | VideoAnalysis,
     blob_sha: str | None,
     downloaded: bytes | None,
     thumb_sha: str | None,
@@ -913,9 +894,10 @@ def _success(
         thumb=analysed.thumbnail,
         width=analysed.width,
         height=analysed.height,
-        format=analysed.format,
-        color_mode=analysed.color_mode,
+        format=analysed.video_format if isinstance(analysed, VideoAnalysis) else analysed.format,
+        color_mode="" if isinstance(analysed, VideoAnalysis) else analysed.color_mode,
         embeddings=piped.embeddings,
         annotations=piped.annotations,
         workflow_status=piped.workflow_status,
+        video_info=analysed.info if isinstance(analysed, VideoAnalysis) else None,
     )

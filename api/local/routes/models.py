@@ -46,7 +46,7 @@ from api.local.routes.model_config import (
     parse_output_info,
     parse_type_id,
 )
-from api.local.routes.sources import load_sources, predict_frames
+from api.local.routes.sources import load_sources, predict_frames, prediction_data
 from api.local.rows import AppRow, ConceptValue, ModelRow, NewModel
 from api.local.status import FAILURE, MIXED_STATUS, SUCCESS, ApiFailure, invalid, status_json
 from api.local.store import new_id
@@ -350,14 +350,7 @@ def _predict_sync(
                 image = source.image
                 assert image is not None
                 vector = embedder.embed(image() if callable(image) else image)
-            if classifier is None:
-                values = [float(v) for v in vector]
-                data: dict[str, Any] = {
-                    "embeddings": [{"vector": values, "num_dimensions": len(values)}]
-                }
-            else:
-                concepts = classifier.classifier.predict_concepts(vector, classifier.concept_names)
-                data = {"concepts": [c.to_dict() for c in concepts]}
+            data = prediction_data(vector, classifier)
         except Exception as exc:  # a bad input fails alone
             outputs.append(
                 {"status": status_json(21313, f"{type(exc).__name__}: {exc}"), "data": {}}

@@ -200,6 +200,18 @@ async def load_sources(
     return sources
 
 
+def prediction_data(
+    vector: npt.NDArray[np.float32], classifier: ResolvedClassifier | None
+) -> dict[str, Any]:
+    """PostModelOutputs' ``data`` from an embedding: the embedding itself (an embedder), or
+    the classifier's concepts."""
+    if classifier is None:
+        values = [float(v) for v in vector]
+        return {"embeddings": [{"vector": values, "num_dimensions": len(values)}]}
+    concepts = classifier.classifier.predict_concepts(vector, classifier.concept_names)
+    return {"concepts": [c.to_dict() for c in concepts]}
+
+
 def predict_frames(
     source: Source, embedder: Embedder, classifier: ResolvedClassifier | None
 ) -> dict[str, Any]:
@@ -220,13 +232,6 @@ def predict_frames(
     for sampled in source.frames or []:
         assert sampled.vector is not None
         vector = np.frombuffer(sampled.vector, dtype=np.float32)
-        if classifier is None:
-            values = [float(v) for v in vector]
-            data: dict[str, Any] = {
-                "embeddings": [{"vector": values, "num_dimensions": len(values)}]
-            }
-        else:
-            concepts = classifier.classifier.predict_concepts(vector, classifier.concept_names)
-            data = {"concepts": [c.to_dict() for c in concepts]}
+        data = prediction_data(vector, classifier)
         frames.append(frame_json((sampled.index, sampled.time_ms), data))
     return {"status": status_json(SUCCESS), "data": {"frames": frames}}
