@@ -22,6 +22,10 @@ A walk is bounded: one page request reads at most ``SCAN_BUDGET`` server pages o
 on). Only the matching ids found so far are remembered, never the inputs themselves.
 Sort (``o``) is by created time, newest first (the server's order) or oldest first (the
 explorer reads the server's pages from the end); annotation-driven filters keep newest first.
+
+One module on purpose (issue #23): one `InputPager` and the small types it answers with
+(`Filters`, `Row`, `PageData`); every way of filling a page (search, the plain listing, the
+two walks) shares its filters, its walk state and the scan budget described above.
 """
 
 from __future__ import annotations

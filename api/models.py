@@ -3,6 +3,11 @@
 Frozen dataclasses only: no JSON field names here (those live in `api.wire`), no I/O.
 Status codes are plain ints on the objects; the IntEnums below name the ones the
 application branches on (`InputStatus.PENDING`, `AnnotationStatus.SUCCESS`...).
+
+One module on purpose (issue #23): these types are the vocabulary every layer shares and
+`api.wire` maps one for one; they are plain data with no logic to separate, they refer to
+each other (a `Workflow`'s nodes, a `WorkflowResult`'s outputs and their frames, a `Page` of
+any of them), and one module is the one place a reader looks a type up.
 """
 
 from __future__ import annotations

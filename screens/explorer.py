@@ -3,6 +3,11 @@
 The pages, filters and rows come from `api.explore` (see its docstring for who does the
 work for each filter); this module shows them: the table, the status lines, the prompts,
 the live refresh and the detail screen.
+
+One module on purpose (issue #23): the query work already lives in `api.explore`; what is
+left is one screen whose table, status lines, prompts, live refresh and page cache share the
+current page and cursor, and two small widgets (`PromptInput`, `PageTable`) that exist only
+for it.
 """
 
 from __future__ import annotations

@@ -41,6 +41,10 @@ Semantics
 - A failed node gets its status code and reason; every node downstream of it is not run
   and reports 10020 FAILURE naming the failed input. Suppressed nodes are still returned
   (``suppress_output=True``); the HTTP layer decides what to show.
+
+One module on purpose (issue #23): validation and running are the two halves of the one
+contract above, over the same types; ``run`` validates first and walks the graph in the
+order validation computes, so apart they would import each other's internals.
 """
 
 from __future__ import annotations

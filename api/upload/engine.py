@@ -2,7 +2,7 @@
 its own), several calls in flight, with files read and journalled ahead, follows processing
 until each input is done or failed, and sums the run up; `UploadOptions` tunes it.
 
-Over 500 lines as one cohesive thing: `Uploader` is one state machine whose posting,
+One module on purpose (issue #23): `Uploader` is one state machine whose posting,
 following and summary share the item list, the journal writer and the pause accounting;
 split across modules its steps would have to reach into each other's state.
 """
