@@ -226,7 +226,8 @@ class AutomationCore:
     def indexed(self, app_pk: int) -> bool:
         """Whether the app's inputs are indexed: as on the platform, by the embedder of its
         default workflow. The base workflow Empty has none (a default workflow of the app's
-        own always has one: PatchApps refuses it otherwise). Cached like ``_prepare``."""
+        own always has one: PatchApps refuses it otherwise). Cached like the pipeline's
+        ``_prepare``."""
         from api.local.public import EMPTY, base_workflow_ref
 
         with self._prepared_lock:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from api.local.nodes.embedder import Embedder
+    from api.local.nodes.writer import PlannedAnnotation
 
 
 class DefaultWorkflowPipeline(AutomationCore):
@@ -134,19 +135,8 @@ class DefaultWorkflowPipeline(AutomationCore):
                 return result
             plans = planned_annotations(outputs)
             written_frames += bool(plans)
-            for plan in plans:
-                result.annotations.append(
-                    WorkflowWrite(
-                        concepts=[ConceptValue(c.id, c.name, c.value) for c in plan.concepts],
-                        status_code=plan.status,
-                        user_id=plan.user_id,
-                        model_version_id=plan.model_version_id,
-                        annotation_info=(
-                            dict(plan.annotation_info) if plan.annotation_info is not None else None
-                        ),
-                        frame=(sampled.index, sampled.time_ms),
-                    )
-                )
+            frame = (sampled.index, sampled.time_ms)
+            result.annotations.extend(_write(plan, frame) for plan in plans)
         count = len(result.annotations)
         result.workflow_status = (
             SUCCESS,
@@ -195,18 +185,7 @@ class DefaultWorkflowPipeline(AutomationCore):
                 f"({failed.status_code}): {failed.status_description}; nothing was written",
             )
             return result
-        for plan in planned_annotations(outputs):
-            result.annotations.append(
-                WorkflowWrite(
-                    concepts=[ConceptValue(c.id, c.name, c.value) for c in plan.concepts],
-                    status_code=plan.status,
-                    user_id=plan.user_id,
-                    model_version_id=plan.model_version_id,
-                    annotation_info=(
-                        dict(plan.annotation_info) if plan.annotation_info is not None else None
-                    ),
-                )
-            )
+        result.annotations.extend(_write(plan) for plan in planned_annotations(outputs))
         count = len(result.annotations)
         result.workflow_status = (
             SUCCESS,
@@ -234,3 +213,15 @@ class DefaultWorkflowPipeline(AutomationCore):
             if self._generation == generation:
                 self._prepared[app_pk] = (generation, prepared)
         return prepared
+
+
+def _write(plan: PlannedAnnotation, frame: tuple[int, int] | None = None) -> WorkflowWrite:
+    """A writer's planned annotation as the row ingest commits (on a video: its frame)."""
+    return WorkflowWrite(
+        concepts=[ConceptValue(c.id, c.name, c.value) for c in plan.concepts],
+        status_code=plan.status,
+        user_id=plan.user_id,
+        model_version_id=plan.model_version_id,
+        annotation_info=dict(plan.annotation_info) if plan.annotation_info is not None else None,
+        frame=frame,
+    )
