@@ -186,6 +186,40 @@ class ClarifaiTUI(App[int]):
         self.set_current_app(app_id)
         return True
 
+    async def sample_ms(self, value: str) -> None:
+        """`:sample MS`: how often the current app's videos are sampled (the app's sample_ms,
+        PatchApps), for videos processed from now on; `:sample` alone says what it is."""
+        from api.models import SAMPLE_MS_RANGE
+
+        if self.session.client is None or not self.session.app_id:
+            self.notify(":sample needs a connected app (ctrl+o picks one)", severity="warning")
+            return
+        client = self.session.app_client()
+        app_id = self.session.app_id
+        low, high = SAMPLE_MS_RANGE
+        try:
+            if not value:
+                current = await client.get_app(app_id)
+                self.notify(
+                    f"app {safe(app_id)}: videos are sampled every {current.frame_ms} ms "
+                    f"(:sample MS changes it, {low} to {high})"
+                )
+                return
+            if not value.isdigit() or not low <= int(value) <= high:
+                self.notify(
+                    f":sample takes milliseconds between sampled video frames, {low} to {high} "
+                    f"(1000: one a second), not {safe(value, limit=20)!r}",
+                    severity="error",
+                )
+                return
+            await client.patch_app(app_id, sample_ms=int(value))
+        except Exception as exc:
+            self.report_error(exc, context=f"setting the sample rate of app {app_id}")
+            return
+        self.notify(
+            f"app {safe(app_id)}: videos processed from now on are sampled every {value} ms"
+        )
+
     def remember_app(self, app_id: str) -> None:
         """Keep the chosen app in the config so the next start opens it."""
         if not app_id or self.profile.app_id == app_id:
@@ -295,8 +329,10 @@ class ClarifaiTUI(App[int]):
                 await self.switch_to_app(args[0])
             else:
                 self.action_pick_app()
+        elif verb in ("sample", "sample_ms", "sample-ms"):
+            await self.sample_ms(args[0] if args else "")
         else:
-            known = ", ".join([*AREA_TITLES, "app ID", "help", "palette", "q"])
+            known = ", ".join([*AREA_TITLES, "app ID", "sample MS", "help", "palette", "q"])
             self.notify(f"unknown command :{verb} (try {known})", severity="warning")
 
     # ---------------------------------------------------------------- palette

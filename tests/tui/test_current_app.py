@@ -65,3 +65,23 @@ async def test_an_unknown_app_id_is_refused_before_it_is_saved(tmp_path: Path) -
         assert app.session.app_id == "park"
         assert "app: park" in crumb(app.screen)
         assert (tmp_path / "config.toml").read_text() == before
+
+
+async def test_sample_sets_how_often_the_current_apps_videos_are_sampled(tmp_path: Path) -> None:
+    """Issue #27: `:sample MS` is PatchApps sample_ms on the current app, checked first."""
+    app = make_tui(tmp_path, app_id="park", area="explorer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        client = await connected(pilot)
+        await client.create_app("park")
+
+        def said(words: str) -> bool:
+            return any(words in n.message for n in app._notifications)
+
+        await app.run_action("run_command('sample')")
+        await wait_until(pilot, lambda: said("sampled every 1000 ms"), what="the default")
+        await app.run_action("run_command('sample 50')")
+        await wait_until(pilot, lambda: said("100 to 60000"), what="the refusal")
+        assert (await client.get_app("park")).sample_ms == 0
+        await app.run_action("run_command('sample 500')")
+        await wait_until(pilot, lambda: said("sampled every 500 ms"), what="the change")
+        assert (await client.get_app("park")).sample_ms == 500
