@@ -20,10 +20,14 @@ from api.local.engine import (
     MODEL_DOES_NOT_EXIST,
     WORKFLOW_REQUIRE_TRAINED_MODEL,
     NodeError,
+    NodeOutput,
     NodeSpec,
     ResolvedClassifier,
+    Resolver,
     WorkflowError,
+    run,
 )
+from api.local.imaging import ImageRejected
 from api.local.ingest import IngestWorker
 from api.local.modelstore import MODEL_TRAINED, ModelStore, node_key
 from api.local.nodes.common import ConfigError
@@ -75,6 +79,27 @@ def embedding_row(embedder: Embedder, vector: npt.NDArray[np.float32]) -> Embedd
     import numpy as np
 
     return EmbeddingRow(embedder.id, embedder.dim, np.asarray(vector, np.float32).tobytes())
+
+
+def run_on_frame(
+    specs: Sequence[NodeSpec], resolver: Resolver, input_id: str, sampled: SampledVector
+) -> list[NodeOutput]:
+    """A graph on one sampled video frame, from its default-embedder vector. The frame's
+    pixels are not kept, so a node that needs them (another embedder) fails and says why."""
+    import numpy as np
+
+    embedder = default_embedder()
+    if sampled.vector is None:
+        raise ImageRejected(f"frame {sampled.index} of the video was not embedded")
+
+    def no_pixels() -> Image.Image:
+        raise ImageRejected(
+            f"video frames are embedded with {embedder.id} only; this node needs the pixels "
+            "of the frame (an embedder other than that one cannot run on a video here)"
+        )
+
+    vector = np.frombuffer(sampled.vector, dtype=np.float32)
+    return run(specs, no_pixels, resolver, input_id=input_id, embeddings={embedder.id: vector})
 
 
 def node_specs(nodes: Sequence[dict[str, Any]], models: Mapping[str, ModelRow]) -> list[NodeSpec]:

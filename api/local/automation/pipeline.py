@@ -20,6 +20,7 @@ from api.local.automation.core import (
     _Prepared,
     default_embedder,
     node_specs,
+    run_on_frame,
 )
 from api.local.engine import WorkflowError, first_failure, planned_annotations, run
 from api.local.imaging import ImageRejected
@@ -79,7 +80,6 @@ class DefaultWorkflowPipeline(AutomationCore):
         index and time). As for an image, a workflow that fails on any frame writes nothing
         and says which frame in the workflow status. The video keeps no embedding row (one
         per input would stand for none of its frames)."""
-        import numpy as np
 
         if not self.indexed(ref.app_pk):
             return PipelineResult()
@@ -94,28 +94,11 @@ class DefaultWorkflowPipeline(AutomationCore):
                     f"default workflow '{workflow.id}' cannot run: {prepared.error.description}",
                 )
             )
-        embedder = default_embedder()
         result = PipelineResult()
-
-        def no_pixels() -> Image.Image:
-            raise ImageRejected(
-                "this workflow needs a video frame's pixels (an embedder other than "
-                f"{embedder.id}); video frames are embedded with {embedder.id} only"
-            )
-
         written_frames = 0
         for sampled in frames:
-            if sampled.vector is None:
-                raise ImageRejected(f"frame {sampled.index} of the video was not embedded")
-            vector = np.frombuffer(sampled.vector, dtype=np.float32)
             try:
-                outputs = run(
-                    prepared.specs,
-                    no_pixels,
-                    prepared.resolver,
-                    input_id=ref.input_id,
-                    embeddings={embedder.id: vector},
-                )
+                outputs = run_on_frame(prepared.specs, prepared.resolver, ref.input_id, sampled)
             except WorkflowError as exc:
                 result.annotations = []
                 result.workflow_status = (

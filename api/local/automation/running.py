@@ -10,15 +10,14 @@ from api.local.automation.core import (
     AutomationCore,
     Source,
     StoreResolver,
-    default_embedder,
     node_specs,
+    run_on_frame,
 )
 from api.local.engine import NodeOutput, NodeSpec, WorkflowError, run
-from api.local.imaging import ImageRejected
 from api.local.status import ApiFailure
 
 if TYPE_CHECKING:
-    from PIL import Image
+    pass
 
 
 class WorkflowRuns(AutomationCore):
@@ -61,26 +60,9 @@ class WorkflowRuns(AutomationCore):
     ) -> list[NodeOutput]:
         """A graph on every sampled frame of a video: one output per node, whose ``frames``
         hold that node's output on each frame, in time order (``data.frames``)."""
-        import numpy as np
-
-        embedder = default_embedder()
         merged: list[NodeOutput] | None = None
-
-        def no_pixels() -> Image.Image:
-            raise ImageRejected(
-                f"video frames are embedded with {embedder.id} only; this node needs pixels"
-            )
-
         for sampled in source.frames or []:
-            assert sampled.vector is not None
-            vector = np.frombuffer(sampled.vector, dtype=np.float32)
-            outputs = run(
-                specs,
-                no_pixels,
-                resolver,
-                input_id=source.input_id,
-                embeddings={embedder.id: vector},
-            )
+            outputs = run_on_frame(specs, resolver, source.input_id, sampled)
             if merged is None:
                 merged = [
                     NodeOutput(
