@@ -60,6 +60,18 @@ def audio_only() -> bytes:
     return out.getvalue()
 
 
+async def transport_get(transport: httpx.AsyncBaseTransport, path: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://local",
+        headers={"Authorization": "Key test-key"},
+    ) as raw:
+        r = await raw.get(path)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
 def video_input(ident: str, data: bytes) -> dict[str, Any]:
     return {"id": ident, "data": {"video": {"base64": b64(data)}}}
 
@@ -366,6 +378,12 @@ async def test_the_default_workflow_writes_frame_level_annotations(tmp_path: Pat
                 [NewInput(data=d.png, concepts=(Concept(d.concept),)) for d in labelled]
             )
             assert all(r.ok for r in results)
+            # A video labelled as a whole: the classifier learns from images, so training
+            # counts it as skipped (without reading its bytes).
+            (labelled_video,) = await app.post_inputs(
+                [NewInput(data=colour_video(2), video=True, concepts=(Concept("one"),))]
+            )
+            assert labelled_video.ok, labelled_video.reason
             await backend.ingest.wait_idle(60)
             spec = WizardSpec(concepts=concepts, annotation_user_id="me", high=0.9, low=0.2)
             the_plan = plan(spec, {}, set())
@@ -373,6 +391,11 @@ async def test_the_default_workflow_writes_frame_level_annotations(tmp_path: Pat
             version = await train_and_wait(
                 app, spec.model_id("classify"), [Concept(c, name=c) for c in concepts], poll=0.05
             )
+            r = await transport_get(
+                transport, f"{APP}/models/{spec.model_id('classify')}/versions/{version.id}"
+            )
+            training = r["model_version"]["metadata"]["training"]
+            assert training["skipped_inputs"] == 1
             workflow = await apply_workflow(app, the_plan, version.id, pinned)
             await app.set_default_workflow(workflow.id)
 

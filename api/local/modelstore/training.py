@@ -18,13 +18,16 @@ class TrainingData(ModelStoreCore):
         self, app_pk: int, concept_ids: Sequence[str]
     ) -> list[tuple[int, str | None, dict[str, float]]]:
         """``(input_pk, blob_sha, {concept: 1.0 | 0.0})`` for every processed input with a
-        SUCCESS annotation on one of ``concept_ids`` (a positive anywhere wins)."""
+        SUCCESS annotation on one of ``concept_ids`` (a positive anywhere wins). A video's
+        blob_sha is None: the classifier learns from images, and training counts a video
+        among its skipped inputs without reading its bytes."""
         if not concept_ids:
             return []
         by_input: dict[int, tuple[str | None, dict[str, float]]] = {}
         with self.store.read() as conn:
             for input_pk, blob_sha, concept_id, value in conn.execute(
-                "SELECT i.pk, i.blob_sha, ac.concept_id, ac.value FROM annotations a "
+                "SELECT i.pk, CASE WHEN i.kind = 'video' THEN NULL ELSE i.blob_sha END, "
+                "ac.concept_id, ac.value FROM annotations a "
                 "JOIN annotation_concepts ac ON ac.annotation_pk = a.pk "
                 "JOIN inputs i ON i.pk = a.input_pk "
                 f"WHERE a.app_pk = ? AND a.status_code = ? AND i.status_code = ? "
