@@ -31,7 +31,7 @@ two walks) shares its filters, its walk state and the scan budget described abov
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -518,3 +518,20 @@ async def model_version_names(client: ClarifaiClient, limit: int = 50) -> dict[s
         for version in versions:
             names[version.id] = model.name or model.id
     return names
+
+
+class ModelNames:
+    """Model version id -> name for one app, read once (``model_version_names``) and read
+    again only when asked for a version it does not know (a model trained or made since):
+    opening an input's detail or the review no longer lists every model each time."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] | None = None
+
+    async def for_versions(
+        self, client: ClarifaiClient, version_ids: Iterable[str]
+    ) -> dict[str, str]:
+        wanted = {v for v in version_ids if v}
+        if self._names is None or not wanted <= self._names.keys():
+            self._names = await model_version_names(client)
+        return self._names

@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from api.client import ClarifaiClient
 from api.errors import ApiError
-from api.explore import model_version_names, sampled_frame_count
+from api.explore import sampled_frame_count
 from api.models import DEFAULT_SAMPLE_MS, Annotation, FrameInfo, Input
 from api.review import history_of
 from api.video import MAX_VIDEO_URL_BYTES, VideoRejected, sample_times, sniff
@@ -221,8 +221,10 @@ class InputDetailScreen(Screen[None]):
                 break
             page_no += 1
         self.annotations = annotations
-        if any(a.model_version_id for a in annotations):
-            self.model_names = await model_version_names(self.client)
+        versions = [a.model_version_id for a in annotations if a.model_version_id]
+        if versions:
+            names = cast(Host, self.app).session.model_names(self.client.app_id or "")
+            self.model_names = await names.for_versions(self.client, versions)
         if item.is_video:
             await self._load_frames(item)
             self.refresh_bindings()

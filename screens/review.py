@@ -22,7 +22,6 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Static
 
-from api.explore import model_version_names
 from api.models import Annotation, FrameInfo
 from api.review import ReviewQueue
 from api.video import MAX_VIDEO_URL_BYTES, VideoRejected
@@ -128,9 +127,11 @@ class ReviewScreen(AreaScreen):
             return
         self.busy = True
         try:
-            if not self.model_names:
-                self.model_names = await model_version_names(queue.client)
             annotation = await queue.next()
+            if annotation is not None and annotation.model_version_id:
+                names = self.session.model_names(self._app_id)
+                versions = [annotation.model_version_id]
+                self.model_names = await names.for_versions(queue.client, versions)
         finally:
             self.busy = False
         if queue is self.queue:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from api.client import ClarifaiClient
+    from api.explore import ModelNames
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Session:
     retry_note: str = ""
     #: Rows per page of the Explorer (the config's `ui.per_page`).
     per_page: int = 50
+    #: Model names by version id, per app (see ``model_names``).
+    _model_names: dict[str, ModelNames] = field(default_factory=dict, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -41,6 +44,13 @@ class Session:
         if self.error:
             return self.error
         return f"connecting… {self.retry_note}" if self.retry_note else "connecting…"
+
+    def model_names(self, app_id: str) -> ModelNames:
+        """The names of an app's model versions, kept for the session (read again only when a
+        version it does not know is asked for)."""
+        from api.explore import ModelNames
+
+        return self._model_names.setdefault(app_id, ModelNames())
 
     def app_client(self) -> ClarifaiClient:
         """The client bound to the current app; raises a clear error when there is none."""
