@@ -147,10 +147,8 @@ def _container_name(container: InputContainer) -> str:
 def probe(source: Source, *, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoInfo:
     """A video's properties from its container header (nothing is decoded). VideoRejected
     when it is no video, has no video stream, or is longer than ``max_seconds``."""
-    with _open(source) as container:
-        info = _info(container, _stream(container))
-    check_length(info, max_seconds)
-    return info
+    with VideoReader(source, max_seconds=max_seconds) as reader:
+        return reader.info
 
 
 def check_length(info: VideoInfo, max_seconds: float = MAX_VIDEO_SECONDS) -> None:
@@ -197,38 +195,52 @@ def _frame_image(frame: VideoFrame) -> Image.Image:
     return image.convert("RGB")
 
 
-def sampled_frames(
-    source: Source,
-    sample_ms: int = DEFAULT_SAMPLE_MS,
-    *,
-    max_seconds: float = MAX_VIDEO_SECONDS,
-) -> Iterator[SampledFrame]:
-    """The sampled frames of a video, in time order, decoded one at a time (RGB, at most
-    FRAME_MAX_SIDE on the long side). VideoRejected when it cannot be read; a video cut
-    short after some frames yields those and then raises VideoRejected."""
-    import av
+class VideoReader:
+    """An open video: its properties, read from the container header and checked against the
+    length limit as it opens (VideoRejected), then its sampled frames. Opened once for both,
+    so a caller that needs the two (ingest) reads the header once."""
 
-    step = max(1, sample_ms)
-    with _open(source) as container:
-        stream = _stream(container)
-        info = _info(container, stream)
-        check_length(info, max_seconds)
+    def __init__(self, source: Source, *, max_seconds: float = MAX_VIDEO_SECONDS) -> None:
+        self.max_seconds = max_seconds
+        self._container = _open(source)
+        try:
+            self._stream = _stream(self._container)
+            self.info = _info(self._container, self._stream)
+            check_length(self.info, max_seconds)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def frames(self, sample_ms: int = DEFAULT_SAMPLE_MS) -> Iterator[SampledFrame]:
+        """The sampled frames, in time order, decoded one at a time (RGB, at most
+        FRAME_MAX_SIDE on the long side). A video cut short after some frames yields those
+        and then raises VideoRejected."""
+        import av
+
+        step = max(1, sample_ms)
+        stream = self._stream
         base = stream.time_base
         start = stream.start_time or 0
-        limit_ms = max_seconds * 1000
+        limit_ms = self.max_seconds * 1000
         index = 0
         # Frame k is the one on screen at k * step: the last frame that starts at or before
         # that time (the first frame for times before it). One decoded frame is held back.
         shown = None
         try:
-            for frame in container.decode(stream):
+            for frame in self._container.decode(stream):
                 if frame.pts is None:
                     continue
                 time_ms = float((frame.pts - start) * base * 1000) if base else 0.0
                 if time_ms > limit_ms:
                     raise VideoRejected(
-                        f"the video runs past {describe_duration(max_seconds)} (its header "
-                        "said less); the platform takes videos up to that: cut it"
+                        f"the video runs past {describe_duration(self.max_seconds)} (its "
+                        "header said less); the platform takes videos up to that: cut it"
                     )
                 if shown is None:
                     shown = frame
@@ -242,10 +254,22 @@ def sampled_frames(
             ) from None
         if shown is None:
             raise VideoRejected("the video has no frame that can be decoded")
-        end_ms = max(info.duration_seconds * 1000, 1)
+        end_ms = max(self.info.duration_seconds * 1000, 1)
         while index == 0 or index * step + 0.5 < end_ms:
             yield SampledFrame(FrameInfo(index, index * step), _frame_image(shown))
             index += 1
+
+
+def sampled_frames(
+    source: Source,
+    sample_ms: int = DEFAULT_SAMPLE_MS,
+    *,
+    max_seconds: float = MAX_VIDEO_SECONDS,
+) -> Iterator[SampledFrame]:
+    """The sampled frames of a video (see VideoReader.frames). VideoRejected when it
+    cannot be read."""
+    with VideoReader(source, max_seconds=max_seconds) as reader:
+        yield from reader.frames(sample_ms)
 
 
 def frame_at(source: Source, time_ms: int) -> Image.Image:

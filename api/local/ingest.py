@@ -540,19 +540,9 @@ class IngestWorker:
         try:
             if not job.source_url:
                 raise ImageRejected("the input has neither image bytes nor a URL")
-            assert self._client is not None
             video = job.kind == "video"
-            limits = self.limits
-            if video:
-                limits = dataclasses.replace(limits, max_bytes=limits.max_video_url_bytes)
             async with self._downloads:
-                downloaded = await download(
-                    self._client,
-                    job.source_url,
-                    limits,
-                    allow_private=self.allow_private_urls,
-                    resolver=self._resolver,
-                )
+                downloaded = await self.fetch(job.source_url, video=video)
             if video:
                 await self._run_video(job, downloaded)
                 return
@@ -595,10 +585,13 @@ class IngestWorker:
         data = self._take_fresh(sha)
         if data is not None:
             return data
-        path = self.store.blob_path(sha)
-        if path.exists():
-            return str(path)
-        return self._read(sha)
+        try:
+            return self.store.blob_source(sha)
+        except FileNotFoundError:
+            raise ImageRejected(
+                f"the stored video bytes are missing ({self.store.blob_location(sha)}); "
+                "upload the input again"
+            ) from None
 
     async def _analyse_video(self, source: str | bytes, sample_ms: int) -> VideoAnalysis:
         embedder = self._embedder_name

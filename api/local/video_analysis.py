@@ -9,6 +9,7 @@ each sampled frame's vector is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,39 +97,30 @@ def analyse_video(
     if video.sniff(head) is None:
         return VideoAnalysis(error=_not_a_video(head))
     try:
-        info = video.probe(source, max_seconds=limits.max_video_seconds)
         frames: list[SampledVector] = []
         pending: list[tuple[int, int, Image.Image]] = []
         thumbnail: bytes | None = None
-        for sampled in video.sampled_frames(
-            source, sample_ms, max_seconds=limits.max_video_seconds
-        ):
-            if thumbnail is None:
-                thumbnail = _thumbnail(sampled.image, limits.thumb_size)
-            if embedder is None:
-                frames.append(SampledVector(sampled.frame.index, sampled.frame.time_ms, None))
-                continue
-            pending.append((sampled.frame.index, sampled.frame.time_ms, sampled.image))
-            if len(pending) >= EMBED_FRAMES:
+        with video.VideoReader(source, max_seconds=limits.max_video_seconds) as reader:
+            info = reader.info
+            for sampled in reader.frames(sample_ms):
+                if thumbnail is None:
+                    thumbnail = _thumbnail(sampled.image, limits.thumb_size)
+                if embedder is None:
+                    frames.append(SampledVector(sampled.frame.index, sampled.frame.time_ms, None))
+                    continue
+                pending.append((sampled.frame.index, sampled.frame.time_ms, sampled.image))
+                if len(pending) >= EMBED_FRAMES:
+                    frames.extend(_embedded(pending, embedder))
+                    pending = []
+            if pending and embedder is not None:
                 frames.extend(_embedded(pending, embedder))
-                pending = []
-        if pending and embedder is not None:
-            frames.extend(_embedded(pending, embedder))
     except video.VideoRejected as exc:
         return VideoAnalysis(error=exc.description)
     except Exception as exc:  # a decoder bug fails this video, not its neighbours
         return VideoAnalysis(error=f"cannot decode the video: {type(exc).__name__}: {exc}")
-    fields = {
-        "width": info.width,
-        "height": info.height,
-        "fps": info.fps,
-        "video_format": info.video_format,
-        "bit_rate": info.bit_rate,
-        "frame_count": info.frame_count,
-        "duration_seconds": info.duration_seconds,
-    }
     return VideoAnalysis(
-        info={k: v for k, v in fields.items() if v},
+        # The proto's VideoInfo fields, zeros left out as proto3 JSON leaves them out.
+        info={k: v for k, v in dataclasses.asdict(info).items() if v},
         width=info.width,
         height=info.height,
         video_format=info.video_format,

@@ -77,9 +77,11 @@ def _load_existing(call: Call, app: AppRow, source: Source) -> bytes | str | Non
         # Its frames are sampled and embedded again (a video keeps no embedding of its own):
         # from its blob file, streamed, when it has one.
         source.frames = []
-        path = call.store.blob_path(row.blob_sha or "")
-        if row.blob_sha and path.exists():
-            return str(path)
+        try:
+            return call.store.blob_source(row.blob_sha or "")
+        except FileNotFoundError:
+            source.error = f"the video bytes of input '{source.input_id}' are missing"
+            return None
     embedder = default_embedder()
     stored = call.backend.automation.models.embeddings([row.pk], embedder.id).get(row.pk)
     if stored is not None and stored.dim == embedder.dim:

@@ -209,6 +209,14 @@ class BlobStore(StoreCore):
             return bytes(row[0])
         return self.blob_path(sha).read_bytes()
 
+    def blob_source(self, sha: str) -> str | bytes:
+        """A blob for a reader that can stream a file: its file's path when it is a file (a
+        large one), else its bytes (FileNotFoundError if neither)."""
+        path = self.blob_path(sha)
+        if path.exists():
+            return str(path)
+        return self.read_blob(sha)
+
     def blob_location(self, sha: str) -> str:
         """Where a blob lives, for messages: its file, or the database table."""
         path = self.blob_path(sha)
