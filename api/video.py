@@ -250,7 +250,8 @@ class VideoReader:
                 shown = frame
         except av.error.FFmpegError as exc:
             raise VideoRejected(
-                f"the video is broken after {index} sampled frame(s): {exc}"
+                f"the video is broken after {index} sampled frame(s) (FFmpeg: {_reason(exc)}); "
+                "upload the whole file again, or re-encode it"
             ) from None
         if shown is None:
             raise VideoRejected("the video has no frame that can be decoded")
