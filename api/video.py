@@ -255,8 +255,9 @@ class VideoReader:
             ) from None
         if shown is None:
             raise VideoRejected("the video has no frame that can be decoded")
-        end_ms = max(self.info.duration_seconds * 1000, 1)
-        while index == 0 or index * step + 0.5 < end_ms:
+        # The times after the last frame's start: the same rule the screens count frames by.
+        total = len(sample_times(round(self.info.duration_seconds * 1000), step))
+        while index < total:
             yield SampledFrame(FrameInfo(index, index * step), _frame_image(shown))
             index += 1
 
