@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from api.video import MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS, MAX_VIDEO_URL_BYTES
+
 #: Formats the embedded backend accepts (MPO is the multi-picture JPEG many phones write).
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"})
 
@@ -49,9 +51,9 @@ class IngestLimits:
     thumb_size: int = 256
     #: Videos: the platform's limits (api.video): length, and bytes sent in a request or
     #: downloaded from a URL.
-    max_video_seconds: float = 600.0
-    max_video_bytes: int = 128 * 1024 * 1024
-    max_video_url_bytes: int = 300 * 1024 * 1024
+    max_video_seconds: float = MAX_VIDEO_SECONDS
+    max_video_bytes: int = MAX_VIDEO_BYTES
+    max_video_url_bytes: int = MAX_VIDEO_URL_BYTES
 
 
 class ImageRejected(Exception):
@@ -89,11 +91,9 @@ def check_size(count: int, limits: IngestLimits) -> None:
         )
 
 
-def check_video_size(count: int, limit: int | None = None) -> None:
-    """A video's bytes against the platform's limit (128 MB sent as bytes, 300 MB by URL)."""
-    from api.video import MAX_VIDEO_BYTES
-
-    limit = MAX_VIDEO_BYTES if limit is None else limit
+def check_video_size(count: int, limit: int) -> None:
+    """A video's bytes against a limit (IngestLimits.max_video_bytes: the platform's 128 MB
+    for a video sent as bytes)."""
     if count > limit:
         raise ImageRejected(
             f"too large: the video is {human_bytes(count)}; the platform takes videos up to "
